@@ -1,0 +1,42 @@
+// Browser end-to-end fixtures: a Vite dev server on 127.0.0.1 (WebGPU needs a secure
+// context: localhost counts) and Debian's Chromium driven by playwright-core, headless, with
+// WebGPU on SwiftShader.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+
+const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+export function chromiumPath(): string {
+  const p = process.env.CHROMIUM_PATH ?? CHROMIUM_PATHS.find((c) => existsSync(c));
+  if (!p) throw new Error('No Chromium found: run `apt-get install -y chromium` (or set CHROMIUM_PATH).');
+  return p;
+}
+
+export async function startDevServer(): Promise<{ server: ViteDevServer; url: string }> {
+  const server = await createServer({
+    configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+    logLevel: 'warn',
+  });
+  await server.listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('dev server has no TCP address');
+  return { server, url: `http://127.0.0.1:${address.port}/` };
+}
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [
+      '--enable-unsafe-webgpu',
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
