@@ -1,0 +1,194 @@
+// Every parameter of an FCMAE model: its canonical name (the official FCMAE state-dict names
+// with dense PyTorch shapes), its layout inside the engine, whether AdamW decays it, how it
+// is initialised, and where it sits in the flat parameter buffer.
+//
+// Engine layouts differ from PyTorch for two tensors only (see src/ops/*): the depthwise
+// conv weight is tap-major (49, C) and the downsample conv weight is (C', dy, dx, C) so that
+// it multiplies the Z-ordered rows directly. Every other tensor keeps PyTorch's flat order.
+import type { Random } from '../util/random.ts';
+import { IN_CHANS, PATCH_VALUES, type ModelConfig } from './config.ts';
+
+export type ParamKind =
+  | 'stem-conv' // (d0, 3, 4, 4) → (d0, 48), same order
+  | 'downsample-conv' // (C', C, 2, 2) → (C', 4C) permuted
+  | 'dwconv' // (C, 1, 7, 7) → (49, C) transposed
+  | 'linear' // (out, in) or (out, in, 1, 1), same order
+  | 'bias'
+  | 'norm-weight'
+  | 'norm-bias'
+  | 'grn' // (1, 1, 1, C) → (C)
+  | 'mask-token'; // (1, D, 1, 1) → (D)
+
+export interface ParamSpec {
+  name: string;
+  kind: ParamKind;
+  /** Shape in the canonical (dense PyTorch) layout. */
+  torchShape: number[];
+  /** Number of elements. */
+  size: number;
+  /** AdamW weight decay applies (conv and linear weights only). */
+  decay: boolean;
+  /** Offset in floats inside the flat buffers (params, grads, AdamW m and v). */
+  offset: number;
+}
+
+/** Flat buffers align every tensor to 256 bytes: WebGPU's storage-binding offset alignment. */
+export const PARAM_ALIGN_FLOATS = 64;
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function blockParams(prefix: string, C: number, out: Omit<ParamSpec, 'size' | 'offset'>[]): void {
+  out.push(
+    { name: `${prefix}.dwconv.weight`, kind: 'dwconv', torchShape: [C, 1, 7, 7], decay: true },
+    { name: `${prefix}.dwconv.bias`, kind: 'bias', torchShape: [C], decay: false },
+    { name: `${prefix}.norm.weight`, kind: 'norm-weight', torchShape: [C], decay: false },
+    { name: `${prefix}.norm.bias`, kind: 'norm-bias', torchShape: [C], decay: false },
+    { name: `${prefix}.pwconv1.weight`, kind: 'linear', torchShape: [4 * C, C], decay: true },
+    { name: `${prefix}.pwconv1.bias`, kind: 'bias', torchShape: [4 * C], decay: false },
+    { name: `${prefix}.grn.gamma`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
+    { name: `${prefix}.grn.beta`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
+    { name: `${prefix}.pwconv2.weight`, kind: 'linear', torchShape: [C, 4 * C], decay: true },
+    { name: `${prefix}.pwconv2.bias`, kind: 'bias', torchShape: [C], decay: false },
+  );
+}
+
+/** Parameters in network order (stem, stages, decoder), without offsets. */
+function networkOrder(c: ModelConfig): Omit<ParamSpec, 'size' | 'offset'>[] {
+  const out: Omit<ParamSpec, 'size' | 'offset'>[] = [];
+  const d = c.dims;
+  out.push(
+    { name: 'encoder.downsample_layers.0.0.weight', kind: 'stem-conv', torchShape: [d[0]!, IN_CHANS, 4, 4], decay: true },
+    { name: 'encoder.downsample_layers.0.0.bias', kind: 'bias', torchShape: [d[0]!], decay: false },
+    { name: 'encoder.downsample_layers.0.1.weight', kind: 'norm-weight', torchShape: [d[0]!], decay: false },
+    { name: 'encoder.downsample_layers.0.1.bias', kind: 'norm-bias', torchShape: [d[0]!], decay: false },
+  );
+  for (let s = 0; s < 4; s++) {
+    if (s > 0) {
+      out.push(
+        { name: `encoder.downsample_layers.${s}.0.weight`, kind: 'norm-weight', torchShape: [d[s - 1]!], decay: false },
+        { name: `encoder.downsample_layers.${s}.0.bias`, kind: 'norm-bias', torchShape: [d[s - 1]!], decay: false },
+        { name: `encoder.downsample_layers.${s}.1.weight`, kind: 'downsample-conv', torchShape: [d[s]!, d[s - 1]!, 2, 2], decay: true },
+        { name: `encoder.downsample_layers.${s}.1.bias`, kind: 'bias', torchShape: [d[s]!], decay: false },
+      );
+    }
+    for (let b = 0; b < c.depths[s]!; b++) blockParams(`encoder.stages.${s}.${b}`, d[s]!, out);
+  }
+  const D = c.decoderDim;
+  out.push(
+    { name: 'proj.weight', kind: 'linear', torchShape: [D, d[3]!, 1, 1], decay: true },
+    { name: 'proj.bias', kind: 'bias', torchShape: [D], decay: false },
+    { name: 'mask_token', kind: 'mask-token', torchShape: [1, D, 1, 1], decay: false },
+  );
+  for (let b = 0; b < c.decoderDepth; b++) blockParams(`decoder.${b}`, D, out);
+  out.push(
+    { name: 'pred.weight', kind: 'linear', torchShape: [PATCH_VALUES, D, 1, 1], decay: true },
+    { name: 'pred.bias', kind: 'bias', torchShape: [PATCH_VALUES], decay: false },
+  );
+  return out;
+}
+
+export interface ParamTable {
+  specs: ParamSpec[];
+  byName: Map<string, ParamSpec>;
+  /** Floats in each flat buffer (with alignment padding). */
+  totalFloats: number;
+  /** Elements [0, decayFloats) belong to decayed tensors (AdamW applies decay there). */
+  decayFloats: number;
+  /** Real parameter count (no padding). */
+  count: number;
+}
+
+/** Lay the parameters out: decayed tensors first, each at a 256-byte aligned offset. */
+export function paramTable(c: ModelConfig): ParamTable {
+  const order = networkOrder(c);
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  let count = 0;
+  const place = (p: Omit<ParamSpec, 'size' | 'offset'>) => {
+    const size = prod(p.torchShape);
+    specs.push({ ...p, size, offset });
+    offset += Math.ceil(size / PARAM_ALIGN_FLOATS) * PARAM_ALIGN_FLOATS;
+    count += size;
+  };
+  order.filter((p) => p.decay).forEach(place);
+  const decayFloats = offset;
+  order.filter((p) => !p.decay).forEach(place);
+  // Network order is friendlier for listings and checkpoints.
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const ordered = order.map((p) => byName.get(p.name)!);
+  return { specs: ordered, byName, totalFloats: offset, decayFloats, count };
+}
+
+/** Encoder-only parameter count (what the spec's "encoder only" figure counts). */
+export function encoderParamCount(t: ParamTable): number {
+  return t.specs.filter((s) => s.name.startsWith('encoder.')).reduce((a, s) => a + s.size, 0);
+}
+
+/** Canonical (PyTorch) layout → engine layout. */
+export function toEngineLayout(spec: ParamSpec, torch: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(spec.size);
+  if (spec.kind === 'dwconv') {
+    const C = spec.torchShape[0]!;
+    for (let c = 0; c < C; c++) for (let t = 0; t < 49; t++) out[t * C + c] = torch[c * 49 + t]!;
+  } else if (spec.kind === 'downsample-conv') {
+    const [Co, Ci] = spec.torchShape as [number, number];
+    for (let o = 0; o < Co; o++)
+      for (let i = 0; i < Ci; i++)
+        for (let dy = 0; dy < 2; dy++)
+          for (let dx = 0; dx < 2; dx++) out[o * 4 * Ci + (dy * 2 + dx) * Ci + i] = torch[((o * Ci + i) * 2 + dy) * 2 + dx]!;
+  } else {
+    for (let i = 0; i < spec.size; i++) out[i] = torch[i]!;
+  }
+  return out;
+}
+
+/** Engine layout → canonical (PyTorch) layout. */
+export function toTorchLayout(spec: ParamSpec, engine: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(spec.size);
+  if (spec.kind === 'dwconv') {
+    const C = spec.torchShape[0]!;
+    for (let c = 0; c < C; c++) for (let t = 0; t < 49; t++) out[c * 49 + t] = engine[t * C + c]!;
+  } else if (spec.kind === 'downsample-conv') {
+    const [Co, Ci] = spec.torchShape as [number, number];
+    for (let o = 0; o < Co; o++)
+      for (let i = 0; i < Ci; i++)
+        for (let dy = 0; dy < 2; dy++)
+          for (let dx = 0; dx < 2; dx++) out[((o * Ci + i) * 2 + dy) * 2 + dx] = engine[o * 4 * Ci + (dy * 2 + dx) * Ci + i]!;
+  } else {
+    for (let i = 0; i < spec.size; i++) out[i] = engine[i]!;
+  }
+  return out;
+}
+
+/**
+ * Initial values in the engine layout (spec §3, project default): conv/linear weights
+ * truncated normal std 0.02 cut at ±2, biases 0, LayerNorm weight 1 / bias 0, GRN 0,
+ * mask token normal std 0.02. Deterministic for a given rng state and table.
+ */
+export function initialParams(t: ParamTable, rng: Random): Float32Array {
+  const flat = new Float32Array(t.totalFloats);
+  for (const s of t.specs) {
+    const view = flat.subarray(s.offset, s.offset + s.size);
+    switch (s.kind) {
+      case 'stem-conv':
+      case 'downsample-conv':
+      case 'dwconv':
+      case 'linear':
+        // Layout does not matter for i.i.d. values, but keep canonical order for reproducibility
+        // across layouts: draw in PyTorch order, then convert.
+        const drawn = new Float32Array(s.size);
+        for (let i = 0; i < s.size; i++) drawn[i] = rng.truncatedNormal(0.02);
+        view.set(toEngineLayout(s, drawn));
+        break;
+      case 'norm-weight':
+        view.fill(1);
+        break;
+      case 'mask-token':
+        for (let i = 0; i < s.size; i++) view[i] = rng.normal() * 0.02;
+        break;
+      default:
+        break; // biases, norm biases and GRN start at 0
+    }
+  }
+  return flat;
+}
