@@ -1,0 +1,243 @@
+// Global Response Normalization (spec §2) on the sparse row layout, forward and backward.
+//
+// X is (rows, C), rows = N·S with each sample's S = rowsPerSample rows contiguous (S = V·r²
+// in the encoder, L in the decoder). A "group" is what one G is computed over:
+//   'per-sample' (project default, the JAX masked-dense semantics): groups = N, one per sample;
+//   'batch' (official PyTorch sparse code): groups = 1, every visible site of the batch.
+// Forward: G = sqrt(Σ_group X²), Nx = G / (mean_c G + 1e-6), Y = gamma·X·Nx + beta + X.
+// Backward: see src/reference/grn.ts for the derivation; X/G := 0 where G = 0.
+//
+// Every reduction over rows is two-pass: grn-partial.wgsl sums chunks of rows into
+// (groups, K, C) partials (K ≤ 256 chunks per group), then a per-group workgroup finishes them
+// and does the reduction over channels. Known limit: G is an unscaled f32 sum of squares, so a
+// channel whose values are all below ~1e-19 in magnitude underflows to G = 0 (treated as
+// an all-zero channel) where float64 would still see a tiny G.
+import type { BufferArena } from '../gpu/buffers.ts';
+import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { Engine } from '../gpu/engine.ts';
+
+export type GrnMode = 'per-sample' | 'batch';
+
+export interface GrnShape {
+  /** Samples. */
+  N: number;
+  /** S: rows of one sample (V·r² in the encoder, L in the decoder). */
+  rowsPerSample: number;
+  /** Channels (4·dim inside a ConvNeXt V2 block). */
+  C: number;
+  mode: GrnMode;
+}
+
+export interface GrnBackwardOptions extends GrnShape {
+  /** dGamma/dBeta += instead of = (dX is always overwritten). */
+  accumulateParamGrads?: boolean;
+}
+
+/** The eps added after the channel mean (spec §2). */
+export const GRN_EPS = 1e-6;
+
+/** Chunks per group at most: the finishing passes loop over this many partials per channel. */
+export const GRN_MAX_CHUNKS = 256;
+/** Chunks are at least this long, so small groups are not split into 1-row pieces. */
+export const GRN_MIN_CHUNK_ROWS = 16;
+
+export class GrnShapeError extends Error {
+  override readonly name = 'GrnShapeError';
+}
+
+/** Number of groups: rows of `norm`/`gnorm`. */
+export function grnGroupCount(shape: GrnShape): number {
+  return shape.mode === 'batch' ? 1 : shape.N;
+}
+
+/** Rows in one group. */
+export function grnGroupRows(shape: GrnShape): number {
+  return shape.mode === 'batch' ? shape.N * shape.rowsPerSample : shape.rowsPerSample;
+}
+
+/** How the rows of one group are cut into chunks for the first reduction pass. */
+export function grnChunking(groupRows: number): { chunkRows: number; chunks: number } {
+  const chunkRows = Math.max(GRN_MIN_CHUNK_ROWS, ceilDiv(groupRows, GRN_MAX_CHUNKS));
+  return { chunkRows, chunks: ceilDiv(groupRows, chunkRows) };
+}
+
+function bindingBytes(b: Binding): number {
+  if ('buffer' in b) return b.size ?? b.buffer.size - (b.offset ?? 0);
+  return b.size;
+}
+
+function validate(label: string, shape: GrnShape, buffers: Record<string, [Binding, number]>): void {
+  for (const key of ['N', 'rowsPerSample', 'C'] as const) {
+    const v = shape[key];
+    if (!Number.isInteger(v) || v <= 0) throw new GrnShapeError(`${label}: ${key} must be a positive integer, got ${v}`);
+  }
+  if (shape.mode !== 'per-sample' && shape.mode !== 'batch') {
+    throw new GrnShapeError(`${label}: mode must be 'per-sample' or 'batch', got '${String(shape.mode)}'`);
+  }
+  const elements = shape.N * shape.rowsPerSample * shape.C;
+  if (elements >= 2 ** 32) {
+    throw new GrnShapeError(`${label}: rows·C = ${elements} does not fit the kernels' u32 indices; use a smaller batch`);
+  }
+  if (shape.N > 65535) throw new GrnShapeError(`${label}: N = ${shape.N} exceeds the 65535 workgroups per grid dimension`);
+  for (const [name, [binding, count]] of Object.entries(buffers)) {
+    const have = bindingBytes(binding);
+    if (have < count * 4) {
+      throw new GrnShapeError(`${label}: buffer '${name}' holds ${have} bytes, needs ${count * 4} (${count} floats) for ${JSON.stringify(shape)}`);
+    }
+  }
+}
+
+/**
+ * Y = GRN(X). Also writes Nx (`norm`) and G (`gnorm`), both (groups, C), for the backward.
+ */
+export async function grnForward(
+  engine: Engine,
+  arena: BufferArena,
+  label: string,
+  io: {
+    /** (rows, C) */
+    x: Binding;
+    /** (C) */
+    gamma: Binding;
+    /** (C) */
+    beta: Binding;
+    /** (rows, C) */
+    y: Binding;
+    /** Nx (groups, C), groups = N ('per-sample') or 1 ('batch') */
+    norm: Binding;
+    /** G (groups, C) */
+    gnorm: Binding;
+  },
+  shape: GrnShape,
+): Promise<Dispatch[]> {
+  const { C } = shape;
+  const groups = grnGroupCount(shape);
+  const groupRows = grnGroupRows(shape);
+  const total = groups * groupRows * C;
+  validate(label, shape, {
+    x: [io.x, total],
+    gamma: [io.gamma, C],
+    beta: [io.beta, C],
+    y: [io.y, total],
+    norm: [io.norm, groups * C],
+    gnorm: [io.gnorm, groups * C],
+  });
+  const { chunkRows, chunks } = grnChunking(groupRows);
+  const partial = arena.f32(`${label}/sum-sq-partials`, groups * chunks * C); // (groups, K, C)
+  return [
+    await makeDispatch(engine, arena, {
+      label: `${label}/sum-sq`,
+      kernel: { shader: 'grn-partial.wgsl', entryPoint: 'main', constants: { SUM_B: 0 } },
+      params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
+      buffers: [io.x, io.x, partial],
+      workgroups: [ceilDiv(C, 64), chunks, groups],
+    }),
+    await makeDispatch(engine, arena, {
+      label: `${label}/stats`,
+      kernel: { shader: 'grn-stats.wgsl', entryPoint: 'main' },
+      params: params().u32(C).u32(chunks).f32(GRN_EPS).build(),
+      buffers: [partial, io.gnorm, io.norm],
+      workgroups: [groups],
+    }),
+    await makeDispatch(engine, arena, {
+      label: `${label}/apply`,
+      kernel: { shader: 'grn-apply.wgsl', entryPoint: 'main' },
+      params: params().u32(C).u32(groupRows).u32(total).build(),
+      buffers: [io.x, io.gamma, io.beta, io.norm, io.y],
+      workgroups: linearGrid(ceilDiv(total, 256)),
+    }),
+  ];
+}
+
+/**
+ * dX (overwritten), dGamma and dBeta (overwritten, or += with accumulateParamGrads) from dY,
+ * given the forward's X, Nx and G.
+ */
+export async function grnBackward(
+  engine: Engine,
+  arena: BufferArena,
+  label: string,
+  io: {
+    /** (rows, C) */
+    x: Binding;
+    /** (C) */
+    gamma: Binding;
+    /** Nx (groups, C) from grnForward */
+    norm: Binding;
+    /** G (groups, C) from grnForward */
+    gnorm: Binding;
+    /** (rows, C) */
+    dY: Binding;
+    /** (rows, C) */
+    dX: Binding;
+    /** (C) */
+    dGamma: Binding;
+    /** (C) */
+    dBeta: Binding;
+  },
+  shape: GrnBackwardOptions,
+): Promise<Dispatch[]> {
+  const { C } = shape;
+  const groups = grnGroupCount(shape);
+  const groupRows = grnGroupRows(shape);
+  const total = groups * groupRows * C;
+  validate(label, shape, {
+    x: [io.x, total],
+    gamma: [io.gamma, C],
+    norm: [io.norm, groups * C],
+    gnorm: [io.gnorm, groups * C],
+    dY: [io.dY, total],
+    dX: [io.dX, total],
+    dGamma: [io.dGamma, C],
+    dBeta: [io.dBeta, C],
+  });
+  const { chunkRows, chunks } = grnChunking(groupRows);
+  const partial = arena.f32(`${label}/dy-partials`, 2 * groups * chunks * C); // (2, groups, K, C): Σ dY·X, Σ dY
+  const dG = arena.f32(`${label}/dG`, groups * C); // (groups, C)
+  const paramParts = arena.f32(`${label}/param-parts`, 2 * groups * C); // (2, groups, C): Nx·P, Q
+  return [
+    await makeDispatch(engine, arena, {
+      label: `${label}/sum-dy`,
+      kernel: { shader: 'grn-partial.wgsl', entryPoint: 'main', constants: { SUM_B: 1 } },
+      params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
+      buffers: [io.x, io.dY, partial],
+      workgroups: [ceilDiv(C, 64), chunks, groups],
+    }),
+    await makeDispatch(engine, arena, {
+      label: `${label}/stats`,
+      kernel: { shader: 'grn-backward-stats.wgsl', entryPoint: 'main' },
+      params: params().u32(C).u32(chunks).u32(groups).f32(GRN_EPS).build(),
+      buffers: [partial, io.gamma, io.norm, io.gnorm, dG, paramParts],
+      workgroups: [groups],
+    }),
+    await makeDispatch(engine, arena, {
+      label: `${label}/params`,
+      kernel: {
+        shader: 'grn-backward-params.wgsl',
+        entryPoint: 'main',
+        constants: { ACCUMULATE: shape.accumulateParamGrads ? 1 : 0 },
+      },
+      params: params().u32(C).u32(groups).build(),
+      buffers: [paramParts, io.dGamma, io.dBeta],
+      workgroups: [ceilDiv(C, 256)],
+    }),
+    await makeDispatch(engine, arena, {
+      label: `${label}/dx`,
+      kernel: { shader: 'grn-backward-dx.wgsl', entryPoint: 'main' },
+      params: params().u32(C).u32(groupRows).u32(total).build(),
+      buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, dG, io.dX],
+      workgroups: linearGrid(ceilDiv(total, 256)),
+    }),
+  ];
+}
+
+/**
+ * Rough FLOPs of one GRN pass. Forward: X² and its sum (2) + gamma·X·Nx + beta + X (4) per
+ * element. Backward: dY·X, two sums (3) + dY·(1 + gamma·Nx) (3) + (X/G)·dG and the add (3).
+ * The O(groups·C) finishing work is counted too, though it is negligible.
+ */
+export function grnFlops(shape: GrnShape, pass: 'forward' | 'backward'): number {
+  const elements = shape.N * shape.rowsPerSample * shape.C;
+  const perGroup = grnGroupCount(shape) * shape.C;
+  return pass === 'forward' ? 6 * elements + 4 * perGroup : 9 * elements + 8 * perGroup;
+}

@@ -1,0 +1,153 @@
+// GRN kernels (shaders/grn-*.wgsl via src/ops/grn.ts) against the float64 reference: both
+// modes, N = 1 and 3, C = 1, 3, 40, 67, 160, rows per sample 1, 7, 64 and 3000 (multi-chunk
+// reductions), random non-zero gamma/beta and gamma = beta = 0, all-zero channels (finite
+// gradients), accumulating parameter gradients, and shape errors.
+import { describe, expect, it } from 'vitest';
+import { grnBackward, grnForward, GrnShapeError, grnChunking, type GrnMode, type GrnShape } from '../../../src/ops/grn.ts';
+import { grnBackwardRef, grnForwardRef } from '../../../src/reference/grn.ts';
+import { Random } from '../../../src/util/random.ts';
+import { expectAllClose } from '../../helpers/allclose.ts';
+import { readF32, run, testArena, testEngine } from '../../helpers/gpu.ts';
+
+interface Case {
+  shape: GrnShape;
+  /** gamma = beta = 0 (the init value) instead of random. */
+  zeroParams?: boolean;
+  /** (sample, channel) pairs zeroed over all rows of that sample. */
+  zeroChannels?: [number, number][];
+  /** dGamma/dBeta += onto random initial contents. */
+  accumulate?: boolean;
+}
+
+function expectFinite(a: Float32Array, label: string): void {
+  const bad = a.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${label}: non-finite value ${a[bad]} at [${bad}]`);
+}
+
+async function check(c: Case, seed = 7): Promise<void> {
+  const engine = await testEngine();
+  const arena = testArena(engine);
+  const { shape } = c;
+  const { N, rowsPerSample: S, C } = shape;
+  const rows = N * S;
+  const groups = shape.mode === 'batch' ? 1 : N;
+  const rng = new Random(seed);
+  const x = rng.uniformArray(rows * C);
+  for (const [n, ch] of c.zeroChannels ?? []) for (let s = 0; s < S; s++) x[(n * S + s) * C + ch] = 0;
+  // Random, clearly non-zero gamma/beta: the zero init would hide every Nx-path bug.
+  const gamma = c.zeroParams ? new Float32Array(C) : rng.uniformArray(C, 0.5, 1.5).map((v, i) => (i % 2 ? -v : v));
+  const beta = c.zeroParams ? new Float32Array(C) : rng.uniformArray(C);
+  const dY = rng.uniformArray(rows * C);
+  const dGamma0 = c.accumulate ? rng.uniformArray(C) : new Float32Array(C);
+  const dBeta0 = c.accumulate ? rng.uniformArray(C) : new Float32Array(C);
+
+  const X = arena.fromData('x', x);
+  const Gamma = arena.fromData('gamma', gamma);
+  const Beta = arena.fromData('beta', beta);
+  const Y = arena.f32('y', rows * C);
+  const Norm = arena.f32('norm', groups * C);
+  const Gnorm = arena.f32('gnorm', groups * C);
+  const DY = arena.fromData('dY', dY);
+  const DX = arena.f32('dX', rows * C);
+  const DGamma = arena.fromData('dGamma', dGamma0);
+  const DBeta = arena.fromData('dBeta', dBeta0);
+  const forward = await grnForward(engine, arena, 'grn', { x: X, gamma: Gamma, beta: Beta, y: Y, norm: Norm, gnorm: Gnorm }, shape);
+  const backward = await grnBackward(
+    engine,
+    arena,
+    'grn-bwd',
+    { x: X, gamma: Gamma, norm: Norm, gnorm: Gnorm, dY: DY, dX: DX, dGamma: DGamma, dBeta: DBeta },
+    { ...shape, accumulateParamGrads: c.accumulate },
+  );
+  await run(engine, [...forward, ...backward]);
+  const got = {
+    y: await readF32(engine, Y, rows * C),
+    norm: await readF32(engine, Norm, groups * C),
+    gnorm: await readF32(engine, Gnorm, groups * C),
+    dX: await readF32(engine, DX, rows * C),
+    dGamma: await readF32(engine, DGamma, C),
+    dBeta: await readF32(engine, DBeta, C),
+  };
+  arena.destroy();
+
+  const want = grnForwardRef({ x, gamma, beta }, shape);
+  const wantB = grnBackwardRef({ x, gamma, norm: want.norm, gnorm: want.gnorm, dY }, shape);
+  const dGammaWant = wantB.dGamma.map((v, i) => v + dGamma0[i]!);
+  const dBetaWant = wantB.dBeta.map((v, i) => v + dBeta0[i]!);
+  for (const [k, v] of Object.entries(got)) expectFinite(v, k);
+
+  const name = JSON.stringify(c);
+  // f32 sums of up to 9000 terms per group: relative error ~ eps·sqrt(terms) on G, P, Q
+  // (seen: ≤ 4e-7 relative on G at 9000 and 25088 rows); 1e-5 leaves a wide margin.
+  const rtol = 1e-5;
+  // Elementwise outputs are O(1) (|X| ≤ 1, Nx ≈ 1 for uniform data, gamma, beta ≤ 1.5).
+  const atol = 2e-6;
+  expectAllClose(got.gnorm, want.gnorm, { atol, rtol, label: `gnorm ${name}`, shape: [groups, C] });
+  expectAllClose(got.norm, want.norm, { atol, rtol, label: `norm ${name}`, shape: [groups, C] });
+  expectAllClose(got.y, want.y, { atol, rtol, label: `y ${name}`, shape: [rows, C] });
+  expectAllClose(got.dX, wantB.dX, { atol, rtol, label: `dX ${name}`, shape: [rows, C] });
+  // dGamma/dBeta are sums over all rows of O(1) terms with random signs: magnitude and f32
+  // error both grow like sqrt(rows) (seen: ≤ 1.1e-6·sqrt(rows) at 9000 and 25088 rows).
+  const paramAtol = 4e-6 * Math.sqrt(rows);
+  expectAllClose(got.dGamma, dGammaWant, { atol: paramAtol, rtol, label: `dGamma ${name}` });
+  expectAllClose(got.dBeta, dBetaWant, { atol: paramAtol, rtol, label: `dBeta ${name}` });
+}
+
+const modes: GrnMode[] = ['per-sample', 'batch'];
+
+describe('GRN kernels vs float64 reference', () => {
+  for (const mode of modes) {
+    for (const N of [1, 3]) {
+      for (const rowsPerSample of [1, 7, 64]) {
+        for (const C of [1, 3, 40, 67, 160]) {
+          it(`${mode} N=${N} S=${rowsPerSample} C=${C}`, async () => {
+            await check({ shape: { N, rowsPerSample, C, mode } });
+          });
+        }
+      }
+      // Long groups: many chunks per group (per-sample 3000 rows → 188 chunks of 16; batch
+      // N=3 → 9000 rows → 250 chunks of 36), so the two-pass reduction is really exercised.
+      for (const C of [3, 67, 160]) {
+        it(`${mode} N=${N} S=3000 C=${C}`, async () => {
+          await check({ shape: { N, rowsPerSample: 3000, C, mode } });
+        });
+      }
+    }
+    it(`${mode}: gamma = beta = 0 (the init) is the identity with dX = dY`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 64, C: 67, mode }, zeroParams: true });
+    });
+    it(`${mode}: all-zero channel in one sample gives finite gradients`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 64, C: 40, mode }, zeroChannels: [[1, 5]] });
+    });
+    it(`${mode}: channel zero in every sample (G = 0 in both modes)`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 7, C: 40, mode }, zeroChannels: [[0, 9], [1, 9], [2, 9], [2, 0]] });
+    });
+    it(`${mode}: every channel zero in a sample (mean G = 0, D = eps)`, async () => {
+      const zero: [number, number][] = Array.from({ length: 3 }, (_, ch) => [0, ch]);
+      await check({ shape: { N: 2, rowsPerSample: 7, C: 3, mode }, zeroChannels: zero });
+    });
+    it(`${mode}: accumulateParamGrads adds onto dGamma/dBeta`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 64, C: 40, mode }, accumulate: true });
+    });
+  }
+
+  it('chunking of the test shapes really is multi-chunk', () => {
+    expect(grnChunking(3000).chunks).toBeGreaterThan(100);
+    expect(grnChunking(9000).chunks).toBeGreaterThan(200);
+  });
+
+  it('rejects a wrong shape or a too-small buffer, naming it', async () => {
+    const engine = await testEngine();
+    const arena = testArena(engine);
+    const small = arena.f32('small', 10);
+    const big = arena.f32('big', 1000);
+    const io = { x: big, gamma: big, beta: big, y: big, norm: big, gnorm: small };
+    await expect(grnForward(engine, arena, 'grn-err', io, { N: 2, rowsPerSample: 4, C: 8, mode: 'per-sample' })).rejects.toThrow(
+      /buffer 'gnorm' holds 40 bytes, needs 64/,
+    );
+    await expect(grnForward(engine, arena, 'grn-err', io, { N: 2, rowsPerSample: 0, C: 8, mode: 'batch' })).rejects.toThrow(
+      GrnShapeError,
+    );
+    arena.destroy();
+  });
+});
