@@ -1,0 +1,297 @@
+// Submanifold-sparse depthwise 7×7 convolution (padding 3) on the sparse row layout of
+// src/ops/sparse-layout.ts: forward, dX (the forward with flipped taps) and the two passes of
+// the weight/bias gradient. Driven by src/ops/dwconv.ts.
+//
+// Surprising bits:
+//  - This file is a body, never compiled on its own: dwconv-f32.wgsl and dwconv-vec4.wgsl
+//    define `alias VT` (one channel, or four consecutive channels when C % 4 == 0) and include
+//    it. Every buffer of channel data is an array<VT>, and "Cv" counts VT per row (C or C/4).
+//  - Entry points reuse binding numbers with different variables (WGSL allows it as long as
+//    one entry point does not use both); each pipeline binds only its own set.
+//  - A neighbour is found through `p2v` (patch → visible rank, −1 when masked): outside the
+//    image or in a masked patch it reads as 0, so outputs exist only at visible sites.
+//  - Two ways to the same sums: "tiled" stages one visible patch plus its 3-site halo in
+//    workgroup memory (good for r ≥ 4, where a patch has ≥ 16 sites); "direct" gives each row
+//    a table of its 49 neighbour rows and gathers from global memory (r ≤ 2, the dense grid).
+//
+// Dimension letters: N samples, V visible patches per sample, L = gridH·gridW patches,
+// R sites per patch side, rows = N·V·R², Cv channel vectors per row, K chunks of rows.
+
+struct Params {
+  N: u32,
+  V: u32,
+  gridH: u32,
+  gridW: u32,
+  Cv: u32,                // VT per row
+  patches_per_chunk: u32, // dweight_tiled: patches summed by one workgroup
+  rows_per_chunk: u32,    // dweight_direct: rows summed by one workgroup (multiple of RB)
+  chunks: u32,            // K: number of partial sums (dweight passes)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// Bindings shared by the row kernels (forward_*, dweight_*).
+@group(0) @binding(1) var<storage, read> p2v: array<i32>; // (N, L) visible rank or −1
+@group(0) @binding(2) var<storage, read> vis: array<i32>; // (N, V) patch index of each visible patch
+@group(0) @binding(3) var<storage, read> x: array<VT>;    // (rows, Cv); forward: x, dX pass: dY
+
+// forward_* only.
+@group(0) @binding(4) var<storage, read> w: array<VT>;          // (49, Cv) tap-major
+@group(0) @binding(5) var<storage, read> bias: array<VT>;       // (Cv); any buffer when !HAS_BIAS
+@group(0) @binding(6) var<storage, read_write> y: array<VT>;    // (rows, Cv); dX pass: dX
+
+// dweight_tiled / dweight_direct only.
+@group(0) @binding(4) var<storage, read> dy: array<VT>;               // (rows, Cv)
+@group(0) @binding(5) var<storage, read_write> partial: array<VT>;    // (K, 50, Cv): 49 taps + bias
+
+// dweight_reduce only.
+@group(0) @binding(1) var<storage, read> partial_in: array<VT>;       // (K, 50, Cv)
+@group(0) @binding(2) var<storage, read_write> dweight: array<VT>;    // (49, Cv)
+@group(0) @binding(3) var<storage, read_write> dbias: array<VT>;      // (Cv)
+
+override R: u32 = 8u;            // sites per patch side (1, 2, 4, 8)
+override FLIP: bool = false;     // use weight tap 48 − t (the transposed conv, for dX)
+override HAS_BIAS: bool = true;
+override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += sums (reduce)
+override CBV: u32 = 4u;          // tiled / dweight: channel vectors per workgroup
+override WG: u32 = 64u;          // tiled / dweight: threads per workgroup
+override WG_X: u32 = 16u;        // forward_direct: channel vectors per workgroup
+override RB: u32 = 4u;           // direct kernels: rows per batch (forward_direct: workgroup height)
+
+// Workgroup array sizes (an override-sized array must name one override).
+override TS: u32 = R + 6u;                   // tile side: the patch plus a 3-site halo
+override TILE_SITES: u32 = TS * TS;
+override TILE_ELEMS: u32 = TILE_SITES * CBV;
+override PATCH_ELEMS: u32 = R * R * CBV;
+override NBR_ELEMS: u32 = RB * 49u;
+override RB_ELEMS: u32 = RB * CBV;
+
+var<workgroup> tile_rows: array<i32, TILE_SITES>; // row of each tile site, −1 = zero
+var<workgroup> tile: array<VT, TILE_ELEMS>;       // (TS, TS, CBV)
+var<workgroup> dy_tile: array<VT, PATCH_ELEMS>;   // (R², CBV) in Z-order
+var<workgroup> nbr: array<i32, NBR_ELEMS>;        // (RB, 49) neighbour rows, −1 = zero
+var<workgroup> dy_rows: array<VT, RB_ELEMS>;      // (RB, CBV)
+
+// Interleave with zeros: bit b of v goes to bit 2b (v < 2^16).
+fn spread_bits(v: u32) -> u32 {
+  var s = v & 0xffffu;
+  s = (s | (s << 8u)) & 0x00ff00ffu;
+  s = (s | (s << 4u)) & 0x0f0f0f0fu;
+  s = (s | (s << 2u)) & 0x33333333u;
+  s = (s | (s << 1u)) & 0x55555555u;
+  return s;
+}
+
+// Inverse of spread_bits on the even bits.
+fn compact_bits(v: u32) -> u32 {
+  var s = v & 0x55555555u;
+  s = (s | (s >> 1u)) & 0x33333333u;
+  s = (s | (s >> 2u)) & 0x0f0f0f0fu;
+  s = (s | (s >> 4u)) & 0x00ff00ffu;
+  s = (s | (s >> 8u)) & 0x0000ffffu;
+  return s;
+}
+
+// Row of site (sy, sx) of sample n on the (gridH·R, gridW·R) grid, or −1 (outside / masked).
+fn site_row(n: u32, sy: i32, sx: i32) -> i32 {
+  if (sy < 0 || sx < 0 || sy >= i32(p.gridH * R) || sx >= i32(p.gridW * R)) { return -1; }
+  let uy = u32(sy);
+  let ux = u32(sx);
+  let v = p2v[n * p.gridH * p.gridW + (uy / R) * p.gridW + ux / R];
+  if (v < 0) { return -1; }
+  return i32((n * p.V + u32(v)) * R * R + ((spread_bits(uy % R) << 1u) | spread_bits(ux % R)));
+}
+
+// Row of the neighbour at tap (ky, kx) = offset (ky − 3, kx − 3) of `row`, or −1.
+fn neighbour_row(row: u32, tap: u32) -> i32 {
+  let patch_row = row / (R * R);
+  let z = row % (R * R);
+  let pid = u32(vis[patch_row]);
+  let sy = (pid / p.gridW) * R + compact_bits(z >> 1u);
+  let sx = (pid % p.gridW) * R + compact_bits(z);
+  return site_row(patch_row / p.V, i32(sy + tap / 7u) - 3, i32(sx + tap % 7u) - 3);
+}
+
+fn weight_index(tap: u32) -> u32 {
+  return select(tap, 48u - tap, FLIP);
+}
+
+// Fill tile_rows / tile with patch `patch_row` plus halo, channels [c0, c0 + CBV).
+// Call from uniform control flow; ends with a barrier.
+fn stage_tile(patch_row: u32, c0: u32, t: u32) {
+  let n = patch_row / p.V;
+  let pid = u32(vis[patch_row]);
+  let y0 = i32((pid / p.gridW) * R) - 3;
+  let x0 = i32((pid % p.gridW) * R) - 3;
+  for (var s = t; s < TILE_SITES; s += WG) {
+    tile_rows[s] = site_row(n, y0 + i32(s / TS), x0 + i32(s % TS));
+  }
+  workgroupBarrier();
+  for (var i = t; i < TILE_ELEMS; i += WG) {
+    let row = tile_rows[i / CBV];
+    let c = c0 + i % CBV;
+    var v = VT(0.0);
+    if (row >= 0 && c < p.Cv) { v = x[u32(row) * p.Cv + c]; }
+    tile[i] = v;
+  }
+  workgroupBarrier();
+}
+
+// y[row] (+)= bias + Σ_taps w[tap]·x[nbr(row, tap)]. Workgroup = one visible patch × CBV
+// channel vectors; grid (channel blocks, patches as a 2-D linear grid).
+@compute @workgroup_size(WG)
+fn forward_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) t: u32) {
+  let patch_row = wid.y + wid.z * nwg.y;
+  if (patch_row >= p.N * p.V) { return; }
+  let c0 = wid.x * CBV;
+  stage_tile(patch_row, c0, t);
+  for (var i = t; i < PATCH_ELEMS; i += WG) {
+    let z = i / CBV;
+    let cv = i % CBV;
+    let c = c0 + cv;
+    if (c >= p.Cv) { continue; }
+    let ly = compact_bits(z >> 1u);
+    let lx = compact_bits(z);
+    var acc = VT(0.0);
+    if (HAS_BIAS) { acc = bias[c]; }
+    for (var tap = 0u; tap < 49u; tap++) {
+      let site = (ly + tap / 7u) * TS + lx + tap % 7u;
+      acc = fma(w[weight_index(tap) * p.Cv + c], tile[site * CBV + cv], acc);
+    }
+    let o = (patch_row * R * R + z) * p.Cv + c;
+    if (ACCUMULATE) { acc += y[o]; }
+    y[o] = acc;
+  }
+}
+
+// Same sums as forward_tiled, one thread per (row, channel vector); the workgroup's RB rows
+// share a table of their 49 neighbour rows. Grid (channel blocks, row blocks as 2-D grid).
+@compute @workgroup_size(WG_X, RB)
+fn forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_id) lid: vec3<u32>) {
+  let rows = p.N * p.V * R * R;
+  let row0 = (wid.y + wid.z * nwg.y) * RB;
+  if (row0 >= rows) { return; }
+  let t = lid.y * WG_X + lid.x;
+  for (var i = t; i < NBR_ELEMS; i += WG_X * RB) {
+    let row = row0 + i / 49u;
+    var r = -1;
+    if (row < rows) { r = neighbour_row(row, i % 49u); }
+    nbr[i] = r;
+  }
+  workgroupBarrier();
+  let row = row0 + lid.y;
+  let c = wid.x * WG_X + lid.x;
+  if (row >= rows || c >= p.Cv) { return; }
+  var acc = VT(0.0);
+  if (HAS_BIAS) { acc = bias[c]; }
+  for (var tap = 0u; tap < 49u; tap++) {
+    let r = nbr[lid.y * 49u + tap];
+    if (r >= 0) { acc = fma(w[weight_index(tap) * p.Cv + c], x[u32(r) * p.Cv + c], acc); }
+  }
+  let o = row * p.Cv + c;
+  if (ACCUMULATE) { acc += y[o]; }
+  y[o] = acc;
+}
+
+// Pass 1 of dweight/dbias: partial[k, tap, c] = Σ over the patches of chunk k of
+// dy[row, c]·x[nbr(row, tap), c] (tap 49: Σ dy). Thread = (tap, channel vector) of the block;
+// each patch (plus halo) is staged once. Grid (channel blocks, chunks as 2-D grid).
+@compute @workgroup_size(WG)
+fn dweight_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) t: u32) {
+  let k = wid.y + wid.z * nwg.y;
+  if (k >= p.chunks) { return; }
+  let c0 = wid.x * CBV;
+  let tap = t / CBV;
+  let cv = t % CBV;
+  let ky = tap / 7u;
+  let kx = tap % 7u;
+  let first = k * p.patches_per_chunk;
+  let last = min(first + p.patches_per_chunk, p.N * p.V);
+  var acc = VT(0.0);
+  for (var patch_row = first; patch_row < last; patch_row++) {
+    for (var i = t; i < PATCH_ELEMS; i += WG) {
+      let c = c0 + i % CBV;
+      var v = VT(0.0);
+      if (c < p.Cv) { v = dy[(patch_row * R * R + i / CBV) * p.Cv + c]; }
+      dy_tile[i] = v;
+    }
+    stage_tile(patch_row, c0, t);
+    if (tap < 49u) {
+      for (var z = 0u; z < R * R; z++) {
+        let site = (compact_bits(z >> 1u) + ky) * TS + compact_bits(z) + kx;
+        acc = fma(dy_tile[z * CBV + cv], tile[site * CBV + cv], acc);
+      }
+    } else if (tap == 49u) {
+      for (var z = 0u; z < R * R; z++) { acc += dy_tile[z * CBV + cv]; }
+    }
+    workgroupBarrier();
+  }
+  let c = c0 + cv;
+  if (tap < 50u && c < p.Cv) { partial[(k * 50u + tap) * p.Cv + c] = acc; }
+}
+
+// Pass 1 of dweight/dbias by gathering: chunk k = rows [k·rows_per_chunk, …), walked RB rows
+// at a time with their neighbour table and dy staged. Same thread layout and grid as tiled.
+@compute @workgroup_size(WG)
+fn dweight_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) t: u32) {
+  let k = wid.y + wid.z * nwg.y;
+  if (k >= p.chunks) { return; }
+  let rows = p.N * p.V * R * R;
+  let c0 = wid.x * CBV;
+  let tap = t / CBV;
+  let cv = t % CBV;
+  let c = c0 + cv;
+  let first = k * p.rows_per_chunk;
+  let last = min(first + p.rows_per_chunk, rows);
+  var acc = VT(0.0);
+  for (var row0 = first; row0 < last; row0 += RB) {
+    for (var i = t; i < NBR_ELEMS; i += WG) {
+      let row = row0 + i / 49u;
+      var r = -1;
+      if (row < last) { r = neighbour_row(row, i % 49u); }
+      nbr[i] = r;
+    }
+    for (var i = t; i < RB_ELEMS; i += WG) {
+      let row = row0 + i / CBV;
+      let ci = c0 + i % CBV;
+      var v = VT(0.0);
+      if (row < last && ci < p.Cv) { v = dy[row * p.Cv + ci]; }
+      dy_rows[i] = v;
+    }
+    workgroupBarrier();
+    if (tap < 49u && c < p.Cv) {
+      for (var j = 0u; j < RB; j++) {
+        let r = nbr[j * 49u + tap];
+        if (r >= 0) { acc = fma(dy_rows[j * CBV + cv], x[u32(r) * p.Cv + c], acc); }
+      }
+    } else if (tap == 49u) {
+      for (var j = 0u; j < RB; j++) { acc += dy_rows[j * CBV + cv]; }
+    }
+    workgroupBarrier();
+  }
+  if (tap < 50u && c < p.Cv) { partial[(k * 50u + tap) * p.Cv + c] = acc; }
+}
+
+// Pass 2: dweight[tap, c] (+)= Σ_k partial[k, tap, c]; dbias[c] (+)= Σ_k partial[k, 49, c].
+// One thread per (tap, c); K is the chunk count, not the row count.
+@compute @workgroup_size(64)
+fn dweight_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) li: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 64u + li;
+  let per_chunk = 50u * p.Cv;
+  if (i >= per_chunk) { return; }
+  var s = VT(0.0);
+  for (var k = 0u; k < p.chunks; k++) { s += partial_in[k * per_chunk + i]; }
+  if (i < 49u * p.Cv) {
+    if (ACCUMULATE) { s += dweight[i]; }
+    dweight[i] = s;
+  } else {
+    let c = i - 49u * p.Cv;
+    if (ACCUMULATE) { s += dbias[c]; }
+    dbias[c] = s;
+  }
+}

@@ -1,0 +1,4 @@
+// Depthwise 7×7 conv kernels (dwconv-kernels.wgsl) on four consecutive channels per element:
+// C % 4 == 0, every buffer read as array<vec4<f32>> (a quarter of the loads).
+alias VT = vec4<f32>;
+//#include "dwconv-kernels.wgsl"
