@@ -108,6 +108,11 @@ export class FcmaePlan {
   patchVar!: GPUBuffer; // (N·L)
   pred!: GPUBuffer; // (N·lossPatches, 3072) predictions of the patches the loss counts
 
+  /** (N·L, D) decoder output on the whole grid. */
+  decoderOut!: GPUBuffer;
+  /** (N·L, 3072) predictions of every patch; built on the first reconstruction request. */
+  private reconstruction: { predAll: GPUBuffer; phase: Phase } | null = null;
+
   forwardPhases: Phase[] = [];
   backwardPhases: Phase[] = [];
   optimizerPhase: Phase = { name: 'optimizer', dispatches: [] };
@@ -304,7 +309,7 @@ export class FcmaePlan {
     fDec.push(...(await maskTokenFillForward(engine, arena, 'dec/fill', { P: proj, maskToken: this.param('mask_token'), X: decIn, patchToVisible: this.decPatchToVisible }, { N, V: this.encV, L: this.L, D })));
     const dProj = arena.f32('dec/d-proj', Renc * D);
     // decoder GRN is always per sample (spec §4; the official dense decoder Block)
-    const decOut = await this.blocks('decoder', this.config.decoderDepth, decIn, D, N * this.L, decGrid, gelu, 'per-sample', fDec, bDec, decStream);
+    const decOut = (this.decoderOut = await this.blocks('decoder', this.config.decoderDepth, decIn, D, N * this.L, decGrid, gelu, 'per-sample', fDec, bDec, decStream));
     // The mask-token fill and proj backward run after the decoder blocks' backward (phase order below).
     const bFill = bwd('mask-token fill');
     bFill.push(...(await maskTokenFillBackward(engine, arena, 'dec/fill-bwd', { dX: decStream, dP: dProj, dMaskToken: this.grad('mask_token'), visiblePatches: this.decVisiblePatches, patchToVisible: this.decPatchToVisible }, { N, V: this.encV, L: this.L, D })));
@@ -477,6 +482,26 @@ export class FcmaePlan {
     this.encodePhases(encoder, this.forwardPhases);
     if (what.backward) this.encodePhases(encoder, this.backwardPhases);
     if (what.optimizer) this.encodePhases(encoder, [this.optimizerPhase]);
+  }
+
+  /**
+   * The phase predicting every patch (visible ones too) for reconstructions. Training never
+   * runs it: the loss needs masked patches only.
+   */
+  async reconstructionPhase(): Promise<{ predAll: GPUBuffer; phase: Phase }> {
+    if (!this.reconstruction) {
+      const rows = this.shape.batchSize * this.L;
+      const predAll = this.arena.f32('pred-all', rows * PATCH_VALUES);
+      const dispatches = await matmulDispatches(this.engine, this.arena, 'pred-all', this.decoderOut, this.param('pred.weight'), predAll, {
+        M: rows,
+        N: PATCH_VALUES,
+        K: this.config.decoderDim,
+        transB: true,
+        bias: this.param('pred.bias'),
+      });
+      this.reconstruction = { predAll, phase: { name: 'reconstruction', dispatches } };
+    }
+    return this.reconstruction;
   }
 
   destroy(): void {

@@ -6,6 +6,7 @@ import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig, StepOptions } from '../model/config.ts';
 import { FcmaePlan } from '../model/fcmae.ts';
 import { initialParams } from '../model/parameters.ts';
+import { assembleReconstruction, type Reconstruction } from '../model/reconstruction.ts';
 import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { generateMasks, keptCount } from './masking.ts';
@@ -116,6 +117,23 @@ export class Trainer {
     const loss = new Float32Array(await lossRead.read())[0]!;
     throwIfFailed(engine.ctx, 'evaluation');
     return loss;
+  }
+
+  /** Reconstructions of `images` under `mask` with the current weights (no update). */
+  async reconstruct(images: Float32Array, mask: Float32Array): Promise<Reconstruction & { loss: number; pred: Float32Array }> {
+    const { plan, engine } = this;
+    const { predAll, phase } = await plan.reconstructionPhase();
+    plan.setBatch(images, mask);
+    const encoder = engine.ctx.device.createCommandEncoder({ label: 'reconstruct' });
+    plan.encodeStep(encoder, { backward: false, optimizer: false });
+    plan.encodePhases(encoder, [phase]);
+    const reads = [predAll, plan.patchMean, plan.patchVar, plan.loss].map((b) => engine.readback.copy(encoder, b, 0, b.size));
+    engine.ctx.device.queue.submit([encoder.finish()]);
+    const [pred, patchMean, patchVar, loss] = (await Promise.all(reads.map((r) => r.read()))).map((b) => new Float32Array(b));
+    throwIfFailed(engine.ctx, 'reconstruction');
+    const { batchSize: N, height, width } = plan.shape;
+    const result = assembleReconstruction({ N, height, width, images, mask, pred: pred!, patchMean: patchMean!, patchVar: patchVar!, normPix: plan.options.normPix });
+    return { ...result, loss: loss![0]!, pred: pred! };
   }
 
   /** Current parameters (flat engine layout). */

@@ -11,6 +11,7 @@ import { Trainer } from '../../../src/train/trainer.ts';
 import { keptCount } from '../../../src/train/masking.ts';
 import { FIXTURE_DIR } from '../../helpers/fixtures.ts';
 import { testEngine } from '../../helpers/gpu.ts';
+import { expectAllClose } from '../../helpers/allclose.ts';
 
 interface Expected {
   config: { depths: number[]; dims: number[]; decoder_depth: number; decoder_dim: number; input_h: number; input_w: number; grn_mode: 'per-sample' | 'batch'; gelu: 'erf' | 'tanh'; norm_pix: boolean; dense_encoder: boolean };
@@ -102,6 +103,58 @@ describe('FCMAE step vs PyTorch', () => {
       }
     });
   }
+
+  it('base: predictions of every patch match the reference (reconstruction path)', async () => {
+    const { f, trainer } = await trainerFor('base');
+    try {
+      const r = await trainer.reconstruct(f.imgs, f.mask);
+      const dir = join(FIXTURE_DIR, 'model', 'base');
+      const want = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'outputs.safetensors')))).tensors.get('pred')!.data;
+      let maxAbs = 0;
+      for (const v of want) maxAbs = Math.max(maxAbs, Math.abs(v));
+      // (N, L, 3072) both patch-major; relative to the largest prediction, as for gradients.
+      expectAllClose(r.pred, want, { atol: 2e-4 * maxAbs, rtol: 0, label: 'pred (N·L, 3072)', shape: [want.length / 3072, 3072] });
+      expect(Math.abs(r.loss - f.expected.loss) / f.expected.loss).toBeLessThan(1e-4);
+      // reconstruction panels: visible patches of the pasted image are the input itself
+      const L = f.mask.length / f.expected.batch;
+      expect(r.denormalisation).toBe('true-patch-statistics');
+      const W = f.expected.config.input_w;
+      const p0 = [...f.mask.slice(0, L)].findIndex((m) => m === 0);
+      const at = (Math.floor(p0 / (W / 32)) * 32) * W + (p0 % (W / 32)) * 32;
+      expect(r.pasted[at]).toBe(f.imgs[at]);
+      expect(r.maskedInput[at]).toBe(f.imgs[at]);
+    } finally {
+      trainer.destroy();
+    }
+  });
+
+  it('pixels inside masked patches reach the loss only through the target', async () => {
+    const { f, trainer } = await trainerFor('base');
+    try {
+      const before = await trainer.reconstruct(f.imgs, f.mask);
+      const changed = Float32Array.from(f.imgs);
+      const { batch: N, config } = f.expected;
+      const H = config.input_h;
+      const W = config.input_w;
+      const gw = W / 32;
+      const L = (H / 32) * gw;
+      for (let n = 0; n < N; n++)
+        for (let p = 0; p < L; p++) {
+          if (f.mask[n * L + p] !== 1) continue;
+          for (let c = 0; c < 3; c++)
+            for (let y = 0; y < 32; y++)
+              for (let x = 0; x < 32; x++) changed[((n * 3 + c) * H + Math.floor(p / gw) * 32 + y) * W + (p % gw) * 32 + x] = Math.sin(x * y + c);
+        }
+      const after = await trainer.reconstruct(changed, f.mask);
+      // every prediction is bit-identical: the encoder never sees masked pixels
+      let same = true;
+      for (let i = 0; i < before.pred.length && same; i++) same = before.pred[i] === after.pred[i];
+      expect(same).toBe(true);
+      expect(after.loss).not.toBe(before.loss); // the target changed
+    } finally {
+      trainer.destroy();
+    }
+  });
 
   it('base: 5 AdamW steps follow the PyTorch loss trajectory', async () => {
     const { f, trainer } = await trainerFor('base', load('base').expected.adamw.lr);
