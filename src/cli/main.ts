@@ -1,0 +1,59 @@
+// `npm run -s fcmae -- <command> [options]`: the engine in Node (Dawn), headless.
+// Every failure ends with exit code 1 (2 for usage errors) and a one-line reason.
+import { adapterLabel } from '../gpu/device.ts';
+import { createEngine, destroyEngine, type Engine } from '../gpu/engine.ts';
+import { acquireNodeGpu } from '../gpu/node-device.ts';
+import { loadShadersFromDisk } from '../gpu/shader-library-node.ts';
+import { UsageError } from './args.ts';
+import type { CliContext } from './context.ts';
+import { gradsCommand, gradsUsage } from './commands/grads.ts';
+
+type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
+
+const COMMANDS: Record<string, Command> = {
+  grads: { run: gradsCommand, usage: gradsUsage },
+};
+
+function usage(): string {
+  return ['usage: npm run -s fcmae -- <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`fcmae: unknown command '${name}'\n${usage()}\n`);
+    return 2;
+  }
+  let engine: Engine | null = null;
+  const cli: CliContext = {
+    async engine() {
+      if (!engine) {
+        engine = createEngine(await acquireNodeGpu(), loadShadersFromDisk());
+        process.stderr.write(`adapter: ${adapterLabel(engine.ctx.adapter)}\n`);
+      }
+      return engine;
+    },
+    log: (line) => process.stdout.write(line + '\n'),
+    warn: (line) => process.stderr.write(line + '\n'),
+  };
+  try {
+    await command.run(rest, cli);
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`fcmae ${name}: ${err.message.split('\n')[0]}\n`);
+    if (process.env.FCMAE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  } finally {
+    if (engine) destroyEngine(engine);
+  }
+}
+
+// `npm run` starts scripts in the package folder; resolve the user's paths where they typed them.
+if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+main(process.argv.slice(2)).then((code) => process.exit(code));
