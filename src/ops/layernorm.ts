@@ -2,6 +2,7 @@
 // shaders/layernorm.wgsl. Forward keeps mean and rstd per row for backward. Backward writes
 // dX (or adds to it) with one row kernel, and the parameter gradients with a parallel two-pass
 // reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks.
+// Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan.
 // Dimension letters: R rows, C channels, K row chunks.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
@@ -24,34 +25,29 @@ export interface LayerNormPlan {
   rowsPerChunk: number;
   /** K: row chunks of the parameter-gradient reduction. */
   chunks: number;
+  /** Pass 2 with one thread per column (no barrier) instead of 16. */
+  serialReduce: boolean;
 }
 
 /**
  * How a (rows, C) LayerNorm is cut into workgroups. GPUs: the most threads per row that keeps
- * ≥ 8 channels per thread (coalesced row reads, short serial loops). Software adapters
- * (SwiftShader): one thread per row, because there every invocation of a kernel that reaches a
- * barrier costs ~1 µs (a coroutine switch), 10-100× the arithmetic of a row; with tpr = 1 the
- * kernel skips its barriers. `threadsPerRow` forces a split (tests run the GPU plans on CPU).
+ * ≥ 8 channels per thread (coalesced row reads, short serial loops); tpr = 1 runs the serial
+ * kernels. Software adapters (SwiftShader): serial kernels throughout, one thread per row or
+ * column, because there each invocation of a kernel containing a barrier costs ~1 µs (it runs
+ * as a coroutine), more than the arithmetic of a row.
  */
-export function layerNormPlan(rows: number, C: number, o: { software: boolean; threadsPerRow?: number }): LayerNormPlan {
+export function layerNormPlan(rows: number, C: number, software: boolean): LayerNormPlan {
   let tpr = 1;
-  if (o.threadsPerRow !== undefined) {
-    tpr = o.threadsPerRow;
-    if (!Number.isInteger(Math.log2(tpr)) || tpr < 1 || tpr > WG) {
-      throw new RangeError(`layerNormPlan: threadsPerRow must be a power of two in 1..${WG}, got ${tpr}`);
-    }
-  } else if (!o.software) {
-    while (tpr < WG && tpr * CHANNELS_PER_THREAD < C) tpr *= 2;
-  }
+  if (!software) while (tpr < WG && tpr * CHANNELS_PER_THREAD < C) tpr *= 2;
   const rowsPerChunk = Math.max(ROWS_PER_CHUNK, ceilDiv(rows, MAX_CHUNKS));
-  return { tpr, rowsPerWorkgroup: WG / tpr, rowsPerChunk, chunks: ceilDiv(rows, rowsPerChunk) };
+  return { tpr, rowsPerWorkgroup: WG / tpr, rowsPerChunk, chunks: ceilDiv(rows, rowsPerChunk), serialReduce: software };
 }
 
 export interface LayerNormShape {
   rows: number;
   C: number;
-  /** Override the plan's threads per row (power of two ≤ 256); for tests and tuning. */
-  threadsPerRow?: number;
+  /** Whose plan to run; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
+  plan?: 'gpu' | 'software';
 }
 
 function checkShape(engine: Engine, label: string, shape: LayerNormShape): LayerNormPlan {
@@ -59,7 +55,8 @@ function checkShape(engine: Engine, label: string, shape: LayerNormShape): Layer
   requireCount(label, 'rows', rows);
   requireCount(label, 'C', C);
   if (rows * C > 0xffffffff) throw new RangeError(`${label}: rows·C = ${rows * C} exceeds u32 indexing`);
-  return layerNormPlan(rows, C, { software: engine.ctx.adapter.isSoftware, threadsPerRow: shape.threadsPerRow });
+  const software = shape.plan === undefined ? engine.ctx.adapter.isSoftware : shape.plan === 'software';
+  return layerNormPlan(rows, C, software);
 }
 
 function rowParams(rows: number, C: number, plan: LayerNormPlan): ArrayBuffer {
@@ -88,7 +85,7 @@ export async function layerNormForward(
   return [
     await makeDispatch(engine, arena, {
       label,
-      kernel: { shader: 'layernorm.wgsl', entryPoint: 'forward' },
+      kernel: { shader: 'layernorm.wgsl', entryPoint: plan.tpr === 1 ? 'forward_serial' : 'forward' },
       params: rowParams(rows, C, plan),
       buffers: [io.x, io.weight, io.bias, io.y, io.mean, io.rstd],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
@@ -126,7 +123,11 @@ export async function layerNormBackward(
   return [
     await makeDispatch(engine, arena, {
       label: `${label}/dX`,
-      kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_dx', constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 } },
+      kernel: {
+        shader: 'layernorm.wgsl',
+        entryPoint: plan.tpr === 1 ? 'backward_dx_serial' : 'backward_dx',
+        constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 },
+      },
       params: p,
       buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
@@ -140,10 +141,10 @@ export async function layerNormBackward(
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/param-reduce`,
-      kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_reduce' },
+      kernel: { shader: 'layernorm.wgsl', entryPoint: plan.serialReduce ? 'backward_reduce_serial' : 'backward_reduce' },
       params: p,
       buffers: [partial, io.dWeight, io.dBias],
-      workgroups: [ceilDiv(C, 16)],
+      workgroups: [ceilDiv(C, plan.serialReduce ? 64 : 16)],
     }),
   ];
 }
