@@ -7,11 +7,17 @@ import { loadShadersFromDisk } from '../gpu/shader-library-node.ts';
 import { UsageError } from './args.ts';
 import type { CliContext } from './context.ts';
 import { gradsCommand, gradsUsage } from './commands/grads.ts';
+import { trainCommand, trainUsage } from './commands/train.ts';
+import { reconstructCommand, reconstructUsage } from './commands/reconstruct.ts';
+import { convertCommand, convertUsage } from './commands/convert.ts';
 
 type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
 
 const COMMANDS: Record<string, Command> = {
   grads: { run: gradsCommand, usage: gradsUsage },
+  train: { run: trainCommand, usage: trainUsage },
+  reconstruct: { run: reconstructCommand, usage: reconstructUsage },
+  convert: { run: convertCommand, usage: convertUsage },
 };
 
 function usage(): string {
@@ -46,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error;
-    process.stderr.write(`fcmae ${name}: ${err.message.split('\n')[0]}\n`);
+    const line = err.message.split('\n')[0]!;
+    process.stderr.write(`fcmae ${name}: ${line.startsWith(`${name}: `) ? line.slice(name.length + 2) : line}\n`);
     if (process.env.FCMAE_DEBUG) process.stderr.write(`${err.stack}\n`);
     return e instanceof UsageError ? 2 : 1;
   } finally {

@@ -1,0 +1,481 @@
+// `train`: FCMAE pretraining on a folder of images, headless. Writes into the run folder:
+//   metrics.jsonl                one JSON line per step {step, loss, lr, step_ms, images_per_s}
+//   skipped.tsv                  every file of the folder that was not used, with its reason
+//   checkpoint-NNNNNN.safetensors native checkpoints (weights, AdamW moments, settings), periodic + final
+//   reconstruction-NNNNNN.png    grid: fixed evaluation images × (original | masked | prediction | pasted)
+// Checkpoints every --checkpoint-every steps (0: only the last) and at the end; a NaN loss stops
+// the run without writing over the last good checkpoint; Ctrl-C stops after saving one.
+//
+// Determinism: the batch and the mask of step k come from generators seeded by (seed, k), and
+// images are drawn epoch by epoch from a permutation seeded by (seed, epoch). Nothing depends on
+// how the run got to step k, so `--resume` from a checkpoint with AdamW state repeats the
+// continuing run's next losses exactly.
+// Up to two steps are in flight: the batch of step k+1 is augmented on the CPU and queued
+// while the GPU still runs step k; a loss is awaited only once its successor is queued.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { makeBatch, makeEvalBatch } from '../../data/augment.ts';
+import type { PixelImage } from '../../data/image.ts';
+import { formatSkippedTsv } from '../../data/node-folder.ts';
+import { upload } from '../../gpu/buffers.ts';
+import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
+import { encodePng } from '../../io/png.ts';
+import { ConfigError, customConfig, modelConfig, SIZE_NAMES, type ModelConfig, type StepOptions } from '../../model/config.ts';
+import { initialParams, paramTable, type ParamTable } from '../../model/parameters.ts';
+import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
+import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
+import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
+import { generateMasks } from '../../train/masking.ts';
+import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
+import { Random } from '../../util/random.ts';
+import { Options, UsageError } from '../args.ts';
+import type { CliContext } from '../context.ts';
+import { stepOptionsFrom } from './grads.ts';
+import { checkInputSize, checkMaskRatio, decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
+
+export const trainUsage =
+  'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
+  '[--mask-ratio R] [--steps S] [--blr X] [--warmup S] [--seed K] [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false] ' +
+  '[--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE]';
+
+/** Steps queued on the GPU before the oldest loss is awaited. */
+const MAX_IN_FLIGHT = 2;
+const CMD = 'train';
+
+// ---- seeded streams ----------------------------------------------------------------------------
+
+const enum Stream {
+  Epoch = 1,
+  Augment = 2,
+  Mask = 3,
+  Eval = 4,
+}
+
+/** A seed for stream `stream`, item `i` of the run seeded `seed` (Random mixes it further). */
+function streamSeed(seed: number, stream: Stream, i: number): number {
+  return (Math.imul(seed ^ 0x3c6ef372, 0x9e3779b1) ^ Math.imul(stream, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+}
+
+/** Image indices of every step: epoch after epoch of seeded permutations of the whole set. */
+class BatchSampler {
+  private cache = new Map<number, Int32Array>();
+
+  constructor(
+    readonly count: number,
+    readonly batchSize: number,
+    readonly seed: number,
+  ) {}
+
+  private permutation(epoch: number): Int32Array {
+    let p = this.cache.get(epoch);
+    if (!p) {
+      p = Int32Array.from({ length: this.count }, (_, i) => i);
+      const rng = new Random(streamSeed(this.seed, Stream.Epoch, epoch));
+      for (let i = p.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [p[i], p[j]] = [p[j]!, p[i]!];
+      }
+      if (this.cache.size > 2) this.cache.delete(Math.min(...this.cache.keys()));
+      this.cache.set(epoch, p);
+    }
+    return p;
+  }
+
+  /** Indices of step k (1-based). */
+  indices(step: number): Int32Array {
+    const out = new Int32Array(this.batchSize);
+    for (let i = 0; i < this.batchSize; i++) {
+      const position = (step - 1) * this.batchSize + i;
+      out[i] = this.permutation(Math.floor(position / this.count))[position % this.count]!;
+    }
+    return out;
+  }
+}
+
+// ---- options -----------------------------------------------------------------------------------
+
+interface RunPlan {
+  config: ModelConfig;
+  options: StepOptions;
+  training: TrainingSettings;
+  schedule: LrSchedule;
+  out: string;
+  dataDir: string;
+  checkpointEvery: number;
+  logEvery: number;
+  evalImages: number;
+  resume: { path: string; checkpoint: NativeCheckpoint } | null;
+  /** Warnings found while reading the options. */
+  notes: string[];
+}
+
+const SPEC = {
+  data: { type: 'string' },
+  model: { type: 'string' },
+  depths: { type: 'string' },
+  dims: { type: 'string' },
+  'decoder-dim': { type: 'string' },
+  'decoder-depth': { type: 'string' },
+  'input-size': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'mask-ratio': { type: 'string' },
+  steps: { type: 'string' },
+  blr: { type: 'string' },
+  warmup: { type: 'string' },
+  seed: { type: 'string' },
+  grn: { type: 'string' },
+  gelu: { type: 'string' },
+  'norm-pix': { type: 'string' },
+  'dense-encoder': { type: 'string' },
+  out: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'log-every': { type: 'string' },
+  'eval-images': { type: 'string' },
+  resume: { type: 'string' },
+} as const;
+
+function configFromOptions(o: Options): ModelConfig {
+  const decoderDim = o.number('decoder-dim', 512, { integer: true, min: 1, max: 4096 });
+  const decoderDepth = o.number('decoder-depth', 1, { integer: true, min: 0, max: 16 });
+  if (o.has('model')) {
+    if (o.has('depths') || o.has('dims')) throw new UsageError(`${CMD}: --model and --depths/--dims both given; use one`);
+    return modelConfig(o.choice('model', SIZE_NAMES, 'atto'), decoderDim, decoderDepth);
+  }
+  const depths = o.intList('depths', 4);
+  const dims = o.intList('dims', 4);
+  if (!depths || !dims) throw new UsageError(`${CMD}: give --model NAME (${SIZE_NAMES.join(', ')}) or both --depths a,b,c,d and --dims a,b,c,d`);
+  try {
+    return customConfig(depths, dims, decoderDim, decoderDepth);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${CMD}: --depths ${depths} --dims ${dims}: ${e.message}`);
+    throw e;
+  }
+}
+
+const SCHEDULE_OPTION: Record<string, string> = { blr: 'blr', peakLr: 'blr', batch: 'batch-size', warmupSteps: 'warmup', totalSteps: 'steps', minLr: 'blr' };
+
+function scheduleFor(t: TrainingSettings): LrSchedule {
+  try {
+    return makeLrSchedule({ blr: t.blr, batch: t.batchSize, warmupSteps: t.warmupSteps, totalSteps: t.totalSteps });
+  } catch (e) {
+    if (e instanceof LrScheduleError) throw new UsageError(`${CMD}: --${SCHEDULE_OPTION[e.setting] ?? e.setting}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Training settings from the flags; unset ones from `defaults` (or the built-in defaults). */
+function trainingFromOptions(o: Options, defaults: TrainingSettings | null): TrainingSettings {
+  const inputSize = o.number('input-size', defaults?.inputSize ?? 224, { integer: true });
+  checkInputSize(CMD, inputSize);
+  const batchSize = o.number('batch-size', defaults?.batchSize ?? 8, { integer: true, min: 1, max: 4096 });
+  const maskRatio = o.number('mask-ratio', defaults?.maskRatio ?? 0.6);
+  checkMaskRatio(CMD, maskRatio, inputSize);
+  const totalSteps = o.number('steps', defaults?.totalSteps ?? 1000, { integer: true, min: 1 });
+  const blr = o.number('blr', defaults?.blr ?? 1.5e-4, { min: 0 });
+  // The recipe warms up for 5% of the run (40 of 800 epochs).
+  const warmupSteps = o.number('warmup', defaults && !o.has('steps') ? defaults.warmupSteps : Math.round(0.05 * totalSteps), { integer: true, min: 0 });
+  const seed = o.number('seed', defaults?.seed ?? 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
+  return { inputSize, batchSize, maskRatio, blr, warmupSteps, totalSteps, seed };
+}
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+function parseRun(argv: string[]): RunPlan {
+  const o = Options.parse(CMD, argv, SPEC);
+  const dataDir = o.string('data');
+  let resume: RunPlan['resume'] = null;
+  if (o.has('resume')) {
+    const path = o.string('resume');
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(path));
+    } catch (e) {
+      throw new UsageError(`${CMD}: --resume ${path}: ${(e as Error).message}`);
+    }
+    try {
+      resume = { path, checkpoint: readNativeCheckpoint(bytes, basename(path)) };
+    } catch (e) {
+      throw new UsageError(`${CMD}: --resume ${(e as Error).message}`);
+    }
+  }
+
+  let config: ModelConfig;
+  let options: StepOptions;
+  let training: TrainingSettings;
+  const notes: string[] = [];
+  if (resume) {
+    // A resumed run keeps every setting of its checkpoint (the model always); a flag that
+    // disagrees is an error.
+    const c = resume.checkpoint;
+    const name = basename(resume.path);
+    const conflict = (opt: string, given: string, stored: string) => {
+      if (given !== stored) throw new UsageError(`${CMD}: --${opt} ${given} differs from ${name}'s ${stored}; a resumed run keeps its settings (drop the option or start a new run)`);
+    };
+    if (o.has('model') || o.has('depths') || o.has('dims') || o.has('decoder-dim') || o.has('decoder-depth')) {
+      const asked = o.has('model') || o.has('depths') || o.has('dims') ? configFromOptions(o) : { ...c.config, decoderDim: o.number('decoder-dim', c.config.decoderDim), decoderDepth: o.number('decoder-depth', c.config.decoderDepth) };
+      const opt = o.has('model') ? 'model' : o.has('depths') ? 'depths' : o.has('dims') ? 'dims' : o.has('decoder-dim') ? 'decoder-dim' : 'decoder-depth';
+      const describe = (m: ModelConfig) => `depths ${m.depths} dims ${m.dims} decoder ${m.decoderDepth}×${m.decoderDim}`;
+      conflict(opt, describe(asked), describe(c.config));
+    }
+    const t = c.training;
+    // A step-0 file without AdamW state (e.g. converted official weights) has no trajectory to
+    // keep: the flags set up the run, only the model is fixed by the weights.
+    const fresh = c.step === 0 && c.adamw === null;
+    const asked = stepOptionsFrom(o);
+    if (!fresh) {
+      const numeric: [string, number][] = [
+        ['input-size', t.inputSize],
+        ['batch-size', t.batchSize],
+        ['mask-ratio', t.maskRatio],
+        ['blr', t.blr],
+        ['warmup', t.warmupSteps],
+        ['seed', t.seed],
+      ];
+      for (const [opt, stored] of numeric) if (o.has(opt)) conflict(opt, String(o.number(opt)), String(stored));
+      if (o.has('grn')) conflict('grn', asked.grnMode, c.options.grnMode);
+      if (o.has('gelu')) conflict('gelu', asked.gelu, c.options.gelu);
+      if (o.has('norm-pix')) conflict('norm-pix', String(asked.normPix), String(c.options.normPix));
+      if (o.has('dense-encoder')) conflict('dense-encoder', String(asked.denseEncoder), String(c.options.denseEncoder));
+    }
+    config = c.config;
+    options = fresh
+      ? {
+          grnMode: o.has('grn') ? asked.grnMode : c.options.grnMode,
+          gelu: o.has('gelu') ? asked.gelu : c.options.gelu,
+          normPix: o.has('norm-pix') ? asked.normPix : c.options.normPix,
+          denseEncoder: o.has('dense-encoder') ? asked.denseEncoder : c.options.denseEncoder,
+        }
+      : c.options;
+    const totalSteps = o.number('steps', t.totalSteps, { integer: true, min: 1 });
+    if (totalSteps <= c.step) {
+      throw new UsageError(`${CMD}: --steps ${totalSteps}: ${name} is already at step ${c.step}${o.has('steps') ? '' : ' (its planned end)'}; pass --steps above ${c.step} to continue`);
+    }
+    if (!fresh && totalSteps !== t.totalSteps) {
+      notes.push(`--steps ${totalSteps} differs from ${name}'s planned ${t.totalSteps}: the learning-rate schedule changes from here on, so the run departs from the original plan`);
+    }
+    if (fresh) training = trainingFromOptions(o, { ...t, totalSteps });
+    else {
+      training = { ...t, totalSteps };
+      checkMaskRatio(CMD, training.maskRatio, training.inputSize);
+    }
+  } else {
+    config = configFromOptions(o);
+    options = stepOptionsFrom(o);
+    training = trainingFromOptions(o, null);
+  }
+  const schedule = scheduleFor(training);
+  // A run that continues writes next to its checkpoint; one that starts (from weights or not) gets a new folder.
+  const out = o.string('out', undefined) ?? (resume && resume.checkpoint.step > 0 ? dirname(resume.path) : join('runs', timestamp()));
+  const checkpointEvery = o.number('checkpoint-every', 500, { integer: true, min: 0 });
+  const logEvery = o.number('log-every', Math.max(1, Math.floor(training.totalSteps / 20)), { integer: true, min: 1 });
+  const evalImages = o.number('eval-images', 8, { integer: true, min: 1, max: 64 });
+  return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, notes };
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+type Outcome = { ok: true; result: StepResult } | { ok: false; step: number; error: unknown };
+
+const pad = (k: number) => String(k).padStart(6, '0');
+
+function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** Keep the metrics lines of steps ≤ step (a resume from an earlier checkpoint replays the rest). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.map((l) => l + '\n').join(''));
+}
+
+function flatOf(table: ParamTable, sd: StateDict, what: string): Float32Array {
+  const { flat, problems } = flatFromStateDict(table, sd);
+  const bad = [...problems.missing, ...problems.misshaped.map((m) => m.name), ...problems.unexpected];
+  if (bad.length) throw new Error(`${what}: does not fit the model: ${bad.slice(0, 5).join(', ')}`);
+  return flat;
+}
+
+export async function trainCommand(argv: string[], cli: CliContext): Promise<void> {
+  const run = parseRun(argv);
+  for (const n of run.notes) cli.warn(`warning: ${n}`);
+  const { config, options, training, schedule, out, resume } = run;
+  const { inputSize: S, batchSize: B, maskRatio, seed } = training;
+  const L = (S / 32) ** 2;
+
+  const metricsPath = join(out, 'metrics.jsonl');
+  const continuing = resume !== null && resume.checkpoint.step > 0;
+  if (!continuing && existsSync(metricsPath)) throw new UsageError(`${CMD}: --out ${out}: already holds a run (metrics.jsonl); choose another folder or --resume one of its checkpoints`);
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`${CMD}: --out ${out}: ${(e as Error).message}`);
+  }
+
+  // ---- data
+  // skipped.tsv is written before the no-images check: it is the answer to "why none?".
+  const loaded = await loadImageFolder(run.dataDir, decodeSideFor(S), cli, CMD, 'data', (d) => writeFileSync(join(out, 'skipped.tsv'), formatSkippedTsv(d.index.skipped)));
+  const images: PixelImage[] = loaded.images;
+  const dataSummary = { source: resolve(run.dataDir), imageCount: images.length };
+  cli.log(`data: ${images.length} images from ${run.dataDir} (${loaded.index.skipped.length} skipped, see ${join(out, 'skipped.tsv')})`);
+  if (images.length < B) cli.warn(`warning: ${images.length} images for batches of ${B}: images repeat within a batch`);
+  if (continuing && resume.checkpoint.data.imageCount !== images.length) {
+    cli.warn(`warning: ${run.dataDir} has ${images.length} images, ${basename(resume.path)}'s run had ${resume.checkpoint.data.imageCount}: batches differ from the original run`);
+  }
+  const sampler = new BatchSampler(images.length, B, seed);
+  const batchFor = (k: number) => makeBatch(images, sampler.indices(k), S, new Random(streamSeed(seed, Stream.Augment, k))); // (B, 3, S, S)
+  const maskFor = (k: number) => generateMasks(B, L, maskRatio, new Random(streamSeed(seed, Stream.Mask, k))); // (B, L)
+  const E = Math.min(run.evalImages, images.length);
+  const evalIndices = Array.from({ length: E }, (_, i) => Math.floor((i * images.length) / E));
+  const evalBatch = makeEvalBatch(images, evalIndices, S); // (E, 3, S, S)
+  const evalMask = generateMasks(E, L, maskRatio, new Random(streamSeed(seed, Stream.Eval, 0))); // (E, L)
+
+  // ---- model
+  const table = paramTable(config);
+  const adamw = resume?.checkpoint.adamw ?? null;
+  const initial = resume ? flatOf(table, resume.checkpoint.params, basename(resume.path)) : initialParams(table, new Random(seed));
+  const engine = await cli.engine();
+  const learningRate = (k: number) => learningRateAt(k - 1, schedule); // trainer steps are 1-based, the schedule 0-based
+  const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, maskRatio, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
+  let evalTrainer: Trainer | null = null;
+  const startStep = resume?.checkpoint.step ?? 0;
+  if (resume) {
+    trainer.stepCount = startStep;
+    if (adamw) {
+      upload(engine.ctx.device, trainer.plan.adamM, flatOf(table, adamw.m, `${basename(resume.path)} AdamW m`));
+      upload(engine.ctx.device, trainer.plan.adamV, flatOf(table, adamw.v, `${basename(resume.path)} AdamW v`));
+    } else if (startStep > 0) {
+      cli.warn(`warning: ${basename(resume.path)} has no AdamW state: the moments restart from zero, so the run will not continue exactly`);
+    }
+    truncateMetrics(metricsPath, startStep);
+    cli.log(startStep > 0 ? `resuming from ${resume.path} at step ${startStep}` : `starting from the weights of ${resume.path}`);
+  }
+  const c = config;
+  cli.log(
+    `model: ${c.size ?? 'custom'} (depths ${c.depths}, dims ${c.dims}, decoder ${c.decoderDepth}×${c.decoderDim}), ${table.count.toLocaleString('en')} parameters; ` +
+      `${S}×${S} px, ${L} patches, ${trainer.plan.V} visible (mask ratio ${maskRatio}); batch ${B}; ` +
+      `peak lr ${schedule.peakLr.toExponential(3)} (blr ${training.blr}), warmup ${schedule.warmupSteps}, ${training.totalSteps} steps; out ${out}`,
+  );
+
+  // ---- checkpoints and pictures
+  let lastCheckpoint: { path: string; step: number } | null = resume ? { path: resume.path, step: startStep } : null;
+  const save = async (k: number): Promise<void> => {
+    const [flat, m, v] = await Promise.all([trainer.readParams(), engine.readback.readF32(trainer.plan.adamM), engine.readback.readF32(trainer.plan.adamV)]);
+    const bytes = writeNativeCheckpoint({
+      config,
+      options,
+      training,
+      step: k,
+      data: dataSummary,
+      params: stateDictFromFlat(table, flat),
+      adamw: { step: k, settings: { ...ADAMW_DEFAULTS }, m: stateDictFromFlat(table, m), v: stateDictFromFlat(table, v) },
+    });
+    const path = join(out, `checkpoint-${pad(k)}.safetensors`);
+    writeFileSync(path + '.partial', bytes);
+    renameSync(path + '.partial', path); // never leave a half-written checkpoint under the real name
+    lastCheckpoint = { path, step: k };
+    evalTrainer ??= await Trainer.create(engine, { config, batchSize: E, height: S, width: S, maskRatio, options, learningRate: () => 0, seed }, flat);
+    evalTrainer.plan.setParams(flat);
+    const rec = await evalTrainer.reconstruct(evalBatch, evalMask);
+    const png = join(out, `reconstruction-${pad(k)}.png`);
+    writeFileSync(png, encodePng(reconstructionGrid(evalBatch, rec, E, S)));
+    cli.log(`step ${k}: checkpoint ${path}; eval loss ${rec.loss.toPrecision(5)} on ${E} fixed images; grid ${png}`);
+  };
+
+  // ---- the loop
+  let stopRequested = false;
+  const onSigint = () => {
+    stopRequested = true;
+    cli.warn('interrupt: finishing the queued steps and saving a checkpoint (press Ctrl-C again to quit at once)');
+  };
+  process.once('SIGINT', onSigint);
+  const pending: Promise<Outcome>[] = [];
+  const recentMs: number[] = [];
+  let lastDone = performance.now();
+  let failure: { step: number; error: unknown } | null = null;
+  let lastStep = startStep;
+  const firstLosses: number[] = [];
+  const lastLosses: number[] = [];
+
+  const record = (o: Outcome): void => {
+    if (!o.ok) {
+      failure ??= { step: o.step, error: o.error };
+      return;
+    }
+    if (failure) return; // steps after a failure ran on broken weights
+    const { step, loss, lr } = o.result;
+    const now = performance.now();
+    const stepMs = now - lastDone;
+    lastDone = now;
+    recentMs.push(stepMs);
+    if (recentMs.length > 20) recentMs.shift();
+    const imagesPerS = (B * 1000) / stepMs;
+    appendFileSync(metricsPath, JSON.stringify({ step, loss, lr, step_ms: +stepMs.toFixed(3), images_per_s: +imagesPerS.toFixed(3) }) + '\n');
+    if (firstLosses.length < 5) firstLosses.push(loss);
+    lastLosses.push(loss);
+    if (lastLosses.length > 5) lastLosses.shift();
+    lastStep = step;
+    if (step === startStep + 1 || step % run.logEvery === 0 || step === training.totalSteps) {
+      const avgMs = recentMs.reduce((a, b) => a + b, 0) / recentMs.length;
+      cli.log(
+        `step ${step}/${training.totalSteps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  ${((B * 1000) / avgMs).toFixed(2)} img/s  ETA ${formatDuration(avgMs * (training.totalSteps - step))}`,
+      );
+    }
+  };
+
+  try {
+    for (let k = startStep + 1; k <= training.totalSteps && !failure && !stopRequested; k++) {
+      const batch = batchFor(k);
+      const mask = maskFor(k);
+      pending.push(trainer.step(batch, mask).then((result): Outcome => ({ ok: true, result }), (error: unknown): Outcome => ({ ok: false, step: k, error })));
+      while (pending.length >= MAX_IN_FLIGHT) record(await pending.shift()!);
+      const due = run.checkpointEvery > 0 && k % run.checkpointEvery === 0 && k !== training.totalSteps;
+      if (due) {
+        while (pending.length) record(await pending.shift()!);
+        if (!failure) await save(k);
+        lastDone = performance.now(); // the pause for saving is not a training step's time
+      }
+    }
+    while (pending.length) record(await pending.shift()!);
+    if (failure) {
+      const f = failure as { step: number; error: unknown };
+      if (!(f.error instanceof NonFiniteLossError)) throw f.error;
+      const kept = lastCheckpoint as { path: string; step: number } | null;
+      throw new Error(
+        `loss became ${f.error.loss} at step ${f.step}: training stopped; ` +
+          (kept ? `last good checkpoint ${kept.path} (step ${kept.step})` : 'no checkpoint was written before it') +
+          `; lower --blr (now ${training.blr}) or raise --warmup (now ${training.warmupSteps})`,
+      );
+    }
+    if (lastStep > startStep && lastCheckpoint?.step !== lastStep) await save(lastStep);
+    if (stopRequested) cli.log(`stopped at step ${lastStep} on request; resume with --resume ${lastCheckpoint?.path}`);
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    if (firstLosses.length && lastLosses.length) {
+      cli.log(`done: loss ${mean(firstLosses).toFixed(4)} (mean of the first ${firstLosses.length} steps) → ${mean(lastLosses).toFixed(4)} (last ${lastLosses.length}); metrics ${metricsPath}`);
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    // Let queued steps finish before their buffers go away.
+    await Promise.all(pending);
+    trainer.destroy();
+    (evalTrainer as Trainer | null)?.destroy();
+  }
+}
