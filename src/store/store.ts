@@ -1,9 +1,25 @@
-// The app store, built from slices; actions are callable outside React (worker callbacks).
+// The app store, built from slices; actions are callable outside React (worker callbacks)
+// through useAppStore.getState(). `createAppStore` makes an independent store for tests.
 import { create } from 'zustand';
+import { createDataSlice, type DataSlice } from './data-slice.ts';
+import { createExperimentsSlice, type ExperimentsSlice } from './experiments-slice.ts';
 import { createGpuSlice, type GpuSlice } from './gpu-slice.ts';
+import { createReconSlice, type ReconSlice } from './recon-slice.ts';
+import { createSettingsSlice, type SettingsSlice } from './settings-slice.ts';
+import { createTrainingSlice, type TrainingSlice } from './training-slice.ts';
 
-export type AppState = GpuSlice;
+export type AppState = GpuSlice & SettingsSlice & TrainingSlice & DataSlice & ReconSlice & ExperimentsSlice;
 
-export const useAppStore = create<AppState>()((...a) => ({
-  ...createGpuSlice(...a),
-}));
+export function createAppStore() {
+  return create<AppState>()((...a) => ({
+    ...createGpuSlice(...a),
+    ...createSettingsSlice(...a),
+    ...createTrainingSlice(...a),
+    ...createDataSlice(...a),
+    ...createReconSlice(...a),
+    ...createExperimentsSlice(...a),
+  }));
+}
+
+export const useAppStore = createAppStore();
+export type AppStore = typeof useAppStore;

@@ -1,55 +1,79 @@
 // The dedicated worker that owns the GPU device. This is the only place that calls
-// comlink.expose; the page drives it through EngineWorkerApi.
+// comlink.expose; the page drives it through EngineWorkerApi (protocol.ts). The work itself is
+// in TrainingSession (session.ts); this file wires cancellation ids, transfers and errors.
 import * as Comlink from 'comlink';
-import { BufferArena } from '../gpu/buffers.ts';
-import { acquireGpu, adapterLabel } from '../gpu/device.ts';
-import { submitDispatches } from '../gpu/dispatch.ts';
-import { createEngine, type Engine } from '../gpu/engine.ts';
-import { WebGpuUnavailableError } from '../gpu/errors.ts';
 import { bundledShaders } from '../gpu/shader-library-vite.ts';
-import { matmulDispatches } from '../ops/matmul.ts';
-import { matmulRef } from '../reference/matmul.ts';
-import { Random } from '../util/random.ts';
-import type { EngineWorkerApi, GpuStatus, SelfTestResult } from './protocol.ts';
+import { serialisableError } from './errors.ts';
+import type { EngineWorkerApi, WorkerEvent, WorkerEventListener } from './protocol.ts';
+import { TrainingSession } from './session.ts';
 
-let engine: Engine | null = null;
+// Comlink sends only name/message/stack of a thrown Error; keep kind/suggestion/details too, so
+// the page receives every rejection as a WorkerError (protocol.ts isWorkerError).
+const throwHandler = Comlink.transferHandlers.get('throw')!;
+Comlink.transferHandlers.set('throw', {
+  canHandle: throwHandler.canHandle,
+  serialize(thrown: unknown) {
+    const value = (thrown as { value: unknown }).value;
+    if (!(value instanceof Error)) return throwHandler.serialize(thrown);
+    const e = serialisableError(value) as Error & { kind: string; suggestion: string; details?: Record<string, unknown> };
+    return [{ isError: true, value: { message: e.message, name: e.name, stack: e.stack, kind: e.kind, suggestion: e.suggestion, details: e.details } }, []];
+  },
+  deserialize: throwHandler.deserialize,
+});
 
-async function init(): Promise<GpuStatus> {
+function deliver(listener: WorkerEventListener, event: WorkerEvent, transfer: Transferable[]): void {
   try {
-    if (!engine) {
-      const ctx = await acquireGpu((self.navigator as Navigator & { gpu?: GPU }).gpu);
-      engine = createEngine(ctx, bundledShaders);
-    }
-    return { ok: true, adapter: engine.ctx.adapter, label: adapterLabel(engine.ctx.adapter) };
-  } catch (e) {
-    if (e instanceof WebGpuUnavailableError) return { ok: false, reason: e.reason, message: e.message, advice: e.advice };
-    return { ok: false, reason: 'error', message: (e as Error).message, advice: 'Reload the page; if it persists, restart the browser.' };
+    // A listener whose page went away rejects; nothing to do about it here.
+    void Promise.resolve(listener(transfer.length ? Comlink.transfer(event, transfer) : event)).catch(() => {});
+  } catch {
+    /* the proxy was released */
   }
 }
 
-async function matmulSelfTest(M: number, N: number, K: number, seed = 1): Promise<SelfTestResult> {
-  if (!engine) throw new Error('GPU not initialised: call init() first');
-  const arena = new BufferArena(engine.ctx.device, 'self-test');
-  try {
-    const rng = new Random(seed);
-    const a = rng.uniformArray(M * K);
-    const b = rng.uniformArray(K * N);
-    const A = arena.fromData('a', a);
-    const B = arena.fromData('b', b);
-    const C = arena.f32('c', M * N);
-    const t0 = performance.now();
-    submitDispatches(engine, await matmulDispatches(engine, arena, 'self-test', A, B, C, { M, N, K }));
-    const got = await engine.readback.readF32(C, M * N);
-    const ms = performance.now() - t0;
-    const want = matmulRef(a, b, { M, N, K });
-    let maxDiff = 0;
-    for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-    // f32 accumulation over K terms in [-1, 1]: a few ulps times sqrt(K) is the expected error.
-    return { ok: maxDiff <= 1e-5 * Math.sqrt(K) * 4, maxDiff, M, N, K, ms };
-  } finally {
-    arena.destroy();
-  }
-}
+const session = new TrainingSession(
+  bundledShaders,
+  deliver,
+  () => (self.navigator as Navigator & { gpu?: GPU }).gpu,
+  new URL(import.meta.env.BASE_URL, self.location.origin).href,
+);
+const run = session.cancels.run.bind(session.cancels);
 
-const api: EngineWorkerApi = { init, matmulSelfTest };
+const api: EngineWorkerApi = {
+  init: () => session.init(),
+  matmulSelfTest: (M, N, K, seed) => session.matmulSelfTest(M, N, K, seed),
+  subscribe: async (listener) => session.subscribe(listener),
+  unsubscribe: async (id) => session.unsubscribe(id),
+  cancel: async (id) => session.cancels.cancel(id),
+  status: async () => session.status(),
+  setPageVisible: async (visible) => session.setPageVisible(visible),
+  loadDemo: (o = {}) => run(o.cancelId, (s) => session.loadDemo(o, s)),
+  loadFiles: (listing, o = {}) => run(o.cancelId, (s) => session.loadListing(listing, 'files', o, s)),
+  loadDirectory: (handle, o = {}) => run(o.cancelId, (s) => session.loadDirectory(handle, o, s)),
+  loadZip: (zip, name, o = {}) => run(o.cancelId, (s) => session.loadZip(zip, name, o, s)),
+  dataset: async () => session.datasetSummary(),
+  thumbnails: async (request, o = {}) => {
+    const t = await run(o.cancelId, (s) => session.thumbnails(request, s));
+    return Comlink.transfer(t, [t.rgba.buffer]);
+  },
+  setConfig: (config, o = {}) => run(o.cancelId, (s) => session.setConfig(config, o, s)),
+  estimate: async (config) => session.estimate(config),
+  start: (o) => session.start(o),
+  pause: () => session.pause(),
+  resume: (o) => session.start(o),
+  step: (o = {}) => run(o.cancelId, (s) => session.step(s)),
+  runSteps: (count, o = {}) => run(o.cancelId, (s) => session.runSteps(count, s)),
+  reset: (o = {}) => run(o.cancelId, (s) => session.reset(o.seed, s)),
+  reconstruct: async (request) => {
+    const r = await run(request.cancelId, (s) => session.reconstruct(request, s));
+    return Comlink.transfer(r, [r.original.buffer, r.masked.buffer, r.reconstruction.buffer, r.pasted.buffer, r.mask.buffer]);
+  },
+  saveCheckpoint: async (format, o = {}) => {
+    const c = await run(o.cancelId, (s) => session.saveCheckpoint(format, s));
+    return Comlink.transfer(c, [c.bytes.buffer]);
+  },
+  loadCheckpoint: (bytes, fileName, o = {}) => run(o.cancelId, (s) => session.loadCheckpoint(bytes, fileName, o, s)),
+  injectFault: (fault) => session.injectFault(fault),
+  dispose: () => session.dispose(),
+};
+
 Comlink.expose(api);

@@ -1,0 +1,117 @@
+// Finished runs (single runs and each run of a sweep): what the experiments table lists and
+// compares, their exports (CSV in long format, JSON), and their persistence in IndexedDB so
+// the history survives reloads. Export functions are pure; the IndexedDB part needs a browser.
+import type { Settings } from './settings.ts';
+
+export interface RunCurves {
+  step: number[];
+  loss: number[];
+  lr: number[];
+  imagesPerSec: number[];
+}
+
+export interface RunRecord {
+  id: string;
+  name: string;
+  /** ms since epoch. */
+  createdAt: number;
+  /** Runs of one sweep share it. */
+  sweepId?: string;
+  settings: Settings;
+  dataset: { name: string; images: number };
+  steps: number;
+  finalLoss: number;
+  /** Debiased EMA of the loss at the end (smoothing of the run's settings). */
+  smoothedLoss: number;
+  meanImagesPerSec: number;
+  wallSeconds: number;
+  curves: RunCurves;
+  /** Final reconstructions of the evaluation images at a common mask ratio (PNG). */
+  reconstruction?: { maskRatio: number; maskSeed: number; png: Blob };
+}
+
+export class RunHistoryError extends Error {
+  override readonly name = 'RunHistoryError';
+}
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const CSV_HEADER = ['run_id', 'run_name', 'mask_ratio', 'model', 'batch_size', 'blr', 'seed', 'step', 'loss', 'lr', 'images_per_sec'] as const;
+
+/** Every run's curve, one row per (run, step): easy to load in pandas or a spreadsheet. */
+export function runsToCsv(runs: readonly RunRecord[]): string {
+  const lines = [CSV_HEADER.join(',')];
+  for (const r of runs) {
+    const model = r.settings.size === 'custom' ? `custom(${r.settings.depths.join('-')}/${r.settings.dims.join('-')})` : r.settings.size;
+    const fixed = [r.id, r.name, r.settings.maskRatio, model, r.settings.batchSize, r.settings.blr, r.settings.seed].map(csvField).join(',');
+    const c = r.curves;
+    for (let i = 0; i < c.step.length; i++) lines.push(`${fixed},${c.step[i]},${c.loss[i]},${c.lr[i]},${c.imagesPerSec[i]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs as JSON (settings, results, curves); reconstructions (binary) are left out. */
+export function runsToJson(runs: readonly RunRecord[]): string {
+  const plain = runs.map(({ reconstruction, ...rest }) => ({ ...rest, reconstruction: reconstruction ? { maskRatio: reconstruction.maskRatio, maskSeed: reconstruction.maskSeed } : undefined }));
+  return JSON.stringify({ format: 'fcmae-playground-runs', version: 1, runs: plain }, null, 1);
+}
+
+/** Settings that differ between the runs compared (what the comparison table highlights). */
+export function differingSettings(runs: readonly RunRecord[]): (keyof Settings)[] {
+  if (runs.length < 2) return [];
+  const keys = Object.keys(runs[0]!.settings) as (keyof Settings)[];
+  const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps']);
+  return keys.filter((k) => !viewOnly.has(k) && runs.some((r) => JSON.stringify(r.settings[k]) !== JSON.stringify(runs[0]!.settings[k])));
+}
+
+// ---------------------------------------------------------------- IndexedDB
+
+const DB_NAME = 'fcmae-playground';
+const DB_VERSION = 1;
+const STORE = 'runs';
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(new RunHistoryError(`IndexedDB: ${r.error?.message ?? 'request failed'}`));
+  });
+}
+
+/** The run store in this browser's IndexedDB. */
+export class RunHistoryDb {
+  private constructor(private readonly db: IDBDatabase) {}
+
+  static async open(): Promise<RunHistoryDb> {
+    if (typeof indexedDB === 'undefined') throw new RunHistoryError('IndexedDB is not available in this browser (private mode?): run history will not be kept across reloads');
+    const open = indexedDB.open(DB_NAME, DB_VERSION);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: 'id' });
+    };
+    return new RunHistoryDb(await request(open));
+  }
+
+  private store(mode: IDBTransactionMode): IDBObjectStore {
+    return this.db.transaction(STORE, mode).objectStore(STORE);
+  }
+
+  async put(run: RunRecord): Promise<void> {
+    await request(this.store('readwrite').put(run));
+  }
+
+  async list(): Promise<RunRecord[]> {
+    const runs = (await request(this.store('readonly').getAll())) as RunRecord[];
+    return runs.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async delete(id: string): Promise<void> {
+    await request(this.store('readwrite').delete(id));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

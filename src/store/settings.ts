@@ -1,0 +1,300 @@
+// Every knob of an experiment (model, training, view) as one plain object, with its defaults and
+// validation. Pure: the store, the URL codec and the worker bridge all go through here, so a
+// value that reaches the engine has passed the same checks whichever way it came in.
+//
+// Surprises: `depths`/`dims` always hold the effective architecture, also for a named size
+// (choosing a size copies its preset in; editing a preset's numbers turns the size 'custom').
+// The input is square (one `inputSize`), a multiple of the 32-px mask patch.
+import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GeluForm, type GrnMode, type SizeName } from '../model/config.ts';
+import { keptCount, largestMaskRatio } from '../train/masking.ts';
+import { DEFAULT_BLR, effectiveLr } from '../train/lr-schedule.ts';
+import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
+
+export type SizeChoice = SizeName | 'custom';
+
+export interface Settings {
+  // ---- model
+  size: SizeChoice;
+  /** Blocks per stage (4). */
+  depths: number[];
+  /** Channels per stage (4). */
+  dims: number[];
+  /** Square input side in pixels (multiple of 32). */
+  inputSize: number;
+  decoderDim: number;
+  decoderDepth: number;
+  grnMode: GrnMode;
+  gelu: GeluForm;
+  /** Ablation: dense convolutions on the masked image instead of sparse ones. */
+  denseEncoder: boolean;
+  // ---- training
+  batchSize: number;
+  /** Base learning rate per 256 images (effective lr = blr·batch/256). */
+  blr: number;
+  warmupSteps: number;
+  totalSteps: number;
+  weightDecay: number;
+  seed: number;
+  normPix: boolean;
+  maskRatio: number;
+  // ---- views
+  /** Mask ratio of the reconstruction view (independent of training's). */
+  viewMaskRatio: number;
+  /** Seed of the reconstruction view's mask ("New mask" draws another). */
+  viewMaskSeed: number;
+  /** Debiased-EMA smoothing of the loss curve, 0 (raw) … 0.999. */
+  smoothing: number;
+  logScale: boolean;
+  /** Mask ratios of the sweep experiment. */
+  sweepRatios: number[];
+  sweepSteps: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  size: 'atto',
+  depths: [...MODEL_SIZES.atto.depths],
+  dims: [...MODEL_SIZES.atto.dims],
+  // The demo photos are 160 px crops: 5×5 = 25 mask patches.
+  inputSize: 160,
+  decoderDim: 512,
+  decoderDepth: 1,
+  grnMode: 'per-sample',
+  gelu: 'erf',
+  denseEncoder: false,
+  batchSize: 16,
+  blr: DEFAULT_BLR,
+  warmupSteps: 50,
+  totalSteps: 1000,
+  weightDecay: ADAMW_DEFAULTS.weightDecay,
+  seed: 0,
+  normPix: true,
+  maskRatio: 0.6,
+  viewMaskRatio: 0.6,
+  viewMaskSeed: 1,
+  smoothing: 0.9,
+  logScale: false,
+  sweepRatios: [0.2, 0.4, 0.6, 0.8],
+  sweepSteps: 200,
+} satisfies Settings);
+
+export function defaultSettings(): Settings {
+  return { ...DEFAULT_SETTINGS, depths: [...DEFAULT_SETTINGS.depths], dims: [...DEFAULT_SETTINGS.dims], sweepRatios: [...DEFAULT_SETTINGS.sweepRatios] };
+}
+
+export type SettingKey = keyof Settings;
+
+/** A rejected setting: which one, the value tried, and what would be accepted. */
+export class SettingError extends Error {
+  override readonly name = 'SettingError';
+  constructor(
+    readonly key: SettingKey,
+    readonly value: unknown,
+    detail: string,
+  ) {
+    super(`${key} = ${show(value)}: ${detail}`);
+  }
+}
+
+// JSON.stringify turns NaN (an unparsable number) into null: show values as typed instead.
+function show(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
+  if (typeof v === 'number') return String(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+// Limits a browser playground should accept; the engine's own validation is wider.
+export const LIMITS = {
+  inputSize: { min: MASK_PATCH, max: 1024, step: MASK_PATCH },
+  depth: { min: 1, max: 64 },
+  dim: { min: 1, max: 4096 },
+  decoderDim: { min: 1, max: 4096 },
+  decoderDepth: { min: 0, max: 16 },
+  batchSize: { min: 1, max: 1024 },
+  blr: { min: 0, max: 1 },
+  steps: { min: 1, max: 10_000_000 },
+  weightDecay: { min: 0, max: 1 },
+  seed: { min: 0, max: 2 ** 32 - 1 },
+  smoothing: { min: 0, max: 0.999 },
+  sweepRuns: { min: 1, max: 12 },
+} as const;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function intIn(key: SettingKey, v: unknown, min: number, max: number): number {
+  if (!isInt(v) || v < min || v > max) throw new SettingError(key, v, `must be an integer in ${min}..${max}`);
+  return v;
+}
+
+function numIn(key: SettingKey, v: unknown, min: number, max: number): number {
+  if (!isNum(v) || v < min || v > max) throw new SettingError(key, v, `must be a number in [${min}, ${max}]`);
+  return v;
+}
+
+function bool(key: SettingKey, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new SettingError(key, v, 'must be true or false');
+  return v;
+}
+
+function oneOf<T extends string>(key: SettingKey, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new SettingError(key, v, `must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function fourInts(key: SettingKey, v: unknown, min: number, max: number): number[] {
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => isInt(x) && x >= min && x <= max)) {
+    throw new SettingError(key, v, `needs 4 integers in ${min}..${max}, one per stage`);
+  }
+  return [...v] as number[];
+}
+
+/** Patches per image at this input size. */
+export function patchCount(inputSize: number): number {
+  return (inputSize / MASK_PATCH) ** 2;
+}
+
+/** The largest mask ratio that keeps one patch visible at this input size (0 for a single patch). */
+export function maxMaskRatio(inputSize: number): number {
+  return largestMaskRatio(patchCount(inputSize));
+}
+
+/**
+ * Checks one setting on its own (cross-field rules are in `validateSettings`) and returns the
+ * value to store; throws a SettingError naming it otherwise.
+ */
+export function checkSetting<K extends SettingKey>(key: K, value: unknown): Settings[K] {
+  const v = value;
+  const out = ((): unknown => {
+    switch (key) {
+      case 'size':
+        return oneOf(key, v, [...SIZE_NAMES, 'custom'] as SizeChoice[]);
+      case 'depths':
+        return fourInts(key, v, LIMITS.depth.min, LIMITS.depth.max);
+      case 'dims':
+        return fourInts(key, v, LIMITS.dim.min, LIMITS.dim.max);
+      case 'inputSize': {
+        const n = intIn(key, v, LIMITS.inputSize.min, LIMITS.inputSize.max);
+        if (n % MASK_PATCH !== 0) throw new SettingError(key, v, `must be a multiple of the ${MASK_PATCH}-px mask patch`);
+        return n;
+      }
+      case 'decoderDim':
+        return intIn(key, v, LIMITS.decoderDim.min, LIMITS.decoderDim.max);
+      case 'decoderDepth':
+        return intIn(key, v, LIMITS.decoderDepth.min, LIMITS.decoderDepth.max);
+      case 'grnMode':
+        return oneOf(key, v, ['per-sample', 'batch'] as GrnMode[]);
+      case 'gelu':
+        return oneOf(key, v, ['erf', 'tanh'] as GeluForm[]);
+      case 'denseEncoder':
+      case 'normPix':
+      case 'logScale':
+        return bool(key, v);
+      case 'batchSize':
+        return intIn(key, v, LIMITS.batchSize.min, LIMITS.batchSize.max);
+      case 'blr':
+        return numIn(key, v, LIMITS.blr.min, LIMITS.blr.max);
+      case 'warmupSteps':
+        return intIn(key, v, 0, LIMITS.steps.max);
+      case 'totalSteps':
+      case 'sweepSteps':
+        return intIn(key, v, LIMITS.steps.min, LIMITS.steps.max);
+      case 'weightDecay':
+        return numIn(key, v, LIMITS.weightDecay.min, LIMITS.weightDecay.max);
+      case 'seed':
+      case 'viewMaskSeed':
+        return intIn(key, v, LIMITS.seed.min, LIMITS.seed.max);
+      case 'maskRatio':
+      case 'viewMaskRatio':
+        // < 1; whether a patch stays visible depends on the input size (validateSettings)
+        if (!isNum(v) || v < 0 || v >= 1) throw new SettingError(key, v, 'must be a number in [0, 1)');
+        return v;
+      case 'smoothing':
+        return numIn(key, v, LIMITS.smoothing.min, LIMITS.smoothing.max);
+      case 'sweepRatios': {
+        if (!Array.isArray(v) || v.length < LIMITS.sweepRuns.min || v.length > LIMITS.sweepRuns.max || !v.every((x) => isNum(x) && x >= 0 && x < 1)) {
+          throw new SettingError(key, v, `needs ${LIMITS.sweepRuns.min}..${LIMITS.sweepRuns.max} mask ratios in [0, 1)`);
+        }
+        return [...v];
+      }
+      default: {
+        const never: never = key;
+        throw new Error(`unknown setting ${String(never)}`);
+      }
+    }
+  })();
+  return out as Settings[K];
+}
+
+/**
+ * Cross-field checks on a whole settings object; returns every problem (empty = usable).
+ * Each names the setting to change.
+ */
+export function validateSettings(s: Settings): SettingError[] {
+  const problems: SettingError[] = [];
+  for (const key of Object.keys(DEFAULT_SETTINGS) as SettingKey[]) {
+    try {
+      checkSetting(key, s[key]);
+    } catch (e) {
+      if (e instanceof SettingError) problems.push(e);
+      else throw e;
+    }
+  }
+  if (problems.length > 0) return problems;
+  const L = patchCount(s.inputSize);
+  for (const key of ['maskRatio', 'viewMaskRatio'] as const) {
+    try {
+      keptCount(L, s[key]);
+    } catch (e) {
+      problems.push(new SettingError(key, s[key], (e as Error).message));
+    }
+  }
+  s.sweepRatios.forEach((r) => {
+    try {
+      keptCount(L, r);
+    } catch (e) {
+      problems.push(new SettingError('sweepRatios', r, (e as Error).message));
+    }
+  });
+  if (s.warmupSteps > s.totalSteps) {
+    problems.push(new SettingError('warmupSteps', s.warmupSteps, `exceeds the ${s.totalSteps} total steps (the recipe warms up for 5% of the run)`));
+  }
+  const lr = effectiveLr(s.blr, s.batchSize);
+  if (lr > 1) problems.push(new SettingError('blr', s.blr, `gives an effective learning rate ${lr} > 1: no run learns anything`));
+  if (s.size !== 'custom') {
+    const preset = MODEL_SIZES[s.size];
+    if (preset.depths.join() !== s.depths.join() || preset.dims.join() !== s.dims.join()) {
+      problems.push(new SettingError('size', s.size, `depths/dims ${s.depths.join(',')} / ${s.dims.join(',')} are not the ${s.size} preset`));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Apply one change and keep the object coherent: choosing a size copies its preset in,
+ * editing depths/dims re-detects the size, changing the input size keeps mask ratios usable.
+ * Throws SettingError for a value that is invalid on its own.
+ */
+export function applySetting<K extends SettingKey>(s: Settings, key: K, value: Settings[K]): Settings {
+  const v = checkSetting(key, value);
+  const next: Settings = { ...s, [key]: v };
+  if (key === 'size' && v !== 'custom') {
+    const preset = MODEL_SIZES[v as SizeName];
+    next.depths = [...preset.depths];
+    next.dims = [...preset.dims];
+  }
+  if (key === 'depths' || key === 'dims') next.size = matchSize(next.depths, next.dims) ?? 'custom';
+  if (key === 'inputSize') {
+    // Clamp mask ratios that would leave no visible patch at the new size.
+    const top = maxMaskRatio(next.inputSize);
+    next.maskRatio = Math.min(next.maskRatio, top);
+    next.viewMaskRatio = Math.min(next.viewMaskRatio, top);
+    next.sweepRatios = next.sweepRatios.map((r) => Math.min(r, top));
+  }
+  if (key === 'totalSteps') next.warmupSteps = Math.min(next.warmupSteps, next.totalSteps);
+  return next;
+}
+
+/** Visible patches per image under a mask ratio at this input size. */
+export function visiblePatches(inputSize: number, ratio: number): number {
+  return keptCount(patchCount(inputSize), ratio);
+}

@@ -1,0 +1,192 @@
+// What the model panel shows live: parameter counts (from the engine's own parameter table),
+// multiply-accumulates per image, and the GPU memory a training plan needs, compared with the
+// adapter's buffer limits. Pure arithmetic over the configuration.
+//
+// FLOPs follow the papers' convention (fvcore): one multiply-accumulate = one "FLOP"; only
+// convolutions and linear layers count (norms, GELU, GRN are a few % more). With that
+// convention the dense encoders at 224 px reproduce the published GFLOPs (atto 0.55 ... huge 115).
+// Memory mirrors the buffers FcmaePlan allocates (src/model/fcmae.ts): parameters ×4 (weights,
+// gradients, AdamW m and v), inputs and targets, every activation kept for backward, the
+// backward scratch, and the decoder; kernels' small partial-sum scratch is not counted.
+import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
+import { encoderParamCount, paramTable } from '../model/parameters.ts';
+import { keptCount } from './masking.ts';
+
+export interface ParamCounts {
+  encoder: number;
+  /** proj + mask token + decoder blocks + pred. */
+  decoder: number;
+  total: number;
+}
+
+export function paramCounts(config: ModelConfig): ParamCounts {
+  const t = paramTable(config);
+  const encoder = encoderParamCount(t);
+  return { encoder, decoder: t.count - encoder, total: t.count };
+}
+
+export interface WorkShape {
+  inputSize: number;
+  maskRatio: number;
+  denseEncoder: boolean;
+}
+
+export interface MacsPerImage {
+  /** Encoder (stem, stages, downsamples) on the sites it computes. */
+  encoder: number;
+  /** proj, decoder blocks and the pred head on the patches the loss counts. */
+  decoder: number;
+  /** encoder + decoder: one forward pass of a training step. */
+  forward: number;
+  /** Forward + backward (about twice the forward: dX and dW products). */
+  trainingStep: number;
+  /** Patches the encoder computes per image (V, or L in the dense ablation). */
+  encoderPatches: number;
+  patches: number;
+}
+
+/** MACs of one block of width C on `sites` sites: 7×7 depthwise + two pointwise (C→4C→C). */
+function blockMacs(C: number, sites: number): number {
+  return sites * (49 * C + 8 * C * C);
+}
+
+/** MACs of the encoder alone on `patches` computed patches of 32×32 px (dense at patches = L). */
+export function encoderMacs(config: ModelConfig, patches: number): number {
+  const d = config.dims;
+  let sites = patches * 64; // stage-0 sites: 8×8 per patch (stride 4)
+  let macs = sites * 48 * d[0]!; // stem 4×4×3 conv
+  for (let s = 0; s < 4; s++) {
+    if (s > 0) {
+      sites /= 4;
+      macs += sites * 4 * d[s - 1]! * d[s]!; // 2×2 stride-2 downsample conv
+    }
+    macs += config.depths[s]! * blockMacs(d[s]!, sites);
+  }
+  return macs;
+}
+
+export function macsPerImage(config: ModelConfig, w: WorkShape): MacsPerImage {
+  const L = (w.inputSize / MASK_PATCH) ** 2;
+  const V = keptCount(L, w.maskRatio);
+  const encP = w.denseEncoder ? L : V;
+  const lossPatches = L - V > 0 ? L - V : L;
+  const D = config.decoderDim;
+  const encoder = encoderMacs(config, encP);
+  const decoder = encP * config.dims[3]! * D + config.decoderDepth * blockMacs(D, L) + lossPatches * D * PATCH_VALUES;
+  const forward = encoder + decoder;
+  return { encoder, decoder, forward, trainingStep: 3 * forward, encoderPatches: encP, patches: L };
+}
+
+export interface MemoryEstimate {
+  /** Every plan buffer counted, bytes. */
+  totalBytes: number;
+  /** The largest single buffer, bytes (must fit maxBufferSize and maxStorageBufferBindingSize). */
+  largestBufferBytes: number;
+  largestBufferName: string;
+}
+
+export interface TrainShape extends WorkShape {
+  batchSize: number;
+}
+
+/** Bytes FcmaePlan allocates for this configuration (main buffers; see the file header). */
+export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstimate {
+  const N = w.batchSize;
+  const L = (w.inputSize / MASK_PATCH) ** 2;
+  const V = keptCount(L, w.maskRatio);
+  const encV = w.denseEncoder ? L : V;
+  const lossPatches = L - V > 0 ? L - V : L;
+  const d = config.dims;
+  const D = config.decoderDim;
+  const table = paramTable(config);
+  const buffers: [string, number][] = []; // (name, floats)
+  const add = (name: string, floats: number) => buffers.push([name, floats]);
+  for (const n of ['params', 'grads', 'adam-m', 'adam-v']) add(n, table.totalFloats);
+  add('image', N * 3 * w.inputSize * w.inputSize);
+  add('target', N * L * PATCH_VALUES);
+  add('pred', N * lossPatches * PATCH_VALUES);
+  add('d-pred', N * lossPatches * PATCH_VALUES);
+  add('pred-all (reconstructions)', N * L * PATCH_VALUES);
+  const rowsAt = (r: number) => N * encV * r * r;
+  const R0 = rowsAt(8);
+  add('stem/cols', R0 * 48);
+  add('stem/conv', R0 * d[0]!);
+  add('stem/out', R0 * d[0]!);
+  add('stem/d-conv', R0 * d[0]!);
+  const blockGroup = (prefix: string, depth: number, C: number, rows: number) => {
+    for (let i = 0; i < depth; i++) {
+      // dw, ln, out (rows, C); h, act, grn (rows, 4C)
+      for (const n of ['dw', 'ln', 'out']) add(`${prefix}.${i}/${n}`, rows * C);
+      for (const n of ['h', 'act', 'grn']) add(`${prefix}.${i}/${n}`, rows * 4 * C);
+    }
+    if (depth > 0) {
+      add(`${prefix}/d-scratch-4c-a`, rows * 4 * C);
+      add(`${prefix}/d-scratch-4c-b`, rows * 4 * C);
+      add(`${prefix}/d-scratch-ln`, rows * C);
+      add(`${prefix}/d-scratch-dw`, rows * C);
+    }
+  };
+  for (let s = 0; s < 4; s++) {
+    const r = 8 >> s;
+    add(`grad-stream/${s}`, rowsAt(r) * d[s]!);
+    if (s > 0) {
+      const Rp = rowsAt(r * 2);
+      add(`down${s}/ln`, Rp * d[s - 1]!);
+      add(`down${s}/d-ln`, Rp * d[s - 1]!);
+      add(`down${s}/out`, rowsAt(r) * d[s]!);
+    }
+    blockGroup(`encoder.stages.${s}`, config.depths[s]!, d[s]!, rowsAt(r));
+  }
+  const Renc = N * encV;
+  add('dec/proj', Renc * D);
+  add('dec/d-proj', Renc * D);
+  add('dec/in', N * L * D);
+  add('grad-stream/decoder', N * L * D);
+  add('dec/masked-rows', N * lossPatches * D);
+  add('dec/d-masked-rows', N * lossPatches * D);
+  blockGroup('decoder', config.decoderDepth, D, N * L);
+  let totalBytes = 0;
+  let largest: [string, number] = ['', 0];
+  for (const [name, floats] of buffers) {
+    totalBytes += floats * 4;
+    if (floats > largest[1]) largest = [name, floats];
+  }
+  return { totalBytes, largestBufferBytes: largest[1] * 4, largestBufferName: largest[0] };
+}
+
+export interface FitVerdict {
+  fits: boolean;
+  /** Why not, naming the buffer and the limit, when it does not fit. */
+  reason?: string;
+}
+
+/** Whether the largest buffer fits the adapter's per-buffer and per-binding limits. */
+export function fitsAdapter(m: MemoryEstimate, limits: { maxBufferSize: number; maxStorageBufferBindingSize: number }): FitVerdict {
+  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  if (m.largestBufferBytes <= limit) return { fits: true };
+  const isParamState = ['params', 'grads', 'adam-m', 'adam-v'].includes(m.largestBufferName);
+  const advice = isParamState ? 'the weights alone are too large for this adapter: choose a smaller model' : 'lower the batch size or input size';
+  return {
+    fits: false,
+    reason: `buffer ${m.largestBufferName} needs ${formatBytes(m.largestBufferBytes)}, above this adapter's ${formatBytes(limit)} per buffer: ${advice}`,
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(n >= 100 * 2 ** 20 ? 0 : 1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(0)} KiB`;
+  return `${n} B`;
+}
+
+/** 3 700 000 → "3.70M"; 550 000 000 → "550M"; 1.2e9 → "1.20G". */
+export function formatCount(n: number): string {
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
+  for (const [v, u] of units) if (Math.abs(n) >= v) return `${(n / v).toPrecision(3)}${u}`;
+  return String(n);
+}

@@ -1,0 +1,530 @@
+// The page's side of the engine worker: turns store changes into worker calls (settings →
+// setConfig, debounced; transport buttons; reconstructions; checkpoints; sweeps) and worker
+// events into store updates (status, dataset, progress) and chart data (metrics → liveMetrics).
+// The only module that talks to the worker; components call it through BridgeContext.
+//
+// Surprises:
+// - A settings change that would start a new run (model, input size, seed) is applied at once
+//   while nothing has been trained; after that the user is asked first (pendingReset).
+// - Reconstructions are requested for the view's own mask ratio and seed; while training runs,
+//   one is taken every SNAPSHOT_INTERVAL_MS and kept as a snapshot for the step slider.
+// - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
+import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
+import { RunHistoryDb, type RunRecord } from '../store/run-history.ts';
+import type { LiveMetrics } from '../store/live-metrics.ts';
+import type { AppStore } from '../store/store.ts';
+import type { Settings } from '../store/settings.ts';
+import type { RunStatus } from '../store/training-slice.ts';
+import type { EngineClient } from '../worker/client.ts';
+import {
+  isWorkerError,
+  type CheckpointFormat,
+  type DatasetSummary,
+  type FolderListing,
+  type MetricsBatch,
+  type ReconstructionResult,
+  type Thumbnails,
+  type TrainingConfig,
+  type WorkerEvent,
+  type WorkerStatus,
+} from '../worker/protocol.ts';
+import { reconstructionPng } from './recon-image.ts';
+
+/** Time between training-time reconstruction snapshots. */
+export const SNAPSHOT_INTERVAL_MS = 3000;
+/** Settings typed in quick succession are sent once. */
+const CONFIG_DEBOUNCE_MS = 150;
+
+/** Settings the worker does not take: changing them must not touch the run. */
+const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps'];
+
+export function runStatusOf(state: WorkerStatus['state']): RunStatus {
+  switch (state) {
+    case 'idle':
+    case 'ready':
+      return 'idle';
+    case 'running':
+    case 'pausing':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    case 'finished':
+      return 'finished';
+    case 'error':
+      return 'stopped';
+  }
+}
+
+function messageOf(e: unknown): string {
+  if (isWorkerError(e)) return e.suggestion ? `${e.message}. ${e.suggestion}` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const isCancelled = (e: unknown) => isWorkerError(e) && e.kind === 'cancelled';
+
+export class EngineBridge {
+  private configTimer: ReturnType<typeof setTimeout> | null = null;
+  private configInFlight: Promise<void> | null = null;
+  /** The config the worker holds (last applied). */
+  private applied: TrainingConfig | null = null;
+  private reconAbort: AbortController | null = null;
+  private snapshotTimer: ReturnType<typeof setInterval> | null = null;
+  private snapshotBusy = false;
+  private sweepAbort: AbortController | null = null;
+  private history: RunHistoryDb | null = null;
+  private lastStatus: WorkerStatus | null = null;
+  private unsubscribeStore: (() => void) | null = null;
+
+  constructor(
+    readonly client: EngineClient,
+    readonly store: AppStore,
+    private readonly live: LiveMetrics,
+  ) {}
+
+  private get state() {
+    return this.store.getState();
+  }
+
+  // ------------------------------------------------------------------ start-up
+
+  /** After init() succeeded: events, run history, the demo set, the settings, a first reconstruction. */
+  async connect(): Promise<void> {
+    await this.client.subscribe((e: WorkerEvent) => this.onEvent(e));
+    this.client.watchVisibility();
+    void this.openHistory();
+    let prev = this.state.settings;
+    this.unsubscribeStore = this.store.subscribe((s) => {
+      if (s.settings === prev) return;
+      const before = prev;
+      prev = s.settings;
+      this.onSettingsChanged(before, s.settings);
+    });
+    // the page's settings (from the URL) before anything builds a model, then the demo set
+    await this.applySettingsNow();
+    await this.loadDemo(); // reconstructs once loaded
+  }
+
+  dispose(): void {
+    this.unsubscribeStore?.();
+    this.stopSnapshots();
+  }
+
+  private async openHistory(): Promise<void> {
+    try {
+      this.history = await RunHistoryDb.open();
+      this.state.setRuns(await this.history.list());
+    } catch (e) {
+      this.state.setHistoryError(messageOf(e));
+    }
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private onEvent(e: WorkerEvent): void {
+    switch (e.type) {
+      case 'status':
+        this.onStatus(e.status);
+        break;
+      case 'metrics':
+        this.onMetrics(e.batch);
+        break;
+      case 'dataset':
+        this.state.setDataset(e.summary);
+        break;
+      case 'progress':
+        this.state.setDataProgress(e);
+        break;
+    }
+  }
+
+  private onStatus(status: WorkerStatus): void {
+    const prev = this.lastStatus;
+    this.lastStatus = status;
+    const s = this.state;
+    if (status.runId !== s.run.runId) this.newRun(status.runId);
+    if (status.plan) s.setPlan(status.plan);
+    s.setThrottled(status.throttle.throttled);
+    if (status.error) {
+      s.setRunError({ message: status.error.message, advice: status.error.suggestion, canContinue: status.error.canContinue });
+      this.live.truncateAfter(status.error.restoredStep);
+    } else {
+      const st = runStatusOf(status.state);
+      if (st !== s.run.status || s.run.activity) s.setRunStatus(st);
+    }
+    if (status.step < this.live.lastStep) this.live.truncateAfter(status.step);
+    // a loaded checkpoint (or restored weights) sets the step without any metrics
+    if (this.live.lastStep <= status.step && s.run.step !== status.step) s.setRunStep(status.step, status.lastLoss);
+    if (status.state === 'running') this.startSnapshots();
+    else this.stopSnapshots();
+    // the run stopped (pause, finish, error): show what the weights do now; a run the user
+    // trained to its end goes into the history (sweeps record their own runs)
+    if (prev?.state === 'running' && status.state !== 'running' && status.state !== 'pausing') {
+      const finished = status.state === 'finished' && s.sweep.status !== 'running';
+      void this.reconstructView(true).then((recon) => {
+        if (finished) void this.recordRun(this.state.settings, recon);
+      });
+    }
+  }
+
+  private newRun(runId: number): void {
+    const s = this.state;
+    this.live.reset();
+    s.resetRun(s.settings.totalSteps);
+    s.setRunId(runId);
+    s.clearRecon();
+  }
+
+  private onMetrics(b: MetricsBatch): void {
+    if (b.runId < this.state.run.runId) return; // a late batch of a run already replaced
+    if (b.runId > this.state.run.runId) this.newRun(b.runId);
+    const points = [];
+    const last = this.live.lastStep;
+    for (let i = 0; i < b.count; i++) {
+      if (b.step[i]! <= last) continue;
+      points.push({ step: b.step[i]!, loss: b.loss[i]!, lr: b.lr[i]!, imagesPerSec: b.imagesPerSec[i]!, stepMs: b.stepMs[i]!, wallMs: b.wallMs[i]! });
+    }
+    this.live.push(points);
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  private onSettingsChanged(before: Settings, after: Settings): void {
+    const changed = (Object.keys(after) as (keyof Settings)[]).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    if (changed.some((k) => !VIEW_KEYS.includes(k))) this.scheduleConfig();
+    if (changed.includes('viewMaskRatio') || changed.includes('viewMaskSeed')) void this.reconstructView();
+    if (changed.includes('totalSteps')) this.state.setTotalSteps(after.totalSteps);
+  }
+
+  private scheduleConfig(): void {
+    if (this.configTimer) clearTimeout(this.configTimer);
+    this.configTimer = setTimeout(() => {
+      this.configTimer = null;
+      void this.applySettingsNow();
+    }, CONFIG_DEBOUNCE_MS);
+  }
+
+  /** Send pending settings now (before Start/Step) and wait for the worker to take them. */
+  async flushConfig(): Promise<void> {
+    if (this.configTimer) {
+      clearTimeout(this.configTimer);
+      this.configTimer = null;
+      await this.applySettingsNow();
+    }
+    while (this.configInFlight) await this.configInFlight;
+  }
+
+  private async applySettingsNow(allowReset?: boolean): Promise<void> {
+    while (this.configInFlight) await this.configInFlight;
+    const run = async () => {
+      const s = this.state;
+      const config = trainingConfigOf(s.settings);
+      try {
+        const nothingTrained = s.run.step === 0;
+        const result = await this.client.setConfig(config, { allowReset: allowReset ?? nothingTrained });
+        s.setPlan(result.plan);
+        if (!result.applied && result.needsReset) {
+          s.setPendingReset({ reasons: result.resetReasons });
+          return;
+        }
+        this.applied = config;
+        s.setPendingReset(null);
+        s.setConfigError(null);
+        if (result.rebuilt || result.level === 'reset') void this.reconstructView();
+      } catch (e) {
+        s.setConfigError(messageOf(e));
+      }
+    };
+    this.configInFlight = run();
+    try {
+      await this.configInFlight;
+    } finally {
+      this.configInFlight = null;
+    }
+  }
+
+  /** The user's answer to "this change starts a new run". */
+  async confirmReset(accept: boolean): Promise<void> {
+    if (accept) {
+      await this.applySettingsNow(true);
+      return;
+    }
+    // keep the run: put the worker's settings back into the page
+    const config = this.applied ?? this.lastStatus?.config;
+    if (config) this.state.replaceSettings(settingsFromConfig(this.state.settings, config));
+    this.state.setPendingReset(null);
+  }
+
+  // ------------------------------------------------------------------ transport
+
+  async start(): Promise<void> {
+    const s = this.state;
+    await this.flushConfig();
+    if (s.pendingReset) return;
+    s.setRunStatus('preparing', s.run.step === 0 ? 'Building the model and compiling kernels…' : 'Resuming…');
+    try {
+      const status = await this.client.start();
+      this.onStatus(status);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  async pause(): Promise<void> {
+    try {
+      this.onStatus(await this.client.pause());
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  async step(): Promise<void> {
+    const s = this.state;
+    await this.flushConfig();
+    if (s.pendingReset) return;
+    s.setRunStatus('preparing', 'One step…');
+    try {
+      await this.client.step();
+      this.onStatus(await this.client.status());
+      await this.reconstructView(true);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  async reset(): Promise<void> {
+    try {
+      await this.flushConfig();
+      if (this.state.pendingReset) {
+        await this.confirmReset(true);
+      }
+      this.onStatus(await this.client.reset());
+      await this.reconstructView();
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  private failed(e: unknown): void {
+    if (isCancelled(e)) return;
+    const s = this.state;
+    s.setRunError({ message: isWorkerError(e) ? e.message : messageOf(e), advice: isWorkerError(e) ? e.suggestion : undefined, canContinue: true });
+  }
+
+  // ------------------------------------------------------------------ reconstructions
+
+  /** Re-run the current weights on the evaluation batch at the view's mask ratio and seed. */
+  async reconstructView(asSnapshot = false): Promise<ReconstructionResult | null> {
+    const s = this.state;
+    if (!s.dataset) return null;
+    this.reconAbort?.abort();
+    const abort = new AbortController();
+    this.reconAbort = abort;
+    s.setReconPending(true);
+    try {
+      const r = await this.client.reconstruct({ maskRatio: s.settings.viewMaskRatio, seed: s.settings.viewMaskSeed, signal: abort.signal });
+      if (r.runId < this.state.run.runId) return null;
+      this.state.setLiveRecon(r, asSnapshot && r.step > 0);
+      return r;
+    } catch (e) {
+      if (!isCancelled(e)) this.state.setReconError(messageOf(e));
+      return null;
+    } finally {
+      if (this.reconAbort === abort) this.reconAbort = null;
+    }
+  }
+
+  /** "New mask": another seed for the view's mask. */
+  newMask(): void {
+    const s = this.state;
+    s.setSetting('viewMaskSeed', (s.settings.viewMaskSeed % 4_000_000_000) + 1);
+  }
+
+  private startSnapshots(): void {
+    if (this.snapshotTimer) return;
+    this.snapshotTimer = setInterval(() => {
+      if (this.snapshotBusy) return;
+      this.snapshotBusy = true;
+      void this.reconstructView(true).finally(() => {
+        this.snapshotBusy = false;
+      });
+    }, SNAPSHOT_INTERVAL_MS);
+  }
+
+  private stopSnapshots(): void {
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = null;
+  }
+
+  // ------------------------------------------------------------------ data
+
+  async loadDemo(): Promise<void> {
+    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }));
+  }
+
+  async loadListing(listing: FolderListing): Promise<void> {
+    await this.loadWith(`Reading ${listing.name}…`, (signal) => this.client.loadFiles(listing, { signal }));
+  }
+
+  async loadDirectoryHandle(handle: FileSystemDirectoryHandle): Promise<void> {
+    await this.loadWith(`Reading ${handle.name}…`, (signal) => this.client.loadDirectory(handle, { signal }));
+  }
+
+  async loadZip(file: File): Promise<void> {
+    await this.loadWith(`Unpacking ${file.name}…`, (signal) => this.client.loadZip(file, file.name, { signal }));
+  }
+
+  private dataAbort: AbortController | null = null;
+
+  /** Load a dataset (a newer load cancels an older one still running). */
+  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>): Promise<void> {
+    const s = this.state;
+    this.dataAbort?.abort();
+    const abort = new AbortController();
+    this.dataAbort = abort;
+    s.setDataLoading(message);
+    try {
+      s.setDataset(await load(abort.signal));
+      await this.reconstructView();
+    } catch (e) {
+      if (!isCancelled(e)) s.setDataError(messageOf(e));
+    }
+  }
+
+  thumbnails(indices: number[], size: number): Promise<Thumbnails> {
+    return this.client.thumbnails({ indices, size });
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  async saveCheckpoint(format: CheckpointFormat): Promise<{ bytes: Uint8Array; fileName: string; mimeType: string } | null> {
+    const s = this.state;
+    try {
+      const saved = await this.client.saveCheckpoint(format);
+      s.setCheckpointReport({
+        ok: true,
+        title: `Saved ${saved.fileName} (step ${saved.step})`,
+        lines: saved.skipped.length ? [`Not in this format: ${saved.skipped.length} tensors (${saved.skipped.slice(0, 3).join(', ')}${saved.skipped.length > 3 ? ', …' : ''})`] : [],
+      });
+      return saved;
+    } catch (e) {
+      s.setCheckpointReport({ ok: false, title: 'Saving failed', lines: [messageOf(e)] });
+      return null;
+    }
+  }
+
+  async loadCheckpoint(file: File): Promise<void> {
+    const s = this.state;
+    s.setCheckpointReport({ ok: true, title: `Reading ${file.name}…`, lines: [] });
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const result = await this.client.loadCheckpoint(bytes, file.name, { allowReset: true });
+      this.applied = result.status.config;
+      s.replaceSettings(settingsFromConfig(s.settings, result.status.config));
+      this.onStatus(result.status);
+      s.setCheckpointReport({
+        ok: result.applied,
+        title: result.applied ? `Loaded ${file.name} at step ${result.status.step}${result.optimizerRestored ? ' (optimizer state restored)' : ''}` : `${file.name} was not applied`,
+        lines: result.lines,
+      });
+      await this.reconstructView();
+    } catch (e) {
+      s.setCheckpointReport({ ok: false, title: `${file.name} was refused`, lines: [messageOf(e)] });
+    }
+  }
+
+  // ------------------------------------------------------------------ experiments
+
+  /**
+   * Train one fresh run per mask ratio (same seed, data and other settings), recording each
+   * in the history with its curve and its reconstructions at the common evaluation ratio.
+   */
+  async runSweep(): Promise<void> {
+    const s = this.state;
+    const ratios = [...s.settings.sweepRatios];
+    const steps = s.settings.sweepSteps;
+    const sweepId = `sweep-${Date.now().toString(36)}`;
+    const userSettings = s.settings;
+    s.setSweep({ status: 'running', sweepId, ratios, steps, index: 0, runIds: [], error: null, evalMaskRatio: s.settings.viewMaskRatio });
+    try {
+      await this.flushConfig();
+      if (this.state.run.status === 'running') await this.client.pause();
+      for (let i = 0; i < ratios.length; i++) {
+        this.state.setSweep({ index: i });
+        const base = trainingConfigOf(userSettings);
+        const config: TrainingConfig = { ...base, maskRatio: ratios[i]!, totalSteps: steps, warmupSteps: Math.min(base.warmupSteps, steps) };
+        await this.client.setConfig(config, { allowReset: true });
+        this.onStatus(await this.client.reset());
+        const abort = new AbortController();
+        this.sweepAbort = abort;
+        this.state.setRunStatus('running');
+        await this.client.runSteps(steps, { signal: abort.signal });
+        this.sweepAbort = null;
+        // the metrics of the last steps may still be in flight: wait for them
+        await this.waitForStep(steps);
+        // its own request: a view reconstruction started meanwhile must not cancel this one
+        const recon = await this.client.reconstruct({ maskRatio: userSettings.viewMaskRatio, seed: userSettings.viewMaskSeed });
+        this.state.setLiveRecon(recon, true);
+        const record = await this.recordRun({ ...userSettings, maskRatio: ratios[i]!, totalSteps: steps, warmupSteps: config.warmupSteps }, recon, sweepId, `mask ${ratios[i]}`);
+        this.state.setSweep({ runIds: [...this.state.sweep.runIds, record.id] });
+      }
+      this.state.setSweep({ status: 'finished' });
+      this.state.setCompare(this.state.sweep.runIds);
+    } catch (e) {
+      this.sweepAbort = null;
+      this.state.setSweep({ status: isCancelled(e) ? 'cancelled' : 'failed', error: isCancelled(e) ? null : messageOf(e) });
+    } finally {
+      // back to the user's own settings (a rebuild keeps the last run's weights)
+      this.applied = null;
+      await this.applySettingsNow(true);
+      this.onStatus(await this.client.status());
+    }
+  }
+
+  cancelSweep(): void {
+    this.sweepAbort?.abort();
+  }
+
+  private async waitForStep(step: number, timeoutMs = 5000): Promise<void> {
+    const t0 = performance.now();
+    while (this.live.lastStep < step && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Save the current run (settings, curve, reconstructions) in the history. */
+  async recordRun(settings: Settings, recon: ReconstructionResult | null, sweepId?: string, name?: string): Promise<RunRecord> {
+    const s = this.state;
+    const curves = this.live.series.toJSON();
+    const n = curves.step.length;
+    const smoothed = this.live.smoothedLoss(s.settings.smoothing);
+    const record: RunRecord = {
+      id: `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
+      name: name ?? `${settings.size} mask ${settings.maskRatio}`,
+      createdAt: Date.now(),
+      sweepId,
+      settings,
+      dataset: { name: s.dataset?.name ?? '?', images: s.dataset?.images ?? 0 },
+      steps: n > 0 ? curves.step[n - 1]! : 0,
+      finalLoss: n > 0 ? curves.loss[n - 1]! : NaN,
+      smoothedLoss: n > 0 ? smoothed[n - 1]! : NaN,
+      meanImagesPerSec: n > 0 ? curves.imagesPerSec.reduce((a, b) => a + b, 0) / n : NaN,
+      wallSeconds: n > 0 ? curves.wallMs[n - 1]! / 1000 : 0,
+      curves: { step: curves.step, loss: curves.loss, lr: curves.lr, imagesPerSec: curves.imagesPerSec },
+      reconstruction: recon ? { maskRatio: recon.maskRatio, maskSeed: recon.seed, png: await reconstructionPng(recon) } : undefined,
+    };
+    s.addRun(record);
+    try {
+      await this.history?.put(record);
+    } catch (e) {
+      s.setHistoryError(messageOf(e));
+    }
+    return record;
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    this.state.removeRun(id);
+    try {
+      await this.history?.delete(id);
+    } catch (e) {
+      this.state.setHistoryError(messageOf(e));
+    }
+  }
+}

@@ -1,0 +1,1302 @@
+// The worker's training session: owns the GPU engine, the model (a Trainer and its FcmaePlan),
+// the dataset and the run loop. engine-worker.ts exposes it through comlink; nothing here knows
+// about comlink except the `deliver` callback it is given for events.
+//
+// The loop (worker-driven: macrotask hops, never requestAnimationFrame):
+//   take the prefetched batch → draw the mask → upload → encode forward, backward, AdamW (one
+//   submission) with the loss copy → submit → start preparing the next batch → yield.
+// At most two steps are in flight; their results are processed in order as they come back.
+//
+// Last good weights: every SNAPSHOT_EVERY steps (and at step 0) the step's submission also copies
+// the parameters and AdamW moments into staging buffers. A snapshot taken after update k is
+// promoted to "good" once a later step's loss (computed with those weights) came back finite and
+// the snapshot holds no NaN/Inf. A run error (NaN loss, out-of-memory, GPU error) restores the
+// good snapshot into the plan; after a device loss the next start re-creates the device and
+// rebuilds the plan from it. Moments are snapshotted only for models up to
+// SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
+import { BufferArena, upload } from '../gpu/buffers.ts';
+import { acquireGpu, adapterLabel } from '../gpu/device.ts';
+import { submitDispatches } from '../gpu/dispatch.ts';
+import { createEngine, type Engine } from '../gpu/engine.ts';
+import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
+import type { ShaderSources } from '../gpu/shader-library.ts';
+import { throwIfFailed } from '../gpu/device.ts';
+import { matmulDispatches } from '../ops/matmul.ts';
+import { matmulRef } from '../reference/matmul.ts';
+import { matchSize } from '../model/config.ts';
+import { initialParams, paramTable, toEngineLayout } from '../model/parameters.ts';
+import { stateDictFromFlat } from '../model/state-dict.ts';
+import { NonFiniteLossError, Trainer } from '../train/trainer.ts';
+import { generateMasks } from '../train/masking.ts';
+import { learningRateAt } from '../train/lr-schedule.ts';
+import { Random } from '../util/random.ts';
+import { normalisedToRgba } from '../data/display.ts';
+import { BrowserDataset, EmptyDatasetError, EpochSampler } from '../data/browser-dataset.ts';
+import { OpfsSpillStore, PixelCache } from '../data/browser-cache.ts';
+import { filesFromDirectoryHandle, filesFromZip, type FolderListing } from '../data/browser-folder.ts';
+import { parseDemoManifest } from '../data/demo.ts';
+import { fromCanonical, formatLoadReport } from '../io/name-schemes.ts';
+import { openAnyCheckpoint, writeNativeCheckpoint } from '../io/native-checkpoint.ts';
+import { writeTorchCheckpoint } from '../io/pytorch.ts';
+import { writeSafetensors } from '../io/safetensors.ts';
+import { fitsAdapter, memoryEstimate } from '../train/estimates.ts';
+import { cancelledError, CancelRegistry, raceCancellation, throwIfCancelled } from './cancellation.ts';
+import { runErrorOf, toWorkerError } from './errors.ts';
+import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
+import { PhaseProfiler } from './profiler.ts';
+import { InFlightWindow, Mutex, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
+import {
+  adamwOf,
+  classifyChange,
+  decodeSizeFor,
+  defaultTrainingConfig,
+  lrScheduleOf,
+  modelOf,
+  patchesOf,
+  planInfo,
+  stepOptionsOf,
+  trainingSettingsOf,
+  validateTrainingConfig,
+} from './training-config.ts';
+import {
+  WorkerError,
+  type CheckpointFormat,
+  type CheckpointLoadResult,
+  type ConfigResult,
+  type DatasetSummary,
+  type GpuStatus,
+  type InjectedFault,
+  type LoadCheckpointOptions,
+  type LoadOptions,
+  type PlanInfo,
+  type ReconstructRequest,
+  type ReconstructionResult,
+  type RunError,
+  type RunState,
+  type SavedCheckpoint,
+  type SelfTestResult,
+  type SetConfigOptions,
+  type StartOptions,
+  type StepRecord,
+  type Thumbnails,
+  type ThumbnailRequest,
+  type TrainingConfig,
+  type WorkerEvent,
+  type WorkerEventListener,
+  type WorkerStatus,
+} from './protocol.ts';
+
+/** Steps between weight snapshots (plus step 0 and every pause). */
+export const SNAPSHOT_EVERY = 10;
+/** Models above this many parameter floats snapshot weights only (moments would cost 2× more). */
+export const SNAPSHOT_MOMENTS_MAX_FLOATS = 16 * 1024 * 1024;
+/** Profile phase times on steps 1, 11, 21, … when timestamp queries exist. */
+export const PROFILE_EVERY = 10;
+/** Events of one kind (dataset, progress) at most this often. */
+const EVENT_INTERVAL_MS = 250;
+
+const SALT_SAMPLER = 0x0da7a5e7;
+const SALT_AUGMENT = 0xa06e1171;
+const SALT_MASK = 0x5bd1e995; // as Trainer's own mask stream
+
+export type Deliver = (listener: WorkerEventListener, event: WorkerEvent, transfer: Transferable[]) => void;
+
+interface Snapshot {
+  step: number;
+  params: Float32Array;
+  m: Float32Array | null;
+  v: Float32Array | null;
+}
+
+interface PendingSnapshot {
+  step: number;
+  data: Snapshot | null;
+}
+
+interface Model {
+  trainer: Trainer;
+  /** The config the plan was built for (live keys may have moved on since). */
+  built: TrainingConfig;
+  profiler: PhaseProfiler | null;
+}
+
+interface PreparedBatch {
+  key: string;
+  images: Float32Array;
+}
+
+function allFinite(a: Float32Array | null): boolean {
+  if (!a) return true;
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+function defaultCacheBudget(): number {
+  const gb = (globalThis.navigator as Navigator & { deviceMemory?: number })?.deviceMemory ?? 8;
+  return Math.max(64, Math.min(1024, gb * 64)) * 1024 * 1024;
+}
+
+export class TrainingSession {
+  readonly cancels = new CancelRegistry();
+  private engine: Engine | null = null;
+  private config: TrainingConfig = defaultTrainingConfig();
+  private model: Model | null = null;
+  private evalTrainers = new Map<string, Trainer>();
+  private dataset: BrowserDataset | null = null;
+  private datasetGeneration = 0;
+  private datasetAbort: AbortController | null = null;
+  private cache: PixelCache;
+  private spillOpened = false;
+  private readonly gpuLock = new Mutex();
+  private listeners = new Map<number, WorkerEventListener>();
+  private nextListenerId = 1;
+  private disposed = false;
+
+  // ---- run state
+  private state: RunState = 'idle';
+  private runId = 1;
+  private completed = 0;
+  private submitted = 0;
+  private targetStep: number | null = null;
+  private finishState: 'finished' | 'paused' = 'paused';
+  private lastLoss: number | null = null;
+  private lastRecord: StepRecord | null = null;
+  private error: RunError | null = null;
+  private loopPromise: Promise<void> | null = null;
+  private stopRequested = false;
+  private runStart: number | null = null;
+  private lastDoneAt: number | null = null;
+  private sampler: EpochSampler;
+  private augmentRng: Random;
+  private maskRng: Random;
+  private prefetch: { key: string; promise: Promise<PreparedBatch> } | null = null;
+  private good: Snapshot | null = null;
+  private pendingSnapshots: PendingSnapshot[] = [];
+  /** Set after a device loss: the next model build starts from it. */
+  private restoreFrom: Snapshot | null = null;
+  private readonly metrics = new MetricsBatcher();
+  private metricsTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly throttle = new ThrottleDetector();
+  private pageVisible = true;
+  private lastEventAt = new Map<string, number>();
+  private eventTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(
+    private readonly shaders: ShaderSources,
+    private readonly deliver: Deliver,
+    private readonly gpuProvider: () => GPU | undefined,
+    private readonly demoBaseUrl: string,
+  ) {
+    this.cache = new PixelCache(defaultCacheBudget());
+    const seed = this.config.seed;
+    this.sampler = new EpochSampler(new Random(seed ^ SALT_SAMPLER));
+    this.augmentRng = new Random(seed ^ SALT_AUGMENT);
+    this.maskRng = new Random(seed ^ SALT_MASK);
+  }
+
+  // ============================================================================ GPU
+
+  async init(): Promise<GpuStatus> {
+    try {
+      const engine = await this.ensureEngine();
+      return { ok: true, adapter: engine.ctx.adapter, label: adapterLabel(engine.ctx.adapter) };
+    } catch (e) {
+      if (e instanceof WebGpuUnavailableError) return { ok: false, reason: e.reason, message: e.message, advice: e.advice };
+      return { ok: false, reason: 'error', message: (e as Error).message, advice: 'Reload the page; if it persists, restart the browser.' };
+    }
+  }
+
+  private async ensureEngine(): Promise<Engine> {
+    if (this.disposed) throw new WorkerError('disposed', 'the engine worker was disposed', 'Reload the page.');
+    if (this.engine && !this.engine.ctx.lostError) return this.engine;
+    const ctx = await acquireGpu(this.gpuProvider());
+    const engine = createEngine(ctx, this.shaders);
+    this.engine = engine;
+    void ctx.lost.then((err) => this.onDeviceLost(engine, err));
+    return engine;
+  }
+
+  private onDeviceLost(engine: Engine, err: GpuDeviceLostError): void {
+    if (this.engine !== engine || this.disposed) return;
+    if (this.loopPromise) return; // the loop's failing step reports it
+    this.afterDeviceLoss();
+    this.error = runErrorOf(err, this.completed + 1, this.completed);
+    this.setState('error');
+  }
+
+  /** GPU objects are gone: drop them and remember what to rebuild from. */
+  private afterDeviceLoss(): void {
+    this.restoreFrom = this.good;
+    this.model = null;
+    this.evalTrainers.clear();
+    this.engine = null;
+    if (this.good) this.completed = this.submitted = this.good.step;
+  }
+
+  async matmulSelfTest(M: number, N: number, K: number, seed = 1): Promise<SelfTestResult> {
+    const engine = this.engine;
+    if (!engine) throw new WorkerError('no-gpu', 'GPU not initialised: call init() first', 'Call init() and check its GpuStatus.');
+    const arena = new BufferArena(engine.ctx.device, 'self-test');
+    try {
+      const rng = new Random(seed);
+      const a = rng.uniformArray(M * K);
+      const b = rng.uniformArray(K * N);
+      const A = arena.fromData('a', a);
+      const B = arena.fromData('b', b);
+      const C = arena.f32('c', M * N);
+      const t0 = performance.now();
+      submitDispatches(engine, await matmulDispatches(engine, arena, 'self-test', A, B, C, { M, N, K }));
+      const got = await engine.readback.readF32(C, M * N);
+      const ms = performance.now() - t0;
+      const want = matmulRef(a, b, { M, N, K });
+      let maxDiff = 0;
+      for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+      // f32 accumulation over K terms in [-1, 1]: a few ulps times sqrt(K) is the expected error.
+      return { ok: maxDiff <= 1e-5 * Math.sqrt(K) * 4, maxDiff, M, N, K, ms };
+    } finally {
+      arena.destroy();
+    }
+  }
+
+  // ============================================================================ events
+
+  subscribe(listener: WorkerEventListener): number {
+    const id = this.nextListenerId++;
+    this.listeners.set(id, listener);
+    return id;
+  }
+
+  unsubscribe(id: number): void {
+    this.listeners.delete(id);
+  }
+
+  private emit(event: WorkerEvent, transfer: Transferable[] = []): void {
+    const listeners = [...this.listeners.values()];
+    // Buffers can be transferred once: later listeners get copies made before the transfer.
+    const copies = transfer.length ? listeners.slice(1).map(() => structuredClone(event)) : [];
+    listeners.forEach((listener, i) => this.deliver(listener, i === 0 || !transfer.length ? event : copies[i - 1]!, i === 0 ? transfer : []));
+  }
+
+  /** Emits `make()` now, or once the interval since the last one of this kind has passed. */
+  private emitThrottled(kind: string, make: () => WorkerEvent, force = false): void {
+    const now = performance.now();
+    const last = this.lastEventAt.get(kind) ?? -Infinity;
+    const pending = this.eventTimers.get(kind);
+    if (force || now - last >= EVENT_INTERVAL_MS) {
+      if (pending) clearTimeout(pending);
+      this.eventTimers.delete(kind);
+      this.lastEventAt.set(kind, now);
+      this.emit(make());
+    } else if (!pending) {
+      this.eventTimers.set(
+        kind,
+        setTimeout(() => {
+          this.eventTimers.delete(kind);
+          this.lastEventAt.set(kind, performance.now());
+          this.emit(make());
+        }, last + EVENT_INTERVAL_MS - now),
+      );
+    }
+  }
+
+  status(): WorkerStatus {
+    return {
+      state: this.state,
+      step: this.completed,
+      runId: this.runId,
+      targetStep: this.targetStep,
+      lastLoss: this.lastLoss,
+      error: this.error,
+      throttle: { throttled: this.throttle.throttled, factor: this.throttle.factor, pageVisible: this.pageVisible },
+      config: { ...this.config, depths: [...this.config.depths], dims: [...this.config.dims] },
+      plan: this.model ? planInfo(this.config, this.model.trainer.plan.arena.bytesAllocated) : null,
+      hasDataset: this.dataset !== null,
+    };
+  }
+
+  private setState(state: RunState): void {
+    this.state = state;
+    this.emit({ type: 'status', status: this.status() });
+  }
+
+  setPageVisible(visible: boolean): void {
+    this.pageVisible = visible;
+    this.emit({ type: 'status', status: this.status() });
+  }
+
+  private flushMetrics(force = false): void {
+    const batch = this.metrics.take(performance.now(), force);
+    if (batch) this.emit({ type: 'metrics', batch }, batchTransferables(batch));
+    if (this.metrics.pending && !this.metricsTimer) {
+      this.metricsTimer = setTimeout(() => {
+        this.metricsTimer = null;
+        this.flushMetrics();
+      }, this.metrics.delayUntilDue(performance.now()) + 1);
+    }
+  }
+
+  // ============================================================================ dataset
+
+  private async ensureSpill(): Promise<void> {
+    if (this.spillOpened) return;
+    this.spillOpened = true;
+    const spill = await OpfsSpillStore.open(`session-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`, 4 * 1024 ** 3);
+    this.cache = new PixelCache(this.cache.budgetBytes, spill);
+  }
+
+  private progress(task: 'walk' | 'index' | 'decode' | 'unzip') {
+    return (done: number, total: number) => this.emitThrottled(`progress-${task}`, () => ({ type: 'progress', task, done, total }), done === total);
+  }
+
+  private async prepareCache(options: LoadOptions): Promise<void> {
+    await this.ensureSpill();
+    const budget = options.cacheBudgetBytes ?? this.cache.budgetBytes;
+    await this.cache.clear();
+    if (budget !== this.cache.budgetBytes) this.cache = new PixelCache(budget, this.cache.spill);
+  }
+
+  async loadListing(listing: FolderListing, source: 'files' | 'directory' | 'zip', options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    if (listing.files.length === 0 && listing.unreadable.length === 0) {
+      throw new WorkerError('no-dataset', `${listing.name}: no files`, 'Choose a folder that contains images.');
+    }
+    const abort = new AbortController();
+    signal.addEventListener('abort', () => abort.abort(cancelledError(`loading ${listing.name}`)), { once: true });
+    let dataset: BrowserDataset;
+    try {
+      // Indexing reads file heads only; the cache is bound at the swap (installDataset).
+      dataset = await BrowserDataset.fromListing(listing, source, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache }, { signal: abort.signal, onProgress: this.progress('index') });
+    } catch (e) {
+      if (signal.aborted) throw cancelledError(`loading ${listing.name}`);
+      throw e;
+    }
+    throwIfCancelled(signal, `loading ${listing.name}`);
+    return this.installDataset(dataset, options, signal);
+  }
+
+  async loadDirectory(handle: FileSystemDirectoryHandle, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    const listing = await filesFromDirectoryHandle(handle, { signal, onProgress: (n) => this.emitThrottled('progress-walk', () => ({ type: 'progress', task: 'walk', done: n, total: 0 })) });
+    return this.loadListing(listing, 'directory', options, signal);
+  }
+
+  async loadZip(zip: Blob | Uint8Array, name: string, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    this.progress('unzip')(0, 1);
+    const bytes = zip instanceof Uint8Array ? zip : new Uint8Array(await zip.arrayBuffer());
+    throwIfCancelled(signal, `unpacking ${name}`);
+    let listing: FolderListing;
+    try {
+      listing = filesFromZip(bytes, name);
+    } catch (e) {
+      throw new WorkerError('no-dataset', (e as Error).message, 'Choose a .zip of images (or unzip it and drop the folder).');
+    }
+    this.progress('unzip')(1, 1);
+    return this.loadListing(listing, 'zip', options, signal);
+  }
+
+  async loadDemo(options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    const manifestUrl = new URL('demo/manifest.json', this.demoBaseUrl);
+    const response = await raceCancellation(fetch(manifestUrl), signal, 'loading the demo set');
+    if (!response.ok) throw new WorkerError('no-dataset', `demo manifest ${manifestUrl}: HTTP ${response.status}`, 'Rebuild the demo set (npx tsx scripts/build-demo-dataset.ts) and reload.');
+    const manifest = parseDemoManifest(await response.json());
+    const items = manifest.natural.files.map((f) => ({ path: f.path, url: new URL(f.path, manifestUrl).href, type: 'jpeg' as const }));
+    const dataset = BrowserDataset.fromUrls('demo', items, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache });
+    return this.installDataset(dataset, options, signal);
+  }
+
+  private async installDataset(dataset: BrowserDataset, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    throwIfCancelled(signal, `loading ${dataset.name}`);
+    const previous = this.dataset;
+    await this.whilePaused(async () => {
+      this.datasetAbort?.abort();
+      if (this.dataset) this.dataset.onChange = null;
+      await this.prepareCache(options);
+      dataset.setCache(this.cache);
+      this.dataset = dataset;
+      this.datasetGeneration++;
+      this.prefetch = null;
+      this.sampler = new EpochSampler(new Random(this.config.seed ^ SALT_SAMPLER));
+      if (this.error?.kind === 'no-dataset' || this.error?.kind === 'decode-storm') this.error = { ...this.error, canContinue: true };
+    });
+    dataset.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: dataset.summary() }));
+    const abort = new AbortController();
+    this.datasetAbort = abort;
+    const verification = dataset.verify({ signal: abort.signal, onProgress: this.progress('decode') }).catch(() => {});
+    if (options.verify) {
+      signal.addEventListener('abort', () => abort.abort(), { once: true });
+      await verification;
+      if (signal.aborted) {
+        // Cancelled while verifying: put the previous dataset back (its pixels decode again lazily).
+        await this.whilePaused(async () => {
+          dataset.onChange = null;
+          await this.cache.clear();
+          previous?.setCache(this.cache);
+          this.dataset = previous;
+          this.datasetGeneration++;
+          this.prefetch = null;
+          this.sampler = new EpochSampler(new Random(this.config.seed ^ SALT_SAMPLER));
+        });
+        if (previous) previous.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: previous.summary() }));
+        throw cancelledError(`verifying ${dataset.name}`);
+      }
+    }
+    const summary = dataset.summary();
+    this.emitThrottled('dataset', () => ({ type: 'dataset', summary: dataset.summary() }), true);
+    this.emit({ type: 'status', status: this.status() });
+    return summary;
+  }
+
+  datasetSummary(): DatasetSummary | null {
+    return this.dataset?.summary() ?? null;
+  }
+
+  async thumbnails(request: ThumbnailRequest, signal: AbortSignal): Promise<Thumbnails> {
+    const dataset = this.requireDataset();
+    const size = request.size;
+    if (!Number.isInteger(size) || size < 1 || size > 256) throw new WorkerError('config', `thumbnail size ${size} must be an integer in 1..256`, 'Ask for a size between 1 and 256.');
+    const slots = request.indices.map((i) => dataset.slotAt(i));
+    const rgba = new Uint8ClampedArray(slots.length * size * size * 4);
+    // Decodes of uncached images overlap (the dataset bounds their concurrency).
+    const thumbs = await raceCancellation(Promise.all(slots.map((slot) => dataset.thumbnail(slot, size))), signal, 'thumbnails');
+    thumbs.forEach((t, i) => t && rgba.set(t, i * size * size * 4));
+    return { size, indices: [...request.indices], paths: slots.map((s) => dataset.pathOf(s)), rgba };
+  }
+
+  private requireDataset(): BrowserDataset {
+    if (!this.dataset) throw new WorkerError('no-dataset', 'no dataset is loaded', 'Load the demo set or drop a folder of images first.');
+    return this.dataset;
+  }
+
+  // ============================================================================ model
+
+  estimate(config: TrainingConfig): PlanInfo {
+    return planInfo(validateTrainingConfig(config));
+  }
+
+  private settingsFor(c: TrainingConfig, batchSize = c.batchSize, maskRatio = c.maskRatio) {
+    return {
+      config: modelOf(c),
+      batchSize,
+      height: c.inputSize,
+      width: c.inputSize,
+      maskRatio,
+      options: stepOptionsOf(c),
+      adamw: adamwOf(c),
+      learningRate: (k: number) => this.lrAt(k),
+      seed: c.seed,
+    };
+  }
+
+  private lrAt(step: number): number {
+    return learningRateAt(step - 1, lrScheduleOf(this.config));
+  }
+
+  /** Refuses, before allocating, a plan whose largest buffer exceeds the adapter's limits. */
+  private checkFits(c: TrainingConfig, engine: Engine, batchSize = c.batchSize, maskRatio = c.maskRatio): void {
+    const m = memoryEstimate(modelOf(c), { inputSize: c.inputSize, maskRatio, denseEncoder: c.denseEncoder, batchSize });
+    const verdict = fitsAdapter(m, engine.ctx.adapter.limits);
+    if (!verdict.fits) throw new WorkerError('too-large', `this configuration does not fit the GPU: ${verdict.reason}`, 'Lower the batch size, the input size or the model size.', { bytes: m.largestBufferBytes, buffer: m.largestBufferName });
+  }
+
+  /**
+   * Builds a Trainer inside error scopes (so an out-of-memory or validation error is pinned to
+   * this build, not to a later step) and under the GPU lock (no step is submitted meanwhile).
+   */
+  private async buildTrainer(c: TrainingConfig, params: Float32Array, batchSize = c.batchSize, maskRatio = c.maskRatio): Promise<Trainer> {
+    return this.gpuLock.run(async () => {
+      const engine = await this.ensureEngine();
+      this.checkFits(c, engine, batchSize, maskRatio);
+      const device = engine.ctx.device;
+      device.pushErrorScope('out-of-memory');
+      device.pushErrorScope('validation');
+      let trainer: Trainer | null = null;
+      let failure: unknown = null;
+      try {
+        trainer = await Trainer.create(engine, this.settingsFor(c, batchSize, maskRatio), params);
+      } catch (e) {
+        failure = e;
+      }
+      const validation = await device.popErrorScope();
+      const oom = await device.popErrorScope();
+      if (oom || validation || failure) trainer?.destroy();
+      if (oom) throw new GpuRuntimeError('out-of-memory', oom.message, 'building the training plan');
+      if (validation) throw new GpuRuntimeError('validation', validation.message, 'building the training plan');
+      if (failure) throw failure;
+      return trainer!;
+    });
+  }
+
+  private installModel(trainer: Trainer, c: TrainingConfig): void {
+    this.model?.profiler?.destroy();
+    this.model = { trainer, built: { ...c }, profiler: PhaseProfiler.create(trainer.engine, trainer.plan) };
+  }
+
+  private clearEvalTrainers(): void {
+    for (const t of this.evalTrainers.values()) if (t !== this.model?.trainer) t.destroy();
+    this.evalTrainers.clear();
+  }
+
+  /** Fresh weights for the config (what Trainer.create would draw) and a new run at step 0. */
+  private async buildFresh(c: TrainingConfig): Promise<void> {
+    const table = paramTable(modelOf(c));
+    const params = initialParams(table, new Random(c.seed));
+    const trainer = await this.buildTrainer(c, params);
+    this.destroyModel();
+    this.installModel(trainer, c);
+    this.newRun(c.seed, { step: 0, params, m: null, v: null });
+  }
+
+  private destroyModel(): void {
+    this.clearEvalTrainers();
+    this.model?.profiler?.destroy();
+    this.model?.trainer.destroy();
+    this.model = null;
+  }
+
+  private newRun(seed: number, snapshot: Snapshot): void {
+    this.runId++;
+    this.completed = this.submitted = snapshot.step;
+    this.good = snapshot;
+    this.pendingSnapshots = [];
+    this.restoreFrom = null;
+    this.lastLoss = null;
+    this.lastRecord = null;
+    this.error = null;
+    this.runStart = null;
+    this.lastDoneAt = null;
+    this.targetStep = null;
+    this.prefetch = null;
+    this.sampler = new EpochSampler(new Random(seed ^ SALT_SAMPLER));
+    this.augmentRng = new Random(seed ^ SALT_AUGMENT);
+    this.maskRng = new Random(seed ^ SALT_MASK);
+    this.throttle.reset();
+    this.state = 'ready';
+  }
+
+  /** A model exists for the current config (built now if needed, restored after a device loss). */
+  private async ensureModel(): Promise<Model> {
+    if (this.model && !this.engine?.ctx.lostError) return this.model;
+    if (this.engine?.ctx.lostError) this.afterDeviceLoss();
+    const restore = this.restoreFrom;
+    if (!restore) {
+      await this.buildFresh(this.config);
+      return this.model!;
+    }
+    const trainer = await this.buildTrainer(this.config, restore.params);
+    const device = trainer.engine.ctx.device;
+    if (restore.m) upload(device, trainer.plan.adamM, restore.m);
+    if (restore.v) upload(device, trainer.plan.adamV, restore.v);
+    this.installModel(trainer, this.config);
+    this.completed = this.submitted = restore.step;
+    this.restoreFrom = null;
+    return this.model!;
+  }
+
+  async setConfig(next: TrainingConfig, options: SetConfigOptions, signal: AbortSignal): Promise<ConfigResult> {
+    const c = validateTrainingConfig(next);
+    const change = classifyChange(this.config, c);
+    const result = (applied: boolean, rebuilt: boolean): ConfigResult => ({
+      applied,
+      level: change.level,
+      needsReset: change.level === 'reset' && !applied,
+      resetReasons: change.resetReasons,
+      changed: change.changed,
+      rebuilt,
+      plan: planInfo(applied ? c : this.config, this.model ? this.model.trainer.plan.arena.bytesAllocated : null),
+      status: this.status(),
+    });
+    if (change.level === 'reset' && this.model && !options.allowReset) return result(false, false);
+    throwIfCancelled(signal, 'setConfig');
+    if (!this.model) {
+      const engine = await this.ensureEngine();
+      this.checkFits(c, engine);
+      const previous = this.config;
+      this.config = c;
+      try {
+        await this.buildFresh(c);
+      } catch (e) {
+        this.config = previous;
+        throw e;
+      }
+      await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
+      this.emit({ type: 'status', status: this.status() });
+      return result(true, true);
+    }
+    if (change.level === 'none') return result(true, false);
+    if (change.level === 'live') {
+      this.config = c;
+      this.emit({ type: 'status', status: this.status() });
+      return result(true, false);
+    }
+    if (change.level === 'reset') {
+      // A new run: the loop stops and stays stopped (the person starts the new run).
+      await this.stopLoop();
+      throwIfCancelled(signal, 'setConfig');
+      const previous = this.config;
+      this.config = c;
+      try {
+        await this.buildFresh(c);
+      } catch (e) {
+        this.config = previous;
+        throw e;
+      }
+      await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
+    } else {
+      await this.whilePaused(async () => {
+        throwIfCancelled(signal, 'setConfig');
+        await this.rebuildKeepingRun(c);
+      });
+    }
+    this.emit({ type: 'status', status: this.status() });
+    return result(true, true);
+  }
+
+  /** New plan for `c` with the current weights, AdamW moments and step copied over on the GPU. */
+  private async rebuildKeepingRun(c: TrainingConfig): Promise<void> {
+    const old = this.model!;
+    const table = old.trainer.plan.table;
+    const trainer = await this.buildTrainer(c, new Float32Array(table.totalFloats));
+    const device = trainer.engine.ctx.device;
+    const encoder = device.createCommandEncoder({ label: 'carry run state' });
+    const bytes = table.totalFloats * 4;
+    encoder.copyBufferToBuffer(old.trainer.plan.params, 0, trainer.plan.params, 0, bytes);
+    encoder.copyBufferToBuffer(old.trainer.plan.adamM, 0, trainer.plan.adamM, 0, bytes);
+    encoder.copyBufferToBuffer(old.trainer.plan.adamV, 0, trainer.plan.adamV, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    this.destroyModel(); // destroyed after the copy was submitted: Dawn frees them once it ran
+    this.config = c;
+    this.installModel(trainer, c);
+    this.prefetch = null;
+  }
+
+  // ============================================================================ run control
+
+  /** Runs fn with the loop stopped (after in-flight steps), then restarts it if it was running. */
+  private async whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+    const wasRunning = this.loopPromise !== null && !this.stopRequested;
+    const target = this.targetStep;
+    const finish = this.finishState;
+    if (wasRunning) await this.stopLoop();
+    try {
+      return await fn();
+    } finally {
+      if (wasRunning && !this.error && this.model) this.startLoop(target, finish);
+    }
+  }
+
+  private async stopLoop(): Promise<void> {
+    if (!this.loopPromise) return;
+    this.stopRequested = true;
+    if (this.state === 'running') this.setState('pausing');
+    await this.loopPromise;
+  }
+
+  /** Clears a continuable error so the run can go on. */
+  private clearErrorForContinue(): void {
+    if (!this.error) return;
+    if (!this.error.canContinue) {
+      throw new WorkerError(this.error.kind, this.error.message, this.error.suggestion);
+    }
+    if (this.error.kind === 'no-dataset' && !this.dataset) throw new WorkerError('no-dataset', 'no dataset is loaded', 'Load the demo set or drop a folder of images first.');
+    this.dataset?.resetStorm();
+    this.error = null;
+  }
+
+  async start(options: StartOptions = {}): Promise<WorkerStatus> {
+    if (this.loopPromise && !this.stopRequested) return this.status();
+    if (this.loopPromise) await this.loopPromise;
+    this.clearErrorForContinue();
+    this.requireDataset();
+    await this.ensureModel();
+    const total = this.config.totalSteps;
+    const until = options.untilStep ?? (this.completed < total ? total : null);
+    this.startLoop(until, 'finished');
+    return this.status();
+  }
+
+  async pause(): Promise<WorkerStatus> {
+    await this.stopLoop();
+    return this.status();
+  }
+
+  async runSteps(count: number, signal: AbortSignal): Promise<StepRecord> {
+    if (!Number.isInteger(count) || count < 1) throw new WorkerError('config', `runSteps count ${count} must be an integer ≥ 1`, 'Ask for at least one step.');
+    if (this.loopPromise) throw new WorkerError('busy', 'the loop is running', 'Pause first, or use start() to keep it running.');
+    this.clearErrorForContinue();
+    this.requireDataset();
+    await this.ensureModel();
+    throwIfCancelled(signal, 'runSteps');
+    const onAbort = () => void this.stopLoop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.startLoop(this.submitted + count, 'paused');
+      await this.loopPromise;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (this.error) throw new WorkerError(this.error.kind, this.error.message, this.error.suggestion, { step: this.error.step, restoredStep: this.error.restoredStep });
+    if (signal.aborted) throw cancelledError('runSteps');
+    return this.lastRecord!;
+  }
+
+  async step(signal: AbortSignal): Promise<StepRecord> {
+    if (this.loopPromise) throw new WorkerError('busy', 'the loop is running', 'Pause first, then step.');
+    this.clearErrorForContinue();
+    const dataset = this.requireDataset();
+    await this.ensureModel();
+    let batch: PreparedBatch;
+    try {
+      batch = await raceCancellation(this.takeBatch(dataset), signal, 'step');
+    } catch (e) {
+      if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
+      await this.handleRunError(e, this.submitted + 1);
+      throw toWorkerError(e);
+    }
+    const submittedStep = this.submitted + 1;
+    // A manual step's gap to the previous one is the person's pause, not throttling.
+    this.lastDoneAt = null;
+    try {
+      // Wrapped: the lock covers the submission only, not the wait for the loss.
+      const { pending } = await this.gpuLock.run(async () => ({ pending: this.submitStep(batch, 0) }));
+      const record = await pending;
+      this.onStepDone(record);
+      this.flushMetrics(true);
+      this.state = 'paused';
+      this.emit({ type: 'status', status: this.status() });
+      return record;
+    } catch (e) {
+      await this.handleRunError(e, submittedStep);
+      throw toWorkerError(e);
+    }
+  }
+
+  async reset(seed: number | undefined, signal: AbortSignal): Promise<WorkerStatus> {
+    await this.stopLoop();
+    throwIfCancelled(signal, 'reset');
+    if (seed !== undefined) {
+      if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new WorkerError('config', `seed ${seed} must be an integer in 0..4294967295`, 'Choose another seed.');
+      this.config = { ...this.config, seed };
+    }
+    const c = this.config;
+    if (this.model && !this.engine?.ctx.lostError) {
+      // Same plan, fresh state: new weights, zeroed moments.
+      const plan = this.model.trainer.plan;
+      const params = initialParams(plan.table, new Random(c.seed));
+      await this.gpuLock.run(async () => {
+        const device = this.model!.trainer.engine.ctx.device;
+        plan.setParams(params);
+        const encoder = device.createCommandEncoder({ label: 'reset moments' });
+        encoder.clearBuffer(plan.adamM);
+        encoder.clearBuffer(plan.adamV);
+        device.queue.submit([encoder.finish()]);
+      });
+      this.newRun(c.seed, { step: 0, params, m: null, v: null });
+    } else {
+      this.restoreFrom = null;
+      this.destroyModel();
+      await this.buildFresh(c);
+    }
+    this.setState('ready');
+    return this.status();
+  }
+
+  private startLoop(untilStep: number | null, finish: 'finished' | 'paused'): void {
+    this.targetStep = untilStep;
+    this.finishState = finish;
+    this.stopRequested = false;
+    this.throttle.reset();
+    this.lastDoneAt = null;
+    this.setState('running');
+    this.loopPromise = this.loop().finally(() => {
+      this.loopPromise = null;
+    });
+  }
+
+  /** Identifies what a prepared batch was drawn for (a batch of another shape or dataset is dropped). */
+  private batchKey(): string {
+    return `${this.datasetGeneration}:${this.config.batchSize}x${this.config.inputSize}`;
+  }
+
+  private prepareBatch(dataset: BrowserDataset): { key: string; promise: Promise<PreparedBatch> } {
+    const key = this.batchKey();
+    const N = this.config.batchSize;
+    const S = this.config.inputSize;
+    const promise = dataset.trainingBatch(N, S, this.sampler, this.augmentRng).then((b) => ({ key, images: b.images }));
+    promise.catch(() => {}); // surfaced when taken
+    return { key, promise };
+  }
+
+  private async takeBatch(dataset: BrowserDataset): Promise<PreparedBatch> {
+    let p = this.prefetch;
+    this.prefetch = null;
+    if (!p || p.key !== this.batchKey()) p = this.prepareBatch(dataset);
+    const batch = await p.promise;
+    if (batch.key !== this.batchKey()) return this.takeBatch(dataset);
+    return batch;
+  }
+
+  private async loop(): Promise<void> {
+    const window = new InFlightWindow<void>(2);
+    let failure: { error: unknown; step: number } | null = null;
+    let results: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        if (this.stopRequested || failure) break;
+        if (this.targetStep !== null && this.submitted >= this.targetStep) break;
+        if (window.full) {
+          await window.waitForRoom();
+          continue;
+        }
+        const dataset = this.dataset;
+        if (!dataset) {
+          failure = { error: new EmptyDatasetError('(none)', 'no dataset is loaded'), step: this.submitted + 1 };
+          break;
+        }
+        const waitStart = performance.now();
+        let batch: PreparedBatch;
+        try {
+          batch = await this.takeBatch(dataset);
+        } catch (e) {
+          failure = { error: e, step: this.submitted + 1 };
+          break;
+        }
+        const dataWaitMs = performance.now() - waitStart;
+        if (this.stopRequested || failure || dataset !== this.dataset) {
+          // Keep the drawn batch for the next start, so pausing does not skip data.
+          if (dataset === this.dataset) this.prefetch = { key: batch.key, promise: Promise.resolve(batch) };
+          break;
+        }
+        let pending: Promise<StepRecord>;
+        const step = this.submitted + 1;
+        try {
+          ({ pending } = await this.gpuLock.run(async () => ({ pending: this.submitStep(batch, dataWaitMs) })));
+        } catch (e) {
+          failure = { error: e, step };
+          break;
+        }
+        pending.catch(() => {});
+        const processed = (results = results.then(() =>
+          pending.then(
+            (record) => {
+              if (!failure) this.onStepDone(record);
+            },
+            (e) => {
+              failure ??= { error: e, step };
+            },
+          ),
+        ));
+        window.add(processed);
+        if (!this.prefetch) this.prefetch = this.prepareBatch(dataset);
+        await yieldToEventLoop();
+      }
+      await window.drain();
+      await results;
+    } catch (e) {
+      failure ??= { error: e, step: this.submitted };
+    }
+    if (failure) {
+      await this.handleRunError(failure.error, failure.step);
+      return;
+    }
+    this.flushMetrics(true);
+    const reached = this.targetStep !== null && this.completed >= this.targetStep;
+    this.snapshotNow();
+    this.setState(reached ? this.finishState : 'paused');
+  }
+
+  /** Submits one training step; the promise resolves when its loss is back. */
+  private submitStep(batch: PreparedBatch, dataWaitMs: number): Promise<StepRecord> {
+    const model = this.model;
+    const engine = this.engine;
+    if (!model || !engine) throw new WorkerError('internal', 'no model to step', 'Reload the page.');
+    if (engine.ctx.lostError) throw engine.ctx.lostError;
+    const plan = model.trainer.plan;
+    const N = plan.shape.batchSize;
+    const k = this.submitted + 1;
+    const mask = generateMasks(N, plan.L, model.built.maskRatio, this.maskRng);
+    const lr = this.lrAt(k);
+    plan.setBatch(batch.images, mask);
+    plan.setOptimizerStep(k, lr);
+    const device = engine.ctx.device;
+    const encoder = device.createCommandEncoder({ label: `step ${k}` });
+    const profiler = model.profiler && k % PROFILE_EVERY === 1 ? model.profiler : null;
+    if (profiler) profiler.encodeStep(encoder);
+    else plan.encodeStep(encoder, { backward: true, optimizer: true });
+    const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
+    const timing = profiler ? profiler.resolve(encoder) : null;
+    const snapshot = k % SNAPSHOT_EVERY === 0 ? this.encodeSnapshot(encoder, k) : null;
+    const submittedAt = performance.now();
+    device.queue.submit([encoder.finish()]);
+    this.submitted = k;
+    this.runStart ??= submittedAt;
+    const runId = this.runId;
+    const runStart = this.runStart;
+    snapshot?.();
+    return (async () => {
+      let buffer: ArrayBuffer;
+      let phaseMs: Float32Array | null = null;
+      try {
+        // Same submission: the timestamps are ready when the loss is.
+        [buffer, phaseMs] = await Promise.all([lossRead.read(), timing ? timing.read() : Promise.resolve(null)]);
+      } catch (e) {
+        throw await this.deviceAware(engine, e);
+      }
+      if (engine.ctx.lostError) throw engine.ctx.lostError;
+      throwIfFailed(engine.ctx, `training step ${k}`);
+      const loss = new Float32Array(buffer)[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(k, loss);
+      const doneAt = performance.now();
+      const t = stepTimings({ submittedAt, doneAt, previousDoneAt: this.lastDoneAt, batchSize: N });
+      const gap = this.lastDoneAt === null ? null : doneAt - this.lastDoneAt;
+      this.lastDoneAt = doneAt;
+      if (gap !== null && this.throttle.add({ gapMs: gap, stepMs: t.stepMs, dataWaitMs })) this.emit({ type: 'status', status: this.status() });
+      if (phaseMs && profiler && runId === this.runId) this.metrics.pushPhases(k, profiler.names, phaseMs);
+      return { runId, step: k, loss, lr, stepMs: t.stepMs, imagesPerSec: t.imagesPerSec, wallMs: doneAt - runStart };
+    })();
+  }
+
+  /** A read that failed because the device went away reports the loss, not "mapAsync failed". */
+  private async deviceAware(engine: Engine, e: unknown): Promise<unknown> {
+    if (engine.ctx.lostError) return engine.ctx.lostError;
+    const lost = await Promise.race([engine.ctx.lost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+    return lost ?? e;
+  }
+
+  private onStepDone(record: StepRecord): void {
+    if (record.runId !== this.runId) return;
+    this.completed = Math.max(this.completed, record.step);
+    this.lastLoss = record.loss;
+    this.lastRecord = record;
+    this.metrics.push(record);
+    this.promoteSnapshots();
+    this.flushMetrics();
+  }
+
+  // ============================================================================ snapshots
+
+  /**
+   * Encodes copies of params (and moments) into staging buffers; the returned function, called
+   * after submit, starts reading them.
+   */
+  private encodeSnapshot(encoder: GPUCommandEncoder, step: number): () => void {
+    const model = this.model!;
+    const plan = model.trainer.plan;
+    const readback = model.trainer.engine.readback;
+    const bytes = plan.table.totalFloats * 4;
+    const withMoments = plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
+    const reads = [plan.params, ...(withMoments ? [plan.adamM, plan.adamV] : [])].map((b) => readback.copy(encoder, b, 0, bytes));
+    const entry: PendingSnapshot = { step, data: null };
+    this.pendingSnapshots.push(entry);
+    const runId = this.runId;
+    return () => {
+      Promise.all(reads.map((r) => r.read())).then(
+        ([p, m, v]) => {
+          if (runId !== this.runId) return;
+          entry.data = { step, params: new Float32Array(p!), m: m ? new Float32Array(m) : null, v: v ? new Float32Array(v) : null };
+          this.promoteSnapshots();
+        },
+        () => {
+          this.pendingSnapshots = this.pendingSnapshots.filter((s) => s !== entry);
+        },
+      );
+    };
+  }
+
+  /** A snapshot now, between steps (pause): validated like the others by the next finite loss. */
+  private snapshotNow(): void {
+    const model = this.model;
+    if (!model || this.engine?.ctx.lostError || this.submitted === 0) return;
+    if (this.good?.step === this.submitted || this.pendingSnapshots.some((s) => s.step === this.submitted)) return;
+    const device = model.trainer.engine.ctx.device;
+    const encoder = device.createCommandEncoder({ label: 'snapshot' });
+    const start = this.encodeSnapshot(encoder, this.submitted);
+    device.queue.submit([encoder.finish()]);
+    start();
+  }
+
+  private promoteSnapshots(): void {
+    let best: PendingSnapshot | null = null;
+    for (const s of this.pendingSnapshots) {
+      // Weights after update s.step gave a finite loss at step s.step + 1.
+      if (s.data && this.completed > s.step && (!best || s.step > best.step)) best = s;
+    }
+    if (!best) return;
+    this.pendingSnapshots = this.pendingSnapshots.filter((s) => s.step > best!.step);
+    const d = best.data!;
+    if (allFinite(d.params) && allFinite(d.m) && allFinite(d.v)) this.good = d;
+  }
+
+  /** Stops the run with a typed status; restores the last good weights where the GPU still works. */
+  private async handleRunError(e: unknown, step: number): Promise<void> {
+    const engine = this.engine;
+    let error = e;
+    if (engine?.ctx.lostError || e instanceof GpuDeviceLostError) error = engine?.ctx.lostError ?? e;
+    this.promoteSnapshots();
+    this.pendingSnapshots = [];
+    this.prefetch = null;
+    const good = this.good;
+    const lost = error instanceof GpuDeviceLostError;
+    let restoredStep = this.completed;
+    if (lost) {
+      this.afterDeviceLoss();
+      restoredStep = this.completed;
+    } else {
+      const gpuFailure = error instanceof NonFiniteLossError || error instanceof GpuRuntimeError || this.submitted > this.completed;
+      if (gpuFailure && good && this.model) {
+        const plan = this.model.trainer.plan;
+        const device = this.model.trainer.engine.ctx.device;
+        plan.setParams(good.params);
+        if (good.m && good.v) {
+          upload(device, plan.adamM, good.m);
+          upload(device, plan.adamV, good.v);
+        } else {
+          const encoder = device.createCommandEncoder({ label: 'reset moments' });
+          encoder.clearBuffer(plan.adamM);
+          encoder.clearBuffer(plan.adamV);
+          device.queue.submit([encoder.finish()]);
+        }
+        // Errors raised by the failed steps are stale now.
+        this.model.trainer.engine.ctx.uncapturedErrors.length = 0;
+        this.completed = this.submitted = good.step;
+        restoredStep = good.step;
+      } else {
+        this.submitted = this.completed;
+      }
+    }
+    this.error = runErrorOf(error, step, restoredStep);
+    this.lastDoneAt = null;
+    this.flushMetrics(true);
+    this.setState('error');
+  }
+
+  // ============================================================================ reconstruction
+
+  private async evalTrainer(N: number, maskRatio: number, V: number): Promise<Trainer> {
+    const model = this.model!;
+    const plan = model.trainer.plan;
+    if (plan.shape.batchSize === N && plan.V === V) return model.trainer;
+    const key = `${N}:${V}`;
+    let t = this.evalTrainers.get(key);
+    if (!t) {
+      while (this.evalTrainers.size >= 2) {
+        const [k, old] = this.evalTrainers.entries().next().value as [string, Trainer];
+        old.destroy();
+        this.evalTrainers.delete(k);
+      }
+      t = await this.buildTrainer(model.built, new Float32Array(plan.table.totalFloats), N, maskRatio);
+      this.evalTrainers.set(key, t);
+    }
+    return t;
+  }
+
+  async reconstruct(request: ReconstructRequest, signal: AbortSignal): Promise<ReconstructionResult> {
+    const dataset = this.requireDataset();
+    const model = await this.ensureModel();
+    const c = this.config;
+    const maskRatio = request.maskRatio ?? c.maskRatio;
+    const seed = request.seed ?? 1;
+    let V: number;
+    let L: number;
+    try {
+      ({ L, V } = patchesOf({ inputSize: model.built.inputSize, maskRatio }));
+    } catch (e) {
+      throw new WorkerError('config', (e as Error).message, 'Choose a smaller mask ratio.', { field: 'maskRatio', value: maskRatio });
+    }
+    const S = model.built.inputSize;
+    const wanted = request.imageIndex !== undefined ? [dataset.slotAt(request.imageIndex)] : dataset.evaluationSlots(c.evalImages);
+    const batch = await dataset.evaluationBatch(wanted, S);
+    throwIfCancelled(signal, 'reconstruct');
+    const N = batch.slots.length;
+    const mask = generateMasks(N, L, maskRatio, new Random(seed));
+    const trainer = await this.evalTrainer(N, maskRatio, V);
+    throwIfCancelled(signal, 'reconstruct');
+    const { r, step } = await this.gpuLock.run(async () => {
+      const current = this.model;
+      if (current !== model || (trainer !== model.trainer && ![...this.evalTrainers.values()].includes(trainer))) {
+        throw new WorkerError('busy', 'the model changed while the reconstruction was prepared', 'Ask for the reconstruction again.');
+      }
+      if (trainer !== model.trainer) {
+        const device = trainer.engine.ctx.device;
+        const encoder = device.createCommandEncoder({ label: 'eval params' });
+        encoder.copyBufferToBuffer(model.trainer.plan.params, 0, trainer.plan.params, 0, model.trainer.plan.table.totalFloats * 4);
+        device.queue.submit([encoder.finish()]);
+      }
+      const step = this.submitted;
+      return { r: await trainer.reconstruct(batch.images, mask), step };
+    });
+    const plane = S * S * 4;
+    const panels = { original: new Uint8ClampedArray(N * plane), masked: new Uint8ClampedArray(N * plane), reconstruction: new Uint8ClampedArray(N * plane), pasted: new Uint8ClampedArray(N * plane) };
+    for (let n = 0; n < N; n++) {
+      normalisedToRgba(batch.images, n, S, S, panels.original.subarray(n * plane, (n + 1) * plane));
+      normalisedToRgba(r.maskedInput, n, S, S, panels.masked.subarray(n * plane, (n + 1) * plane));
+      normalisedToRgba(r.predicted, n, S, S, panels.reconstruction.subarray(n * plane, (n + 1) * plane));
+      normalisedToRgba(r.pasted, n, S, S, panels.pasted.subarray(n * plane, (n + 1) * plane));
+    }
+    const normPix = model.trainer.plan.options.normPix;
+    return {
+      runId: this.runId,
+      step,
+      maskRatio,
+      seed,
+      size: S,
+      gridH: S / 32,
+      gridW: S / 32,
+      patches: L,
+      visiblePatches: V,
+      indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)),
+      paths: batch.slots.map((s) => dataset.pathOf(s)),
+      ...panels,
+      mask: Uint8Array.from(mask),
+      loss: r.loss,
+      denormalisation: r.denormalisation,
+      denormalisationNote: normPix
+        ? "The model predicts each patch normalised by that patch's own mean and standard deviation; to show it, the true patch's mean and std are put back, so masked patches reveal their average colour and contrast."
+        : 'The model predicts plain (ImageNet-normalised) pixels; they are shown as predicted.',
+    };
+  }
+
+  // ============================================================================ checkpoints
+
+  async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
+    const model = await this.ensureModel();
+    const plan = model.trainer.plan;
+    const engine = model.trainer.engine;
+    const bytes = plan.table.totalFloats * 4;
+    const { reads, step } = await this.gpuLock.run(async () => {
+      const encoder = engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
+      const buffers = format === 'native' ? [plan.params, plan.adamM, plan.adamV] : [plan.params];
+      const reads = buffers.map((b) => engine.readback.copy(encoder, b, 0, bytes));
+      engine.ctx.device.queue.submit([encoder.finish()]);
+      return { reads, step: this.submitted };
+    });
+    const [p, m, v] = (await raceCancellation(Promise.all(reads.map((r) => r.read())), signal, 'saveCheckpoint')).map((b) => new Float32Array(b));
+    const built = model.built;
+    const modelConfig = modelOf(built);
+    const params = stateDictFromFlat(plan.table, p!);
+    const size = matchSize(built.depths, built.dims) ?? 'custom';
+    const base = `fcmae-convnextv2-${size}-${built.inputSize}px-step${step}`;
+    if (format === 'native') {
+      const out = writeNativeCheckpoint({
+        config: modelConfig,
+        options: stepOptionsOf(built),
+        training: trainingSettingsOf(this.config),
+        step,
+        data: { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 },
+        params,
+        adamw: { step, settings: adamwOf(built), m: stateDictFromFlat(plan.table, m!), v: stateDictFromFlat(plan.table, v!) },
+      });
+      return { format, bytes: out, fileName: `${base}.safetensors`, mimeType: 'application/octet-stream', step, skipped: [] };
+    }
+    const scheme = format === 'timm' ? 'timm' : format;
+    const written = fromCanonical(params, scheme);
+    if (format === 'timm') {
+      return { format, bytes: writeSafetensors(written.tensors), fileName: `convnextv2_${size}.fcmae-playground.step${step}.safetensors`, mimeType: 'application/octet-stream', step, skipped: written.skipped };
+    }
+    const out = writeTorchCheckpoint(written.tensors, { step });
+    return { format, bytes: out, fileName: `${base}.${format}.pth`, mimeType: 'application/octet-stream', step, skipped: written.skipped };
+  }
+
+  async loadCheckpoint(bytes: Uint8Array, fileName: string, options: LoadCheckpointOptions, signal: AbortSignal): Promise<CheckpointLoadResult> {
+    // Everything that can refuse the file happens before the model is touched.
+    let opened: ReturnType<typeof openAnyCheckpoint>;
+    try {
+      opened = openAnyCheckpoint(bytes, fileName);
+    } catch (e) {
+      throw toWorkerError(e);
+    }
+    const report = opened.report;
+    const lines = formatLoadReport(report);
+    if (report.loaded.length === 0) {
+      throw new WorkerError('bad-checkpoint', `${fileName}: no tensor of the model could be loaded`, 'The current model is unchanged. Choose a ConvNeXt V2 / FCMAE checkpoint.', { lines });
+    }
+    if (report.misShaped.length) {
+      throw new WorkerError('bad-checkpoint', `${fileName}: ${report.misShaped.length} tensors have unexpected shapes (${report.misShaped[0]!.name} …)`, 'The current model is unchanged. The file does not match any ConvNeXt V2 layout we know.', { lines });
+    }
+    const native = opened.native;
+    const cc = report.config;
+    let next: TrainingConfig = { ...this.config, depths: [...cc.depths], dims: [...cc.dims], decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth };
+    if (native) {
+      const t = native.training;
+      const a = native.adamw?.settings;
+      next = { ...next, ...native.options, inputSize: t.inputSize, batchSize: t.batchSize, maskRatio: t.maskRatio, blr: t.blr, warmupSteps: t.warmupSteps, totalSteps: t.totalSteps, seed: t.seed, ...(a ?? {}) };
+    }
+    try {
+      next = validateTrainingConfig(next);
+    } catch (e) {
+      throw new WorkerError('bad-checkpoint', `${fileName}: its settings are not usable here (${(e as Error).message})`, 'The current model is unchanged.', { lines });
+    }
+    const change = classifyChange(this.config, next);
+    const modelChanged = change.changed.some((k) => k === 'depths' || k === 'dims' || k === 'decoderDim' || k === 'decoderDepth');
+    if (modelChanged && this.model && options.allowReset === false) {
+      return { applied: false, needsReset: true, report, lines, optimizerRestored: false, status: this.status() };
+    }
+    throwIfCancelled(signal, 'loadCheckpoint');
+    const table = paramTable(modelOf(next));
+    // Tensors the file lacks keep the current weights (same model) or a fresh initialisation.
+    let flat: Float32Array;
+    await this.stopLoop();
+    if (!modelChanged && this.model && !this.engine?.ctx.lostError) flat = await this.model.trainer.readParams();
+    else flat = initialParams(table, new Random(next.seed));
+    for (const [name, t] of report.loaded.map((n) => [n, opened.tensors.get(n)!] as const)) {
+      const spec = table.byName.get(name);
+      if (spec) flat.set(toEngineLayout(spec, t.data), spec.offset);
+    }
+    let m: Float32Array | null = null;
+    let v: Float32Array | null = null;
+    if (native?.adamw) {
+      m = new Float32Array(table.totalFloats);
+      v = new Float32Array(table.totalFloats);
+      for (const spec of table.specs) {
+        m.set(toEngineLayout(spec, native.adamw.m.get(spec.name)!.data), spec.offset);
+        v.set(toEngineLayout(spec, native.adamw.v.get(spec.name)!.data), spec.offset);
+      }
+    }
+    const step = native ? native.step : 0;
+    await this.stopLoop();
+    {
+      const trainer = await this.buildTrainer(next, flat);
+      if (m && v) {
+        upload(trainer.engine.ctx.device, trainer.plan.adamM, m);
+        upload(trainer.engine.ctx.device, trainer.plan.adamV, v);
+      }
+      this.destroyModel();
+      const inputChanged = next.inputSize !== this.config.inputSize;
+      this.config = next;
+      this.installModel(trainer, next);
+      this.newRun(next.seed, { step, params: flat, m, v });
+      if (inputChanged) await this.dataset?.setDecodeSize(decodeSizeFor(next.inputSize));
+    }
+    this.setState('ready');
+    return { applied: true, needsReset: false, report, lines, optimizerRestored: m !== null, status: this.status() };
+  }
+
+  // ============================================================================ faults, dispose
+
+  async injectFault(fault: InjectedFault): Promise<void> {
+    const model = await this.ensureModel();
+    if (fault === 'device-lost') {
+      model.trainer.engine.ctx.device.destroy();
+      await model.trainer.engine.ctx.lost;
+      return;
+    }
+    if (fault === 'non-finite-weights') {
+      await this.gpuLock.run(async () => {
+        const nan = new Float32Array(64).fill(Number.NaN);
+        upload(model.trainer.engine.ctx.device, model.trainer.plan.params, nan);
+      });
+      return;
+    }
+    throw new WorkerError('config', `unknown fault ${String(fault)}`, "Use 'device-lost' or 'non-finite-weights'.");
+  }
+
+  async dispose(): Promise<void> {
+    await this.stopLoop().catch(() => {});
+    this.disposed = true;
+    this.datasetAbort?.abort();
+    this.destroyModel();
+    for (const t of this.eventTimers.values()) clearTimeout(t);
+    if (this.metricsTimer) clearTimeout(this.metricsTimer);
+    await this.cache.clear().catch(() => {});
+    this.engine?.ctx.device.destroy();
+    this.engine = null;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,94 @@
+// Run history exports and the "Continue in PyTorch" command.
+import { describe, expect, it } from 'vitest';
+import { pytorchCommand } from '../../../src/store/pytorch-command.ts';
+import { CSV_HEADER, differingSettings, runsToCsv, runsToJson, type RunRecord } from '../../../src/store/run-history.ts';
+import { applySetting, defaultSettings } from '../../../src/store/settings.ts';
+
+function run(id: string, maskRatio: number, n: number): RunRecord {
+  const settings = { ...defaultSettings(), maskRatio };
+  const step = Array.from({ length: n }, (_, i) => i + 1);
+  return {
+    id, name: `mask ${maskRatio}`, createdAt: 1, settings, dataset: { name: 'demo', images: 300 }, steps: n, finalLoss: 0.5, smoothedLoss: 0.6, meanImagesPerSec: 12, wallSeconds: 3,
+    curves: { step, loss: step.map((s) => 1 / s), lr: step.map((s) => s * 1e-5), imagesPerSec: step.map(() => 12) },
+  };
+}
+
+describe('run exports', () => {
+  it('CSV: one row per (run, step) with the run settings, parseable back', () => {
+    const runs = [run('r1', 0.4, 3), run('r2', 0.8, 2)];
+    runs[1]!.name = 'with, comma "quoted"';
+    const csv = runsToCsv(runs);
+    const lines = csv.trimEnd().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER.join(','));
+    expect(lines.length).toBe(1 + 3 + 2);
+    expect(lines[1]).toBe('r1,mask 0.4,0.4,atto,16,0.00015,0,1,1,0.00001,12');
+    expect(lines[4]).toBe('r2,"with, comma ""quoted""",0.8,atto,16,0.00015,0,1,1,0.00001,12');
+    // values read back as numbers equal the curve
+    const loss = lines.slice(1, 4).map((l) => Number(l.split(',').at(-3)));
+    expect(loss).toEqual(runs[0]!.curves.loss);
+  });
+
+  it('JSON keeps settings and curves, drops the binary reconstruction', () => {
+    const r = run('r1', 0.6, 2);
+    r.reconstruction = { maskRatio: 0.6, maskSeed: 3, png: new Blob([new Uint8Array([1, 2, 3])]) };
+    const parsed = JSON.parse(runsToJson([r]));
+    expect(parsed.format).toBe('fcmae-playground-runs');
+    expect(parsed.runs[0].curves).toEqual(r.curves);
+    expect(parsed.runs[0].settings).toEqual(r.settings);
+    expect(parsed.runs[0].reconstruction).toEqual({ maskRatio: 0.6, maskSeed: 3 });
+  });
+
+  it('differingSettings ignores view-only settings', () => {
+    const a = run('a', 0.4, 1);
+    const b = run('b', 0.8, 1);
+    b.settings.smoothing = 0.5;
+    expect(differingSettings([a, b])).toEqual(['maskRatio']);
+    expect(differingSettings([a])).toEqual([]);
+  });
+});
+
+describe('pytorchCommand', () => {
+  it('official flags for a preset run, steps converted to epochs', () => {
+    const s = { ...defaultSettings(), totalSteps: 1000, warmupSteps: 50, batchSize: 16, grnMode: 'batch' as const };
+    // 300 images / 16 = 18 iterations per epoch (drop_last) → 1000 steps = 56 epochs (ceil), warmup 50/18 ≈ 3
+    const c = pytorchCommand(s, { datasetSize: 300, checkpointFile: 'run.pth', stepsDone: 120 });
+    expect(c.epochs).toBe(56);
+    expect(c.warmupEpochs).toBe(3);
+    expect(c.command.split(' \\\n')).toEqual([
+      'python main_pretrain.py',
+      '  --model convnextv2_atto',
+      '  --batch_size 16',
+      '  --update_freq 1',
+      '  --blr 0.00015',
+      '  --weight_decay 0.05',
+      '  --epochs 56',
+      '  --warmup_epochs 3',
+      '  --input_size 160',
+      '  --mask_ratio 0.6',
+      '  --decoder_depth 1',
+      '  --decoder_embed_dim 512',
+      '  --norm_pix_loss',
+      '  --seed 0',
+      '  --data_path /path/to/dataset',
+      '  --output_dir ./output',
+      '  --resume run.pth',
+    ]);
+    expect(c.notes.some((n) => /round to 56 epochs with 3 of warmup/.test(n))).toBe(true);
+    expect(c.notes.some((n) => /GRN/.test(n))).toBe(false); // batch GRN = official
+  });
+
+  it('notes every difference the official script cannot express', () => {
+    let s = applySetting(defaultSettings(), 'depths', [1, 1, 1, 1]);
+    s = { ...s, normPix: false, gelu: 'tanh', denseEncoder: true, grnMode: 'per-sample' };
+    const c = pytorchCommand(s, { datasetSize: 16, checkpointFile: "my run's.pth", stepsDone: 0 });
+    expect(c.command).toContain('--model convnextv2_custom');
+    expect(c.command).not.toContain('--norm_pix_loss');
+    expect(c.command).toContain(`--resume 'my run'\\''s.pth'`);
+    const joined = c.notes.join('\n');
+    expect(joined).toMatch(/def convnextv2_custom\(\*\*kwargs\): return FCMAE\(depths=\[1, 1, 1, 1\], dims=\[40, 80, 160, 320\]/);
+    expect(joined).toMatch(/plain-pixel targets/);
+    expect(joined).toMatch(/GRN statistics here are per sample/);
+    expect(joined).toMatch(/tanh GELU/);
+    expect(joined).toMatch(/dense-encoder ablation/);
+  });
+});

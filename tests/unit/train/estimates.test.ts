@@ -1,0 +1,103 @@
+// Model-panel figures: MACs against the published ConvNeXt V2 GFLOPs, the sparse saving
+// against the visible fraction, parameter counts against the spec, and the memory estimate
+// against activation shapes of the dense network.
+import { describe, expect, it } from 'vitest';
+import { customConfig, modelConfig, SIZE_NAMES } from '../../../src/model/config.ts';
+import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts } from '../../../src/train/estimates.ts';
+
+/** Published GFLOPs at 224 px (fvcore MACs, with the 1k head), spec §3. */
+const PUBLISHED_GFLOPS: Record<string, number> = { atto: 0.55, femto: 0.78, pico: 1.37, nano: 2.45, tiny: 4.47, base: 15.4, large: 34.4, huge: 115 };
+
+describe('macsPerImage', () => {
+  it('dense encoder + 1k head at 224 px reproduces the published GFLOPs of every size', () => {
+    for (const size of SIZE_NAMES) {
+      const c = modelConfig(size);
+      const g = (encoderMacs(c, 49) + c.dims[3]! * 1000) / 1e9;
+      const want = PUBLISHED_GFLOPS[size]!;
+      // published values are rounded to 3 significant digits; norms/GELU/GRN add < 1% more
+      expect(Math.abs(g - want) / want, `${size}: ${g.toFixed(4)} vs ${want}`).toBeLessThan(0.012);
+    }
+  });
+
+  it('the sparse encoder costs the visible fraction of the dense one', () => {
+    const c = modelConfig('atto');
+    const sparse = macsPerImage(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: false });
+    const dense = macsPerImage(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: true });
+    expect(sparse.encoderPatches).toBe(19); // floor(49·0.4)
+    expect(dense.encoderPatches).toBe(49);
+    // every encoder layer is per-site, so cost scales exactly with computed patches
+    expect(sparse.encoder / dense.encoder).toBeCloseTo(19 / 49, 12);
+    expect(sparse.trainingStep).toBe(3 * sparse.forward);
+  });
+
+  it('decoder: proj on encoded patches, blocks on all L, pred on the masked patches', () => {
+    const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 2);
+    const m = macsPerImage(c, { inputSize: 64, maskRatio: 0.5, denseEncoder: false });
+    // L = 4, V = 2, M = 2: proj 2·32·16, two blocks of width 16 on 4 sites, pred 2·16·3072
+    const block = 4 * (49 * 16 + 8 * 16 * 16);
+    expect(m.decoder).toBe(2 * 32 * 16 + 2 * block + 2 * 16 * 3072);
+    // ratio 0: nothing masked, the loss reconstructs all 4 patches
+    const m0 = macsPerImage(c, { inputSize: 64, maskRatio: 0, denseEncoder: false });
+    expect(m0.decoder).toBe(4 * 32 * 16 + 2 * block + 4 * 16 * 3072);
+  });
+});
+
+describe('paramCounts', () => {
+  it('atto: encoder 3.39M, decoder 3.87M (spec §3)', () => {
+    const p = paramCounts(modelConfig('atto'));
+    expect((p.encoder / 1e6).toFixed(2)).toBe('3.39');
+    expect((p.decoder / 1e6).toFixed(2)).toBe('3.87');
+    expect(p.total).toBe(p.encoder + p.decoder);
+  });
+});
+
+describe('memoryEstimate', () => {
+  it('stage-0 activations equal the dense network shape N·(H/4)²·4·d0 in the dense ablation', () => {
+    const c = modelConfig('atto');
+    const m = memoryEstimate(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: true, batchSize: 64 });
+    // the largest buffer is a (rows, 4·d0) stage-0 MLP activation: 64 · 56² · 160 floats
+    expect(m.largestBufferBytes).toBe(64 * 56 * 56 * 160 * 4);
+    expect(m.largestBufferName).toBe('encoder.stages.0.0/h');
+    const sparse = memoryEstimate(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 64 });
+    expect(sparse.largestBufferBytes).toBe(64 * 19 * 64 * 160 * 4);
+  });
+
+  it('parameter state is 4 copies; activations grow linearly with the batch', () => {
+    const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1);
+    const shape = { inputSize: 64, maskRatio: 0.5, denseEncoder: false };
+    const m1 = memoryEstimate(c, { ...shape, batchSize: 1 });
+    const m2 = memoryEstimate(c, { ...shape, batchSize: 2 });
+    const m3 = memoryEstimate(c, { ...shape, batchSize: 3 });
+    // affine in N: fixed parameter state plus per-sample buffers
+    expect(m3.totalBytes - m2.totalBytes).toBe(m2.totalBytes - m1.totalBytes);
+    const fixed = 2 * m1.totalBytes - m2.totalBytes;
+    const params = paramCounts(c).total;
+    // 4 float copies of every parameter, plus ≤ 64 floats of 256-byte alignment per tensor (< 100 tensors here)
+    expect(fixed).toBeGreaterThanOrEqual(params * 16);
+    expect(fixed).toBeLessThan(params * 16 + 4 * 4 * 64 * 100);
+  });
+
+  it('fitsAdapter names the buffer and limit when too large', () => {
+    const big = memoryEstimate(modelConfig('base'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 512 });
+    const v = fitsAdapter(big, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
+    expect(v.fits).toBe(false);
+    // 512 · 19 · 64 · 512 floats = 1.2 GiB in each stage-0 MLP activation
+    expect(v.reason ?? '').toMatch(/lower the batch size/);
+    // huge: 660M weights × 4 bytes = 2.5 GiB in one buffer
+    const huge = fitsAdapter(memoryEstimate(modelConfig('huge'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 1 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
+    expect(huge.reason).toMatch(/buffer params needs 2\.\d GiB, above this adapter's 1\.0 GiB per buffer: the weights alone are too large/);
+    expect(fitsAdapter(memoryEstimate(modelConfig('atto'), { inputSize: 160, maskRatio: 0.6, denseEncoder: false, batchSize: 16 }), { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }).fits).toBe(true);
+  });
+});
+
+describe('formatting', () => {
+  it('counts and bytes', () => {
+    expect(formatCount(3_387_000)).toBe('3.39M');
+    expect(formatCount(550_000_000)).toBe('550M');
+    expect(formatCount(1_234_567_890)).toBe('1.23G');
+    expect(formatCount(950)).toBe('950');
+    expect(formatBytes(3 * 2 ** 30)).toBe('3.0 GiB');
+    expect(formatBytes(5.5 * 2 ** 20)).toBe('5.5 MiB');
+    expect(formatBytes(2048)).toBe('2 KiB');
+  });
+});
