@@ -10,6 +10,7 @@ import { gradsCommand, gradsUsage } from './commands/grads.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
 import { reconstructCommand, reconstructUsage } from './commands/reconstruct.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
+import { benchCommand, benchUsage } from './commands/bench.ts';
 
 type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
 
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   train: { run: trainCommand, usage: trainUsage },
   reconstruct: { run: reconstructCommand, usage: reconstructUsage },
   convert: { run: convertCommand, usage: convertUsage },
+  bench: { run: benchCommand, usage: benchUsage },
 };
 
 function usage(): string {
