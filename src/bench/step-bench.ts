@@ -1,0 +1,414 @@
+// The FCMAE step benchmark: builds a Trainer per mask ratio, warms every pipeline up with
+// untimed steps, then times S steps (ratios interleaved): wall-clock from upload to loss on the host, and the GPU
+// time of every phase of FcmaePlan (forwardPhases, backwardPhases, optimizerPhase).
+// Phase times come from timestamp queries (each phase its own compute pass with
+// timestampWrites) when the device has 'timestamp-query'; otherwise from running growing
+// prefixes of the phase list and differencing their wall-clock medians (noisier; the result
+// names the method). FLOPs are counted (src/bench/flops.ts), memory is the plan arena's.
+// Also the TF.js peer comparison: same weights and batch, loss checked equal first, then
+// steps interleaved (ours, peer, ours, …) so both see the same background load.
+// No Node or DOM imports: the CLI and the browser bench page share it.
+import { encodeDispatches } from '../gpu/dispatch.ts';
+import { throwIfFailed } from '../gpu/device.ts';
+import type { Engine } from '../gpu/engine.ts';
+import type { ModelConfig, StepOptions } from '../model/config.ts';
+import type { Phase } from '../model/fcmae.ts';
+import { initialParams, paramTable } from '../model/parameters.ts';
+import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
+import { Trainer } from '../train/trainer.ts';
+import { Random } from '../util/random.ts';
+import { fcmaeStepFlops } from './flops.ts';
+import { summarize, type Summary } from './stats.ts';
+import { Fence, PassTimer } from './timing.ts';
+import { peerGradientNorms, TfjsFcmaePeer, tfjsAdapterName, type Tf } from './tfjs-peer.ts';
+
+export type PhaseMethod = 'gpu-timestamps' | 'prefix-differencing' | 'off';
+
+export interface StepBenchSettings {
+  config: ModelConfig;
+  batchSize: number;
+  height: number;
+  width: number;
+  maskRatio: number;
+  options: StepOptions;
+  /** Timed steps. */
+  steps: number;
+  /** Untimed steps first (pipelines compiled at build; these run each once). */
+  warmupSteps: number;
+  seed: number;
+  /** 'auto': timestamps when available, else prefix differencing. */
+  phaseTiming: 'auto' | PhaseMethod;
+  /** Starting weights (engine layout); default initialParams(seed). */
+  params?: Float32Array;
+  /** A fixed batch for every step; default random images (seeded) and a fresh mask per step. */
+  batch?: { images: Float32Array; mask: Float32Array };
+  /** Time what `grads` computes (forward + loss + backward, no optimizer) instead of a training step. */
+  gradientsOnly?: boolean;
+  /** Learning rate of the timed steps (a constant: the schedule does not change the cost). */
+  learningRate?: number;
+}
+
+export interface PhaseResult {
+  name: string;
+  /** Median GPU (or differenced) time per step, ms. */
+  ms: number;
+  flops: number;
+  gflops: number;
+}
+
+export interface DispatchTime {
+  phase: string;
+  /** The dispatch's label (layer and op). */
+  label: string;
+  /** Its pipeline: shader file and entry point. */
+  kernel: string;
+  workgroups: [number, number, number];
+  ms: number;
+}
+
+export interface StepBenchResult {
+  model: string;
+  batchSize: number;
+  height: number;
+  width: number;
+  maskRatio: number;
+  visiblePatches: number;
+  patches: number;
+  what: 'training step' | 'gradients (as grads)';
+  steps: number;
+  stepMs: Summary;
+  imagesPerSecond: number;
+  phaseMethod: PhaseMethod;
+  phases: PhaseResult[];
+  /** Sum of the phases per step (timestamps only), ms. */
+  gpuStepMs: Summary | null;
+  memory: { bytesAllocated: number; peakBytes: number; buffers: number };
+  flops: { total: number; forward: number; backward: number; optimizer: number; matmulAndConv: number };
+  gflopsAchieved: number;
+  /** Every dispatch of one extra step, each timed in its own pass (timestamps only; else empty). */
+  dispatches: DispatchTime[];
+  /** Loss of the first timed step and of the last. */
+  firstLoss: number;
+  lastLoss: number;
+}
+
+export function configName(c: ModelConfig): string {
+  const dec = `decoder ${c.decoderDim}×${c.decoderDepth}`;
+  return c.size ? `${c.size} (${dec})` : `depths ${c.depths.join(',')} dims ${c.dims.join(',')} (${dec})`;
+}
+
+/** Random normalised images (N, 3, H, W), about ImageNet-normalised statistics. */
+export function randomImages(N: number, height: number, width: number, seed: number): Float32Array {
+  return new Random(seed).normalArray(N * 3 * height * width);
+}
+
+const DEFAULT_LR = 1.5e-4;
+
+/** Everything a timed step needs, shared by the benchmark and the peer comparison. */
+class StepRunner {
+  private readonly timer: PassTimer | null;
+  private readonly fence: Fence;
+  readonly phases: Phase[];
+
+  constructor(
+    readonly engine: Engine,
+    readonly trainer: Trainer,
+    readonly gradientsOnly: boolean,
+    timestamps: boolean,
+  ) {
+    const plan = trainer.plan;
+    this.phases = [...plan.forwardPhases, ...plan.backwardPhases, ...(gradientsOnly ? [] : [plan.optimizerPhase])];
+    this.timer = timestamps ? PassTimer.create(engine, this.phases.length) : null;
+    this.fence = new Fence(engine);
+  }
+
+  get hasTimer(): boolean {
+    return this.timer !== null;
+  }
+
+  /**
+   * One step over `phases` (default all): upload, encode, submit, wait for the loss. Returns
+   * the wall time, the loss and per-phase GPU times when timed.
+   */
+  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases): Promise<{ wallMs: number; loss: number; phaseMs: number[] | null }> {
+    const { engine, trainer } = this;
+    const plan = trainer.plan;
+    const device = engine.ctx.device;
+    const t0 = performance.now();
+    plan.setBatch(images, mask);
+    const optimizing = !this.gradientsOnly && phases.includes(plan.optimizerPhase);
+    if (optimizing) plan.setOptimizerStep(++trainer.stepCount, lr);
+    const encoder = device.createCommandEncoder({ label: 'bench step' });
+    const timer = phases === this.phases ? this.timer : null;
+    phases.forEach((phase, i) => {
+      const pass = timer ? timer.beginPass(encoder, phase.name, i) : encoder.beginComputePass({ label: phase.name });
+      encodeDispatches(pass, phase.dispatches);
+      pass.end();
+    });
+    if (timer) timer.resolve(encoder, phases.length);
+    const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
+    device.queue.submit([encoder.finish()]);
+    const loss = new Float32Array(await lossRead.read())[0]!;
+    const wallMs = performance.now() - t0;
+    throwIfFailed(engine.ctx, 'benchmark step');
+    const phaseMs = timer ? await timer.read(phases.length) : null;
+    return { wallMs, loss, phaseMs };
+  }
+
+  /**
+   * One more step with every dispatch in its own timestamped pass: where the time goes inside
+   * the phases. Pass boundaries add a little time of their own, so the sum exceeds a step.
+   */
+  async dispatchProfile(images: Float32Array, mask: Float32Array, lr: number): Promise<DispatchTime[]> {
+    const { engine, trainer } = this;
+    const plan = trainer.plan;
+    const device = engine.ctx.device;
+    const list = this.phases.flatMap((phase) => phase.dispatches.filter((d) => d.workgroups.every((w) => w > 0)).map((d) => ({ phase: phase.name, d })));
+    const timer = PassTimer.create(engine, list.length);
+    if (!timer) return [];
+    try {
+      plan.setBatch(images, mask);
+      if (!this.gradientsOnly) plan.setOptimizerStep(++trainer.stepCount, lr);
+      const encoder = device.createCommandEncoder({ label: 'bench dispatch profile' });
+      list.forEach(({ d }, i) => {
+        const pass = timer.beginPass(encoder, d.label, i);
+        encodeDispatches(pass, [d]);
+        pass.end();
+      });
+      timer.resolve(encoder, list.length);
+      await this.fence.submitAndWait(encoder, 'benchmark dispatch profile');
+      const times = await timer.read(list.length);
+      return list.map(({ phase, d }, i) => ({ phase, label: d.label, kernel: d.pipeline.label, workgroups: d.workgroups, ms: times[i]! }));
+    } finally {
+      timer.destroy();
+    }
+  }
+
+  /** Wall time of encoding only `phases` (plus the fence), for prefix differencing. */
+  async prefixMs(phases: Phase[]): Promise<number> {
+    const device = this.engine.ctx.device;
+    const encoder = device.createCommandEncoder({ label: 'bench prefix' });
+    for (const phase of phases) {
+      const pass = encoder.beginComputePass({ label: phase.name });
+      encodeDispatches(pass, phase.dispatches);
+      pass.end();
+    }
+    const t0 = performance.now();
+    await this.fence.submitAndWait(encoder, 'benchmark phase prefix');
+    return performance.now() - t0;
+  }
+
+  destroy(): void {
+    this.timer?.destroy();
+    this.fence.destroy();
+  }
+}
+
+function settingsParams(s: StepBenchSettings): Float32Array {
+  return s.params ?? initialParams(paramTable(s.config), new Random(s.seed));
+}
+
+async function makeTrainer(engine: Engine, s: StepBenchSettings, params: Float32Array): Promise<Trainer> {
+  const lr = s.learningRate ?? DEFAULT_LR;
+  return Trainer.create(engine, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, maskRatio: s.maskRatio, options: s.options, adamw: ADAMW_DEFAULTS, learningRate: () => lr, seed: s.seed }, params);
+}
+
+/** Run the step benchmark for one config and mask ratio. */
+export async function benchStep(engine: Engine, s: StepBenchSettings, log: (line: string) => void = () => {}): Promise<StepBenchResult> {
+  const [result] = await benchSweep(engine, s, [s.maskRatio], log);
+  return result!;
+}
+
+interface SweepEntry {
+  s: StepBenchSettings;
+  trainer: Trainer;
+  runner: StepRunner;
+  images: Float32Array;
+  maskFor: () => Float32Array;
+  wall: number[];
+  phaseSamples: number[][];
+  gpuTotals: number[];
+  losses: number[];
+}
+
+/**
+ * The step benchmark at several mask ratios (same weights and images). Every plan is built
+ * and warmed up first, then the timed steps interleave the ratios (step i of ratio 0, of
+ * ratio 0.6, …) so a change in background load hits all of them alike.
+ */
+export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios: number[], log: (line: string) => void = () => {}): Promise<StepBenchResult[]> {
+  if (!Number.isInteger(base.steps) || base.steps < 1) throw new RangeError(`steps = ${base.steps} must be a positive integer`);
+  if (!ratios.length) throw new RangeError('benchSweep: no mask ratios');
+  const method: PhaseMethod = base.phaseTiming === 'auto' ? (engine.ctx.hasTimestamps ? 'gpu-timestamps' : 'prefix-differencing') : base.phaseTiming;
+  if (method === 'gpu-timestamps' && !engine.ctx.hasTimestamps) throw new RangeError(`phase timing 'gpu-timestamps' needs the 'timestamp-query' feature, which this adapter lacks`);
+  const lr = base.learningRate ?? DEFAULT_LR;
+  const params = settingsParams(base);
+  const entries: SweepEntry[] = [];
+  try {
+    for (const maskRatio of ratios) {
+      const s = { ...base, maskRatio };
+      log(`  ratio ${maskRatio}: building the plan (pipelines compiled ahead), ${s.warmupSteps} warm-up step(s)`);
+      const trainer = await makeTrainer(engine, s, params);
+      const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
+      const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
+      const maskFor = () => s.batch?.mask ?? trainer.nextMasks();
+      entries.push({ s, trainer, runner, images, maskFor, wall: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
+      for (let i = 0; i < s.warmupSteps; i++) await runner.step(images, maskFor(), lr);
+    }
+    for (let i = 0; i < base.steps; i++) {
+      for (const e of entries) {
+        const r = await e.runner.step(e.images, e.maskFor(), lr);
+        e.wall.push(r.wallMs);
+        e.losses.push(r.loss);
+        if (r.phaseMs) {
+          r.phaseMs.forEach((ms, k) => e.phaseSamples[k]!.push(ms));
+          e.gpuTotals.push(r.phaseMs.reduce((x, y) => x + y, 0));
+        }
+        log(`  step ${i + 1}/${base.steps}${ratios.length > 1 ? ` (ratio ${e.s.maskRatio})` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}`);
+      }
+    }
+    const results: StepBenchResult[] = [];
+    for (const e of entries) results.push(await finishEntry(e, method, lr, log));
+    return results;
+  } finally {
+    for (const e of entries) {
+      e.runner.destroy();
+      e.trainer.destroy();
+    }
+  }
+}
+
+async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: (line: string) => void): Promise<StepBenchResult> {
+  const { s, runner, trainer } = e;
+  const plan = trainer.plan;
+  let phaseMedians: number[] = [];
+  if (method === 'gpu-timestamps') phaseMedians = e.phaseSamples.map((xs) => summarize(xs).median);
+  else if (method === 'prefix-differencing') {
+    // T_k = median wall time of phases [0, k); phase k−1 costs T_k − T_{k−1}
+    const reps = Math.max(3, s.steps);
+    const prefixMedians: number[] = [];
+    for (let k = 0; k <= runner.phases.length; k++) {
+      const xs: number[] = [];
+      for (let r = 0; r < reps; r++) xs.push(await runner.prefixMs(runner.phases.slice(0, k)));
+      prefixMedians.push(summarize(xs).median);
+      log(`  prefix of ${k} phases: ${prefixMedians[k]!.toFixed(2)} ms`);
+    }
+    phaseMedians = runner.phases.map((_, k) => prefixMedians[k + 1]! - prefixMedians[k]!);
+  }
+  const dispatches = method === 'gpu-timestamps' ? await runner.dispatchProfile(e.images, e.maskFor(), lr) : [];
+  const flops = fcmaeStepFlops(s.config, { batchSize: s.batchSize, height: s.height, width: s.width, visible: plan.V }, { denseEncoder: s.options.denseEncoder });
+  const total = s.gradientsOnly ? flops.total - flops.optimizer : flops.total;
+  const stepMs = summarize(e.wall);
+  const phases: PhaseResult[] = phaseMedians.map((ms, k) => {
+    const name = runner.phases[k]!.name;
+    const f = flops.byPhase.get(name) ?? 0;
+    return { name, ms, flops: f, gflops: ms > 0 ? f / ms / 1e6 : 0 };
+  });
+  return {
+    model: configName(s.config),
+    batchSize: s.batchSize,
+    height: s.height,
+    width: s.width,
+    maskRatio: s.maskRatio,
+    visiblePatches: plan.V,
+    patches: plan.L,
+    what: s.gradientsOnly ? 'gradients (as grads)' : 'training step',
+    steps: s.steps,
+    stepMs,
+    imagesPerSecond: s.batchSize / (stepMs.median / 1000),
+    phaseMethod: method,
+    phases,
+    gpuStepMs: e.gpuTotals.length ? summarize(e.gpuTotals) : null,
+    memory: { bytesAllocated: plan.arena.bytesAllocated, peakBytes: plan.arena.peakBytes, buffers: plan.arena.count },
+    flops: { total, forward: flops.forward, backward: flops.backward, optimizer: s.gradientsOnly ? 0 : flops.optimizer, matmulAndConv: flops.matmulAndConv },
+    gflopsAchieved: total / stepMs.median / 1e6,
+    dispatches,
+    firstLoss: e.losses[0]!,
+    lastLoss: e.losses[e.losses.length - 1]!,
+  };
+}
+
+export class PeerMismatchError extends Error {
+  override readonly name = 'PeerMismatchError';
+}
+
+export interface PeerComparison {
+  settings: { model: string; batchSize: number; height: number; width: number; maskRatio: number };
+  tfjsAdapter: string;
+  loss: { ours: number; tfjs: number; relDiff: number };
+  /** Largest relative difference of per-parameter gradient norms (layout-independent). */
+  gradNormMaxRelDiff: { value: number; parameter: string };
+  ours: Summary;
+  tfjs: Summary;
+  /** tfjs median / ours median: how many times faster ours is. */
+  speedup: number;
+  tfjsMemoryBytes: number | null;
+}
+
+/** Relative tolerance of the loss check: f32 sums in different orders over ~1e5 terms. */
+export const PEER_LOSS_RTOL = 1e-3;
+
+/**
+ * The peer comparison: same weights and batch for both; the loss of the first step must agree
+ * within PEER_LOSS_RTOL or nothing is timed (PeerMismatchError).
+ */
+export async function comparePeer(engine: Engine, tf: Tf, s: StepBenchSettings, log: (line: string) => void = () => {}): Promise<PeerComparison> {
+  const table = paramTable(s.config);
+  const params = settingsParams(s);
+  const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
+  const trainer = await makeTrainer(engine, s, params);
+  const mask = s.batch?.mask ?? trainer.nextMasks();
+  const runner = new StepRunner(engine, trainer, false, false);
+  const peer = new TfjsFcmaePeer(tf, table, params, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, options: s.options, adamw: ADAMW_DEFAULTS });
+  const lr = s.learningRate ?? DEFAULT_LR;
+  try {
+    const ours = await trainer.gradients(images, mask);
+    const theirs = await peerGradientNorms(peer, images, mask);
+    const relDiff = Math.abs(ours.loss - theirs.loss) / Math.max(Math.abs(theirs.loss), 1e-30);
+    let worst = { value: 0, parameter: '' };
+    for (const spec of table.specs) {
+      const g = ours.grads.subarray(spec.offset, spec.offset + spec.size);
+      let sq = 0;
+      for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+      const a = Math.sqrt(sq);
+      const b = theirs.norms.get(spec.name) ?? Number.NaN;
+      const rel = Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+      if (!(rel <= worst.value)) worst = { value: rel, parameter: spec.name };
+    }
+    log(`  loss: ours ${ours.loss.toPrecision(7)}, TF.js ${theirs.loss.toPrecision(7)} (relative difference ${relDiff.toExponential(2)}); gradient norms agree within ${worst.value.toExponential(2)} (worst: ${worst.parameter})`);
+    if (!(relDiff <= PEER_LOSS_RTOL)) {
+      throw new PeerMismatchError(`TF.js peer loss ${theirs.loss} differs from ours ${ours.loss} by ${relDiff.toExponential(2)} (> ${PEER_LOSS_RTOL}): the two steps do not compute the same thing, so timing them would mean nothing`);
+    }
+    for (let i = 0; i < s.warmupSteps; i++) {
+      await runner.step(images, mask, lr);
+      await peer.step(images, mask, lr);
+    }
+    const oursMs: number[] = [];
+    const tfjsMs: number[] = [];
+    for (let i = 0; i < s.steps; i++) {
+      const a = await runner.step(images, mask, lr);
+      oursMs.push(a.wallMs);
+      const t0 = performance.now();
+      const loss = await peer.step(images, mask, lr);
+      tfjsMs.push(performance.now() - t0);
+      log(`  step ${i + 1}/${s.steps}: ours ${a.wallMs.toFixed(1)} ms (loss ${a.loss.toPrecision(6)}), TF.js ${tfjsMs[i]!.toFixed(1)} ms (loss ${loss.toPrecision(6)})`);
+    }
+    const o = summarize(oursMs);
+    const t = summarize(tfjsMs);
+    const mem = tf.memory() as { numBytesInGPUAllocated?: number; numBytes?: number };
+    return {
+      settings: { model: configName(s.config), batchSize: s.batchSize, height: s.height, width: s.width, maskRatio: s.maskRatio },
+      tfjsAdapter: tfjsAdapterName(tf),
+      loss: { ours: ours.loss, tfjs: theirs.loss, relDiff },
+      gradNormMaxRelDiff: worst,
+      ours: o,
+      tfjs: t,
+      speedup: t.median / o.median,
+      tfjsMemoryBytes: mem.numBytesInGPUAllocated ?? mem.numBytes ?? null,
+    };
+  } finally {
+    peer.dispose();
+    runner.destroy();
+    trainer.destroy();
+  }
+}

@@ -1,0 +1,150 @@
+// `bench`: the FCMAE step benchmark in Node (Dawn). One config at one mask ratio, a sweep of
+// ratios (step-time ratios against ratio 0), a checkpoint + batch file (times exactly what
+// `grads` computes), and optionally the TensorFlow.js peer on the same adapter.
+// Tables on stdout, progress on stderr; --json prints one JSON document and nothing else.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { peerJson, peerReport, stepReport, stepResultJson, sweepJson, sweepTable } from '../../bench/report.ts';
+import { benchSweep, comparePeer, type PeerComparison, type StepBenchResult, type StepBenchSettings } from '../../bench/step-bench.ts';
+import { loadTfjsWebgpuNode } from '../../bench/tfjs-node.ts';
+import { adapterLabel } from '../../gpu/device.ts';
+import { openCheckpoint } from '../../io/checkpoint.ts';
+import { ConfigError, customConfig, modelConfig, SIZE_NAMES, type ModelConfig } from '../../model/config.ts';
+import { flatFromStateDict, paramTable } from '../../model/state-dict.ts';
+import { Options, UsageError } from '../args.ts';
+import type { CliContext } from '../context.ts';
+import { readBatchFile, stepOptionsFrom } from './grads.ts';
+
+const CMD = 'bench';
+
+export const benchUsage =
+  'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
+  '[--mask-ratio R | --sweep 0,0.6,0.75] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
+  '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)';
+
+function configFrom(o: Options): ModelConfig {
+  const decoderDim = o.number('decoder-dim', 512, { integer: true, min: 1 });
+  const decoderDepth = o.number('decoder-depth', 1, { integer: true, min: 0 });
+  if (o.has('model')) {
+    if (o.has('depths') || o.has('dims')) throw new UsageError(`${CMD}: give --model or --depths/--dims, not both`);
+    return modelConfig(o.choice('model', SIZE_NAMES, 'atto'), decoderDim, decoderDepth);
+  }
+  const depths = o.intList('depths', 4);
+  const dims = o.intList('dims', 4);
+  if (!depths && !dims) return modelConfig('atto', decoderDim, decoderDepth);
+  if (!depths || !dims) throw new UsageError(`${CMD}: --depths and --dims go together (or use --model ${SIZE_NAMES.join('|')})`);
+  try {
+    return customConfig(depths, dims, decoderDim, decoderDepth);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${CMD}: ${e.message}`);
+    throw e;
+  }
+}
+
+function ratioList(raw: string): number[] {
+  const ratios = raw.split(',').map((s) => Number(s.trim()));
+  if (!ratios.length || ratios.some((r) => !(r >= 0 && r < 1))) throw new UsageError(`${CMD}: --sweep ${raw}: expected mask ratios in [0, 1) separated by commas`);
+  return ratios;
+}
+
+const phaseTimingOf = (o: Options): StepBenchSettings['phaseTiming'] => {
+  const v = o.choice('phase-timing', ['auto', 'timestamps', 'prefix', 'off'] as const, 'auto');
+  return v === 'timestamps' ? 'gpu-timestamps' : v === 'prefix' ? 'prefix-differencing' : v;
+};
+
+export async function benchCommand(argv: string[], cli: CliContext): Promise<void> {
+  const o = Options.parse(CMD, argv, {
+    model: { type: 'string' },
+    depths: { type: 'string' },
+    dims: { type: 'string' },
+    'decoder-dim': { type: 'string' },
+    'decoder-depth': { type: 'string' },
+    'input-size': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'mask-ratio': { type: 'string' },
+    sweep: { type: 'string' },
+    steps: { type: 'string' },
+    warmup: { type: 'string' },
+    seed: { type: 'string' },
+    peer: { type: 'string' },
+    'phase-timing': { type: 'string' },
+    checkpoint: { type: 'string' },
+    batch: { type: 'string' },
+    json: { type: 'boolean' },
+    grn: { type: 'string' },
+    gelu: { type: 'string' },
+    'norm-pix': { type: 'string' },
+    'dense-encoder': { type: 'string' },
+  });
+  const json = o.bool('json', false);
+  const progress = (line: string) => cli.warn(line);
+  const steps = o.number('steps', 10, { integer: true, min: 1 });
+  const warmupSteps = o.number('warmup', 1, { integer: true, min: 0 });
+  const seed = o.number('seed', 0, { integer: true, min: 0 });
+  const options = stepOptionsFrom(o);
+  const phaseTiming = phaseTimingOf(o);
+  const peer = o.has('peer') ? o.choice('peer', ['tfjs'] as const, 'tfjs') : null;
+
+  let base: StepBenchSettings;
+  let ratios: number[];
+  if (o.has('checkpoint') || o.has('batch')) {
+    for (const conflicting of ['model', 'depths', 'dims', 'input-size', 'batch-size', 'mask-ratio', 'sweep', 'peer']) {
+      if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --checkpoint/--batch (the files fix the model and the batch)`);
+    }
+    const ckptPath = o.string('checkpoint');
+    const batch = readBatchFile(o.string('batch'));
+    const ckpt = openCheckpoint(new Uint8Array(readFileSync(ckptPath)), basename(ckptPath));
+    const c = ckpt.config;
+    const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth);
+    if (!ckpt.report.decoderInFile) throw new UsageError(`${ckpt.fileName}: the checkpoint has no decoder: an FCMAE step needs one`);
+    const { flat, problems } = flatFromStateDict(paramTable(config), ckpt.tensors);
+    if (problems.missing.length || problems.misshaped.length) throw new UsageError(`${ckpt.fileName}: cannot map to the engine: ${[...problems.missing, ...problems.misshaped.map((m) => m.name)].join(', ')}`);
+    const maskRatio = 1 - batch.visible / batch.L;
+    base = { config, batchSize: batch.N, height: batch.height, width: batch.width, maskRatio, options, steps, warmupSteps, seed, phaseTiming, params: flat, batch: { images: batch.imgs, mask: batch.mask }, gradientsOnly: true };
+    ratios = [maskRatio];
+  } else {
+    const config = configFrom(o);
+    const size = o.number('input-size', 224, { integer: true, min: 32 });
+    if (size % 32) throw new UsageError(`${CMD}: --input-size ${size} must be a multiple of 32`);
+    const batchSize = o.number('batch-size', 8, { integer: true, min: 1 });
+    if (o.has('sweep') && o.has('mask-ratio')) throw new UsageError(`${CMD}: give --mask-ratio or --sweep, not both`);
+    ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', 0.6, { min: 0, max: 0.99 })];
+    base = { config, batchSize, height: size, width: size, maskRatio: ratios[0]!, options, steps, warmupSteps, seed, phaseTiming };
+  }
+
+  const engine = await cli.engine();
+  const adapter = adapterLabel(engine.ctx.adapter);
+  progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at mask ratio ${ratios.join(', ')}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${ratios.length > 1 ? ' each, interleaved' : ''}`);
+  const results: StepBenchResult[] = await benchSweep(engine, base, ratios, progress);
+  const peers: PeerComparison[] = [];
+  if (peer) {
+    const tf = await loadTfjsWebgpuNode();
+    for (const maskRatio of ratios) {
+      progress(`bench: TF.js peer at mask ratio ${maskRatio}`);
+      peers.push(await comparePeer(engine, tf, { ...base, maskRatio }, progress));
+    }
+  }
+
+  if (json) {
+    cli.log(
+      JSON.stringify(
+        {
+          adapter,
+          adapter_info: engine.ctx.adapter,
+          timestamps: engine.ctx.hasTimestamps,
+          date: new Date().toISOString(),
+          command: `fcmae bench ${argv.join(' ')}`,
+          results: results.map(stepResultJson),
+          sweep: results.length > 1 ? sweepJson(results) : undefined,
+          peer: peers.length ? peers.map(peerJson) : undefined,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  for (const r of results) cli.log(stepReport(r, adapter) + '\n');
+  if (results.length > 1) cli.log(`mask-ratio sweep (step time relative to ratio ${results.find((r) => r.maskRatio === 0)?.maskRatio ?? results[0]!.maskRatio}):\n${sweepTable(results)}\n`);
+  for (const p of peers) cli.log(peerReport(p, adapter) + '\n');
+}

@@ -1,0 +1,64 @@
+// The FLOP counter against published figures (the ConvNeXt V2 paper's GFLOPs column, which
+// counts multiply-adds at 224 px with a 1000-class head) and against counts done by hand.
+import { describe, expect, it } from 'vitest';
+import { ELEMENTWISE_FLOPS, encoderForwardMacs, fcmaeStepFlops } from '../../../src/bench/flops.ts';
+import { customConfig, MODEL_SIZES, modelConfig, type SizeName } from '../../../src/model/config.ts';
+import { paramTable } from '../../../src/model/parameters.ts';
+
+describe('encoderForwardMacs', () => {
+  // Paper values are rounded to 2–3 significant digits (and tiny's 4.47 to 0.5%): 0.6% tolerance.
+  const published: [SizeName, number][] = [['atto', 0.55], ['femto', 0.78], ['pico', 1.37], ['nano', 2.45], ['tiny', 4.47], ['base', 15.4], ['large', 34.4], ['huge', 115]];
+  for (const [size, gmacs] of published) {
+    it(`${size} at 224 px is ${gmacs} GMACs`, () => {
+      const got = encoderForwardMacs(MODEL_SIZES[size], 224, 224) / 1e9;
+      expect(Math.abs(got - gmacs) / gmacs, `${size}: counted ${got.toFixed(4)} G`).toBeLessThan(0.006);
+    });
+  }
+});
+
+describe('fcmaeStepFlops', () => {
+  it('counts a one-block model by hand', () => {
+    const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1);
+    const f = fcmaeStepFlops(c, { batchSize: 2, height: 64, width: 64, visible: 2 }); // L = 4, V = 2, M = 2
+    const rows0 = 2 * 2 * 64; // N·V·r² at r = 8
+    const n0 = rows0 * 8;
+    const stage0 =
+      2 * 49 * n0 + n0 + // dwconv with bias
+      ELEMENTWISE_FLOPS.layerNormForward * n0 +
+      2 * rows0 * 32 * 8 + 4 * n0 + // pwconv1 + bias
+      (ELEMENTWISE_FLOPS.geluForward + ELEMENTWISE_FLOPS.grnForward) * 4 * n0 +
+      2 * rows0 * 8 * 32 + 2 * n0; // pwconv2 + bias + residual
+    expect(f.byPhase.get('stage 0')).toBe(stage0);
+    const NM = 2 * 2;
+    expect(f.byPhase.get('loss')).toBe(ELEMENTWISE_FLOPS.patchifyNormalise * 2 * 4 * 3072 + 2 * NM * 3072 * 16 + NM * 3072 + ELEMENTWISE_FLOPS.lossForward * NM * 3072);
+    expect(f.byPhase.get('stem')).toBe(2 * rows0 * 8 * 48 + n0 + ELEMENTWISE_FLOPS.layerNormForward * n0);
+    expect(f.optimizer).toBe(ELEMENTWISE_FLOPS.adamw * paramTable(c).count);
+    expect(f.total).toBe(f.forward + f.backward + f.optimizer);
+    expect([...f.byPhase.values()].reduce((a, b) => a + b, 0)).toBe(f.total);
+  });
+
+  it('scales the encoder with the visible fraction and keeps the decoder fixed', () => {
+    const c = modelConfig('atto');
+    const dense = fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 49 });
+    const masked = fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 19 });
+    for (const phase of ['stage 0', 'stage 2 backward', 'downsample 3']) {
+      expect(masked.byPhase.get(phase)! / dense.byPhase.get(phase)!).toBeCloseTo(19 / 49, 12);
+    }
+    expect(masked.byPhase.get('decoder')).toBe(dense.byPhase.get('decoder')! - 2 * (49 - 19) * 512 * 320 - (49 - 19) * 512); // only proj shrinks
+    // the dense-encoder ablation costs the dense encoder but masked-patch loss
+    const ablation = fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 19 }, { denseEncoder: true });
+    expect(ablation.byPhase.get('stage 1')).toBe(dense.byPhase.get('stage 1'));
+    expect(ablation.byPhase.get('loss')).toBe(masked.byPhase.get('loss'));
+    // the forward matmul + conv work of the encoder at ratio 0 is twice the paper's multiply-adds (no head)
+    const encoderForward = dense.entries.filter((e) => !e.phase.endsWith('backward') && /stem|stage|downsample/.test(e.phase) && (e.kind === 'matmul' || e.kind === 'conv'));
+    const biasAndResidual = encoderForward.reduce((a, e) => a + e.flops, 0) - 2 * (encoderForwardMacs(c, 224, 224) - 320 * 1000);
+    expect(biasAndResidual / dense.forward).toBeLessThan(0.01);
+    expect(biasAndResidual).toBeGreaterThan(0);
+  });
+
+  it('rejects shapes the plan would reject', () => {
+    const c = modelConfig('atto');
+    expect(() => fcmaeStepFlops(c, { batchSize: 1, height: 100, width: 224, visible: 1 })).toThrow(/multiple of 32/);
+    expect(() => fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 0 })).toThrow(/visible = 0/);
+  });
+});
