@@ -1,6 +1,7 @@
 // The FCMAE step benchmark: builds a Trainer per mask ratio, warms every pipeline up with
-// untimed steps, then times S steps (ratios interleaved): wall-clock from upload to loss on the host, and the GPU
-// time of every phase of FcmaePlan (forwardPhases, backwardPhases, optimizerPhase).
+// untimed steps, then times S steps (ratios interleaved): wall-clock from upload to the loss
+// on the host, and the GPU time of every phase of FcmaePlan (forwardPhases, backwardPhases,
+// optimizerPhase), plus one profiled step with every dispatch timed on its own.
 // Phase times come from timestamp queries (each phase its own compute pass with
 // timestampWrites) when the device has 'timestamp-query'; otherwise from running growing
 // prefixes of the phase list and differencing their wall-clock medians (noisier; the result
