@@ -23,6 +23,7 @@
 // the shapes that configuration implies. Shapes that differ only by size-1 axes (Linear vs 1×1
 // conv, GRN (C,) vs (1,1,1,C)) have the same row-major data and are accepted.
 import { CheckpointError } from './zip.ts';
+import { MODEL_SIZES, type SizeName } from '../model/config.ts';
 
 export type NameScheme = 'canonical' | 'official-dense' | 'official-sparse' | 'timm' | 'huggingface';
 
@@ -41,19 +42,9 @@ export interface CheckpointModelConfig {
   numClasses: number | null;
 }
 
-export type ModelSizeName = 'atto' | 'femto' | 'pico' | 'nano' | 'tiny' | 'base' | 'large' | 'huge';
-
-/** Published ConvNeXt V2 sizes (fcmae-spec.md §3). */
-export const MODEL_SIZES: Record<ModelSizeName, { depths: number[]; dims: number[] }> = {
-  atto: { depths: [2, 2, 6, 2], dims: [40, 80, 160, 320] },
-  femto: { depths: [2, 2, 6, 2], dims: [48, 96, 192, 384] },
-  pico: { depths: [2, 2, 6, 2], dims: [64, 128, 256, 512] },
-  nano: { depths: [2, 2, 8, 2], dims: [80, 160, 320, 640] },
-  tiny: { depths: [3, 3, 9, 3], dims: [96, 192, 384, 768] },
-  base: { depths: [3, 3, 27, 3], dims: [128, 256, 512, 1024] },
-  large: { depths: [3, 3, 27, 3], dims: [192, 384, 768, 1536] },
-  huge: { depths: [3, 3, 27, 3], dims: [352, 704, 1408, 2816] },
-};
+/** The published sizes are defined once, in the model layer. */
+export type ModelSizeName = SizeName;
+export { MODEL_SIZES };
 
 /** FCMAE decoder defaults (fcmae-spec.md §4), used when a file has no decoder. */
 export const DEFAULT_DECODER = { depth: 1, dim: 512 };
