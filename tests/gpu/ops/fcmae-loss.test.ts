@@ -5,27 +5,12 @@
 // non-square inputs, batch 1 and 2, mask ratios 0 (loss 0), 0.5 and 0.75.
 import { describe, expect, it } from 'vitest';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, PATCH_VALUES, patchifyTarget } from '../../../src/ops/fcmae-loss.ts';
-import { layoutFromMask, type MaskLayout } from '../../../src/ops/sparse-layout.ts';
 import { fcmaeLossRef, patchifyTargetRef } from '../../../src/reference/fcmae-loss.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 import { readF32, run, testArena, testEngine } from '../../helpers/gpu.ts';
+import { randomLayout } from '../../helpers/masks.ts';
 
-/** FCMAE's mask rule: keep floor(L·(1 − ratio)) random patches per sample. */
-function randomLayout(rng: Random, N: number, gridH: number, gridW: number, ratio: number): MaskLayout {
-  const L = gridH * gridW;
-  const keep = Math.floor(L * (1 - ratio));
-  const mask = new Float32Array(N * L).fill(1);
-  for (let n = 0; n < N; n++) {
-    const order = Array.from({ length: L }, (_, i) => i);
-    for (let i = L - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    for (let k = 0; k < keep; k++) mask[n * L + order[k]!] = 0;
-  }
-  return layoutFromMask(mask, N, gridH, gridW);
-}
 
 interface Case {
   N: number;

@@ -3,27 +3,12 @@
 // rows (partials + column sum, several chunks when N·L > 256), mask ratios 0 / 0.5 / 0.75.
 import { describe, it } from 'vitest';
 import { maskTokenFillBackward, maskTokenFillForward } from '../../../src/ops/mask-token.ts';
-import { layoutFromMask, type MaskLayout } from '../../../src/ops/sparse-layout.ts';
 import { maskTokenFillBackwardRef, maskTokenFillForwardRef } from '../../../src/reference/mask-token.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 import { readF32, run, testArena, testEngine } from '../../helpers/gpu.ts';
+import { randomLayout } from '../../helpers/masks.ts';
 
-/** FCMAE's mask rule: keep floor(L·(1 − ratio)) random patches per sample. */
-function randomLayout(rng: Random, N: number, gridH: number, gridW: number, ratio: number): MaskLayout {
-  const L = gridH * gridW;
-  const keep = Math.floor(L * (1 - ratio));
-  const mask = new Float32Array(N * L).fill(1);
-  for (let n = 0; n < N; n++) {
-    const order = Array.from({ length: L }, (_, i) => i);
-    for (let i = L - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    for (let k = 0; k < keep; k++) mask[n * L + order[k]!] = 0;
-  }
-  return layoutFromMask(mask, N, gridH, gridW);
-}
 
 interface Case {
   N: number;
