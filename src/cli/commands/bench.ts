@@ -9,11 +9,12 @@ import { benchSweep, comparePeer, type PeerComparison, type StepBenchResult, typ
 import { loadTfjsWebgpuNode } from '../../bench/tfjs-node.ts';
 import { adapterLabel } from '../../gpu/device.ts';
 import { openCheckpoint } from '../../io/checkpoint.ts';
-import { ConfigError, customConfig, modelConfig, SIZE_NAMES, type ModelConfig } from '../../model/config.ts';
+import { customConfig } from '../../model/config.ts';
 import { flatFromStateDict, paramTable } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { readBatchFile, stepOptionsFrom } from './grads.ts';
+import { readBatchFile } from './grads.ts';
+import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 
 const CMD = 'bench';
 
@@ -21,25 +22,6 @@ export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
   '[--mask-ratio R | --sweep 0,0.6,0.75] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
   '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)';
-
-function configFrom(o: Options): ModelConfig {
-  const decoderDim = o.number('decoder-dim', 512, { integer: true, min: 1 });
-  const decoderDepth = o.number('decoder-depth', 1, { integer: true, min: 0 });
-  if (o.has('model')) {
-    if (o.has('depths') || o.has('dims')) throw new UsageError(`${CMD}: give --model or --depths/--dims, not both`);
-    return modelConfig(o.choice('model', SIZE_NAMES, 'atto'), decoderDim, decoderDepth);
-  }
-  const depths = o.intList('depths', 4);
-  const dims = o.intList('dims', 4);
-  if (!depths && !dims) return modelConfig('atto', decoderDim, decoderDepth);
-  if (!depths || !dims) throw new UsageError(`${CMD}: --depths and --dims go together (or use --model ${SIZE_NAMES.join('|')})`);
-  try {
-    return customConfig(depths, dims, decoderDim, decoderDepth);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${CMD}: ${e.message}`);
-    throw e;
-  }
-}
 
 function ratioList(raw: string): number[] {
   const ratios = raw.split(',').map((s) => Number(s.trim()));
@@ -54,11 +36,7 @@ const phaseTimingOf = (o: Options): StepBenchSettings['phaseTiming'] => {
 
 export async function benchCommand(argv: string[], cli: CliContext): Promise<void> {
   const o = Options.parse(CMD, argv, {
-    model: { type: 'string' },
-    depths: { type: 'string' },
-    dims: { type: 'string' },
-    'decoder-dim': { type: 'string' },
-    'decoder-depth': { type: 'string' },
+    ...MODEL_OPTION_SPEC,
     'input-size': { type: 'string' },
     'batch-size': { type: 'string' },
     'mask-ratio': { type: 'string' },
@@ -71,10 +49,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     checkpoint: { type: 'string' },
     batch: { type: 'string' },
     json: { type: 'boolean' },
-    grn: { type: 'string' },
-    gelu: { type: 'string' },
-    'norm-pix': { type: 'string' },
-    'dense-encoder': { type: 'string' },
+    ...STEP_OPTION_SPEC,
   });
   const json = o.bool('json', false);
   const progress = (line: string) => cli.warn(line);
@@ -103,7 +78,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     base = { config, batchSize: batch.N, height: batch.height, width: batch.width, maskRatio, options, steps, warmupSteps, seed, phaseTiming, params: flat, batch: { images: batch.imgs, mask: batch.mask }, gradientsOnly: true };
     ratios = [maskRatio];
   } else {
-    const config = configFrom(o);
+    const config = modelConfigFromOptions(o, 'atto');
     const size = o.number('input-size', 224, { integer: true, min: 32 });
     if (size % 32) throw new UsageError(`${CMD}: --input-size ${size} must be a multiple of 32`);
     const batchSize = o.number('batch-size', 8, { integer: true, min: 1 });

@@ -9,12 +9,11 @@ import { fromCanonical, formatLoadReport, type NamedTensor, type NameScheme } fr
 import { openAnyCheckpoint, writeNativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
 import { writeSafetensors } from '../../io/safetensors.ts';
-import { customConfig } from '../../model/config.ts';
 import { paramTable } from '../../model/parameters.ts';
 import { stateDictFromFlat } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { stepOptionsFrom } from './grads.ts';
+import { checkpointModelConfig, checkpointProblems, stepOptionsFrom } from '../model-options.ts';
 import { paramsWithOverrides } from './reconstruct.ts';
 
 export const convertUsage =
@@ -66,20 +65,11 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
 
   const ckpt = openAnyCheckpoint(bytes, basename(inPath));
   for (const line of formatLoadReport(ckpt.report)) cli.warn(line);
-  const problems = [...ckpt.report.missing.map((n) => `missing ${n}`), ...ckpt.report.misShaped.map((m) => `mis-shaped ${m.name}: expected (${m.expected}) got (${m.got})`)];
+  const problems = checkpointProblems(ckpt.report);
   if (problems.length) throw new Error(`${ckpt.fileName}: cannot convert an incomplete model: ${problems.join('; ')}`);
   if (ckpt.report.unexpected.length) cli.warn(`not converted (unknown to the model): ${listNames(ckpt.report.unexpected)}`);
 
-  const c = ckpt.config;
-  // The decoder's size comes from the file; only a file without one lets the flags choose it.
-  if (ckpt.report.decoderInFile) {
-    for (const opt of ['decoder-dim', 'decoder-depth']) {
-      if (o.has(opt)) throw new UsageError(`${cmd}: --${opt}: ${ckpt.fileName} has its own decoder (${c.decoderDepth}×${c.decoderDim})`);
-    }
-  }
-  const decoderDim = o.number('decoder-dim', c.decoderDim, { integer: true, min: 1, max: 4096 });
-  const decoderDepth = o.number('decoder-depth', c.decoderDepth, { integer: true, min: 0, max: 16 });
-  const config = customConfig(c.depths, c.dims, decoderDim, decoderDepth);
+  const config = checkpointModelConfig(o, ckpt);
   const dropped: string[] = [];
   const notes: string[] = [];
   let written: Uint8Array;
@@ -88,7 +78,7 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
   if (format === 'native') {
     // The native file holds the whole engine state: an absent decoder is initialised (seeded).
     const params = stateDictFromFlat(paramTable(config), paramsWithOverrides(config, ckpt.tensors, seed));
-    if (!ckpt.report.decoderInFile) notes.push(`decoder not in ${ckpt.fileName}: initialised with seed ${seed} (${decoderDepth}×${decoderDim}; --decoder-dim/--decoder-depth choose)`);
+    if (!ckpt.report.decoderInFile) notes.push(`decoder not in ${ckpt.fileName}: initialised with seed ${seed} (${config.decoderDepth}×${config.decoderDim}; --decoder-dim/--decoder-depth choose)`);
     const classifier = [...ckpt.tensors.keys()].filter((n) => CLASSIFIER.test(n));
     if (classifier.length) dropped.push(`classification head (${listNames(classifier)}): FCMAE has none`);
     const native = ckpt.native;

@@ -5,12 +5,13 @@ import { basename } from 'node:path';
 import { openCheckpoint } from '../../io/checkpoint.ts';
 import { fromCanonical } from '../../io/name-schemes.ts';
 import { parseSafetensors, writeSafetensors } from '../../io/safetensors.ts';
-import { customConfig, type StepOptions } from '../../model/config.ts';
+import { customConfig } from '../../model/config.ts';
 import { flatFromStateDict, stateDictFromFlat } from '../../model/state-dict.ts';
 import { initialParams, paramTable as paramTableOf } from '../../model/parameters.ts';
 import { Trainer } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
+import { checkpointProblems, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
 import type { CliContext } from '../context.ts';
 
 export const gradsUsage = `grads --checkpoint FILE --batch FILE --out FILE [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false] [--dense-encoder true|false]`;
@@ -53,24 +54,12 @@ export function readBatchFile(path: string): LoadedBatch {
   return { imgs: imgs.data, mask: mask.data, N, height, width, L, visible: L - masked };
 }
 
-export function stepOptionsFrom(o: Options): StepOptions {
-  return {
-    grnMode: o.choice('grn', ['per-sample', 'batch'] as const, 'per-sample'),
-    gelu: o.choice('gelu', ['erf', 'tanh'] as const, 'erf'),
-    normPix: o.bool('norm-pix', true),
-    denseEncoder: o.bool('dense-encoder', false),
-  };
-}
-
 export async function gradsCommand(argv: string[], cli: CliContext): Promise<void> {
   const o = Options.parse('grads', argv, {
     checkpoint: { type: 'string' },
     batch: { type: 'string' },
     out: { type: 'string' },
-    grn: { type: 'string' },
-    gelu: { type: 'string' },
-    'norm-pix': { type: 'string' },
-    'dense-encoder': { type: 'string' },
+    ...STEP_OPTION_SPEC,
   });
   const ckptPath = o.string('checkpoint');
   const batch = readBatchFile(o.string('batch'));
@@ -79,7 +68,7 @@ export async function gradsCommand(argv: string[], cli: CliContext): Promise<voi
   const ckpt = openCheckpoint(new Uint8Array(readFileSync(ckptPath)), basename(ckptPath));
   const c = ckpt.config;
   const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth);
-  const problems = [...ckpt.report.missing.map((n) => `missing ${n}`), ...ckpt.report.unexpected.map((n) => `unexpected ${n}`), ...ckpt.report.misShaped.map((m) => `mis-shaped ${m.name}: expected (${m.expected}) got (${m.got})`)];
+  const problems = [...checkpointProblems(ckpt.report), ...ckpt.report.unexpected.map((n) => `unexpected ${n}`)];
   if (!ckpt.report.decoderInFile) problems.push('the checkpoint has no decoder: gradients of an FCMAE step need one');
   if (problems.length) throw new UsageError(`${ckpt.fileName}: ${problems.join('; ')}`);
 

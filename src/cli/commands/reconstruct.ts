@@ -12,7 +12,7 @@ import { decodeFolder, indexFolder, type FolderIndex } from '../../data/node-fol
 import { openAnyCheckpoint } from '../../io/native-checkpoint.ts';
 import { formatLoadReport } from '../../io/name-schemes.ts';
 import { encodePng, panelGrid, type RgbaImage } from '../../io/png.ts';
-import { ConfigError, customConfig, validateInputSize, type ModelConfig, type StepOptions } from '../../model/config.ts';
+import { ConfigError, validateInputSize, type ModelConfig, type StepOptions } from '../../model/config.ts';
 import { initialParams, paramTable, toEngineLayout } from '../../model/parameters.ts';
 import type { Reconstruction } from '../../model/reconstruction.ts';
 import type { StateDict } from '../../model/state-dict.ts';
@@ -22,7 +22,7 @@ import { Trainer } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { stepOptionsFrom } from './grads.ts';
+import { checkpointModelConfig, checkpointProblems, stepOptionsFrom } from '../model-options.ts';
 
 export const reconstructUsage =
   'reconstruct --checkpoint FILE --images DIR --out FILE.png [--mask-ratio R] [--seed K] [--input-size PX] [--count N] [--decoder-dim D] [--decoder-depth K] [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false]';
@@ -153,23 +153,11 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
     : defaults;
 
   for (const line of formatLoadReport(ckpt.report)) cli.warn(line);
-  const problems = [
-    ...ckpt.report.missing.map((n) => `missing ${n}`),
-    ...ckpt.report.misShaped.map((m) => `mis-shaped ${m.name}: expected (${m.expected}) got (${m.got})`),
-  ];
+  const problems = checkpointProblems(ckpt.report);
   if (problems.length) throw new Error(`${ckpt.fileName}: ${problems.join('; ')}`);
   if (ckpt.report.classifier.length) cli.warn(`${ckpt.fileName}: classification head (${ckpt.report.classifier.join(', ')}) not used by FCMAE`);
   if (!ckpt.report.decoderInFile) cli.warn(`warning: ${ckpt.fileName} has no decoder: the reconstructions below come from a random decoder and are meaningless`);
-  const c = ckpt.config;
-  // A file without a decoder gets a random one; the flags may make it small (it means nothing anyway).
-  if (ckpt.report.decoderInFile) {
-    for (const opt of ['decoder-dim', 'decoder-depth']) {
-      if (o.has(opt)) throw new UsageError(`${cmd}: --${opt}: ${ckpt.fileName} has its own decoder (${c.decoderDepth}×${c.decoderDim})`);
-    }
-  }
-  const decoderDim = o.number('decoder-dim', c.decoderDim, { integer: true, min: 1, max: 4096 });
-  const decoderDepth = o.number('decoder-depth', c.decoderDepth, { integer: true, min: 0, max: 16 });
-  const config = customConfig(c.depths, c.dims, decoderDim, decoderDepth);
+  const config = checkpointModelConfig(o, ckpt);
   const flat = paramsWithOverrides(config, ckpt.tensors, seed);
 
   const { images } = await loadImageFolder(dir, decodeSideFor(inputSize), cli, cmd, 'images');

@@ -20,7 +20,7 @@ import { formatSkippedTsv } from '../../data/node-folder.ts';
 import { upload } from '../../gpu/buffers.ts';
 import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
 import { encodePng } from '../../io/png.ts';
-import { ConfigError, customConfig, modelConfig, SIZE_NAMES, type ModelConfig, type StepOptions } from '../../model/config.ts';
+import { type ModelConfig, type StepOptions } from '../../model/config.ts';
 import { initialParams, paramTable, type ParamTable } from '../../model/parameters.ts';
 import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
@@ -30,7 +30,7 @@ import { NonFiniteLossError, Trainer, type StepResult } from '../../train/traine
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { stepOptionsFrom } from './grads.ts';
+import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 import { checkInputSize, checkMaskRatio, decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
 
 export const trainUsage =
@@ -111,11 +111,7 @@ interface RunPlan {
 
 const SPEC = {
   data: { type: 'string' },
-  model: { type: 'string' },
-  depths: { type: 'string' },
-  dims: { type: 'string' },
-  'decoder-dim': { type: 'string' },
-  'decoder-depth': { type: 'string' },
+  ...MODEL_OPTION_SPEC,
   'input-size': { type: 'string' },
   'batch-size': { type: 'string' },
   'mask-ratio': { type: 'string' },
@@ -123,34 +119,13 @@ const SPEC = {
   blr: { type: 'string' },
   warmup: { type: 'string' },
   seed: { type: 'string' },
-  grn: { type: 'string' },
-  gelu: { type: 'string' },
-  'norm-pix': { type: 'string' },
-  'dense-encoder': { type: 'string' },
+  ...STEP_OPTION_SPEC,
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'log-every': { type: 'string' },
   'eval-images': { type: 'string' },
   resume: { type: 'string' },
 } as const;
-
-function configFromOptions(o: Options): ModelConfig {
-  const decoderDim = o.number('decoder-dim', 512, { integer: true, min: 1, max: 4096 });
-  const decoderDepth = o.number('decoder-depth', 1, { integer: true, min: 0, max: 16 });
-  if (o.has('model')) {
-    if (o.has('depths') || o.has('dims')) throw new UsageError(`${CMD}: --model and --depths/--dims both given; use one`);
-    return modelConfig(o.choice('model', SIZE_NAMES, 'atto'), decoderDim, decoderDepth);
-  }
-  const depths = o.intList('depths', 4);
-  const dims = o.intList('dims', 4);
-  if (!depths || !dims) throw new UsageError(`${CMD}: give --model NAME (${SIZE_NAMES.join(', ')}) or both --depths a,b,c,d and --dims a,b,c,d`);
-  try {
-    return customConfig(depths, dims, decoderDim, decoderDepth);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${CMD}: --depths ${depths} --dims ${dims}: ${e.message}`);
-    throw e;
-  }
-}
 
 const SCHEDULE_OPTION: Record<string, string> = { blr: 'blr', peakLr: 'blr', batch: 'batch-size', warmupSteps: 'warmup', totalSteps: 'steps', minLr: 'blr' };
 
@@ -216,7 +191,7 @@ function parseRun(argv: string[]): RunPlan {
       if (given !== stored) throw new UsageError(`${CMD}: --${opt} ${given} differs from ${name}'s ${stored}; a resumed run keeps its settings (drop the option or start a new run)`);
     };
     if (o.has('model') || o.has('depths') || o.has('dims') || o.has('decoder-dim') || o.has('decoder-depth')) {
-      const asked = o.has('model') || o.has('depths') || o.has('dims') ? configFromOptions(o) : { ...c.config, decoderDim: o.number('decoder-dim', c.config.decoderDim), decoderDepth: o.number('decoder-depth', c.config.decoderDepth) };
+      const asked = o.has('model') || o.has('depths') || o.has('dims') ? modelConfigFromOptions(o) : { ...c.config, decoderDim: o.number('decoder-dim', c.config.decoderDim), decoderDepth: o.number('decoder-depth', c.config.decoderDepth) };
       const opt = o.has('model') ? 'model' : o.has('depths') ? 'depths' : o.has('dims') ? 'dims' : o.has('decoder-dim') ? 'decoder-dim' : 'decoder-depth';
       const describe = (m: ModelConfig) => `depths ${m.depths} dims ${m.dims} decoder ${m.decoderDepth}×${m.decoderDim}`;
       conflict(opt, describe(asked), describe(c.config));
@@ -263,7 +238,7 @@ function parseRun(argv: string[]): RunPlan {
       checkMaskRatio(CMD, training.maskRatio, training.inputSize);
     }
   } else {
-    config = configFromOptions(o);
+    config = modelConfigFromOptions(o);
     options = stepOptionsFrom(o);
     training = trainingFromOptions(o, null);
   }
