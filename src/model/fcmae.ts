@@ -83,6 +83,10 @@ export class FcmaePlan {
    * is masked; Σ(loss·mask)/Σmask would be 0/0, so the step reconstructs every patch instead).
    */
   readonly lossPatches: number;
+  /** (N·L) p of each grid row n·L + p: the tables of a layout where every patch is visible. */
+  private readonly gridIdentity: Int32Array;
+  /** (N·L) every grid row n·L + p: the loss rows at mask ratio 0. */
+  private readonly allGridRows: Int32Array;
 
   // Flat parameter state (totalFloats each).
   params!: GPUBuffer;
@@ -134,6 +138,8 @@ export class FcmaePlan {
     this.M = this.L - this.V;
     this.encV = options.denseEncoder ? this.L : this.V;
     this.lossPatches = this.M > 0 ? this.M : this.L;
+    this.gridIdentity = Int32Array.from({ length: shape.batchSize * this.L }, (_, i) => i % this.L);
+    this.allGridRows = Int32Array.from({ length: shape.batchSize * this.L }, (_, i) => i);
     if (this.V < 1 || this.V > this.L) throw new RangeError(`visible patches ${this.V} must be in 1..${this.L}`);
   }
 
@@ -293,14 +299,16 @@ export class FcmaePlan {
     const Renc = N * this.encV;
     const proj = arena.f32('dec/proj', Renc * D); // (N·encV, D)
     const decIn = arena.f32('dec/in', N * this.L * D); // (N·L, D)
+    const decIdentity = arena.fromData('dec/identity', this.gridIdentity);
     const decGrid: Grid = {
       r: 1,
       N,
       V: this.L,
       gridH: this.gridH,
       gridW: this.gridW,
-      patchToVisible: arena.fromData('dec/identity-p2v', Int32Array.from({ length: N * this.L }, (_, i) => i % this.L)),
-      visiblePatches: arena.fromData('dec/identity-vis', Int32Array.from({ length: N * this.L }, (_, i) => i % this.L)),
+      // every patch visible: both tables are the identity p → p (one read-only buffer serves both)
+      patchToVisible: decIdentity,
+      visiblePatches: decIdentity,
     };
     const decStream = arena.f32('grad-stream/decoder', N * this.L * D);
     const fDec = fwd('decoder');
@@ -440,7 +448,7 @@ export class FcmaePlan {
     upload(device, this.image, images);
     upload(device, this.mask, layout.mask);
     if (this.options.denseEncoder) {
-      const identity = Int32Array.from({ length: N * this.L }, (_, i) => i % this.L);
+      const identity = this.gridIdentity;
       upload(device, this.encPatchToVisible, identity);
       upload(device, this.encVisiblePatches, identity);
       // the fill reads proj rows n·L + p for visible patches
@@ -454,7 +462,7 @@ export class FcmaePlan {
       upload(device, this.decPatchToVisible, layout.patchToVisible);
       upload(device, this.decVisiblePatches, layout.visiblePatches);
     }
-    upload(device, this.maskedRows, this.M > 0 ? maskedPatchRows(layout) : Int32Array.from({ length: N * this.L }, (_, i) => i));
+    upload(device, this.maskedRows, this.M > 0 ? maskedPatchRows(layout) : this.allGridRows);
     return layout;
   }
 
