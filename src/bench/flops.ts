@@ -9,7 +9,8 @@
 // taps of each visible output, as if every neighbour were visible (what a dense conv of the
 // same rows would cost). Elementwise ops (LayerNorm, GELU, GRN, loss, AdamW) get the rough
 // per-element operation counts below; they are a few percent of the total, and their kernels
-// are bound by memory traffic, not arithmetic.
+// are bound by memory traffic, not arithmetic. A model without GRN (config.grn false) has no
+// 'grn' entries, as its plan has no GRN dispatches.
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { paramTable } from '../model/parameters.ts';
 
@@ -85,10 +86,10 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: {
       add(phase, 'layernorm', 'elementwise', E.layerNormForward * n);
       add(phase, 'pwconv1', 'matmul', mm(rows, 4 * C, C) + 4 * n * E.bias);
       add(phase, 'gelu', 'elementwise', E.geluForward * 4 * n);
-      add(phase, 'grn', 'elementwise', E.grnForward * 4 * n);
+      if (config.grn) add(phase, 'grn', 'elementwise', E.grnForward * 4 * n);
       add(phase, 'pwconv2', 'matmul', mm(rows, C, 4 * C) + n * (E.bias + E.residual));
       add(bwd, 'pwconv2 dW dX dB', 'matmul', 2 * mm(rows, C, 4 * C) + n);
-      add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n);
+      if (config.grn) add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n);
       add(bwd, 'gelu', 'elementwise', E.geluBackward * 4 * n);
       add(bwd, 'pwconv1 dW dX dB', 'matmul', 2 * mm(rows, 4 * C, C) + 4 * n);
       add(bwd, 'layernorm', 'elementwise', E.layerNormBackward * n);

@@ -9,6 +9,7 @@
 //   encoder.stages.S.B.{dwconv.weight (C,1,7,7), dwconv.bias, norm.weight, norm.bias,
 //     pwconv1.weight (4C,C), pwconv1.bias, grn.gamma (1,1,1,4C), grn.beta (1,1,1,4C),
 //     pwconv2.weight (C,4C), pwconv2.bias}
+//   (a model without GRN, the ConvNeXt V1-style ablation, has no grn.* in any block)
 //   proj.{weight (D,d3,1,1), bias}, mask_token (1,D,1,1), decoder.K.<block names, width D>,
 //   pred.{weight (3072,D,1,1), bias}
 //   classifier extras: norm.{weight, bias} (d3), head.{weight (classes,d3), bias}
@@ -40,6 +41,8 @@ export interface CheckpointModelConfig {
   decoderDim: number;
   /** Classes of the classification head, or null when there is none. */
   numClasses: number | null;
+  /** GRN in every block (ConvNeXt V2); false for the no-GRN ablation. Absent means true. */
+  grn?: boolean;
 }
 
 /** The published sizes are defined once, in the model layer. */
@@ -79,6 +82,10 @@ const BLOCK_PARAMS = [
   'pwconv2.bias',
 ] as const;
 
+/** A block's tensor names: without GRN, grn.gamma / grn.beta are not among them. */
+const blockParams = (config: CheckpointModelConfig): readonly (typeof BLOCK_PARAMS)[number][] =>
+  config.grn === false ? BLOCK_PARAMS.filter((p) => !p.startsWith('grn.')) : BLOCK_PARAMS;
+
 function blockShapes(C: number): Record<(typeof BLOCK_PARAMS)[number], number[]> {
   return {
     'dwconv.weight': [C, 1, 7, 7],
@@ -98,6 +105,7 @@ function blockShapes(C: number): Record<(typeof BLOCK_PARAMS)[number], number[]>
 export function canonicalEntries(config: CheckpointModelConfig, parts: { decoder?: boolean; classifier?: boolean } = {}): CanonicalEntry[] {
   const { depths, dims } = config;
   const out: CanonicalEntry[] = [];
+  const params = blockParams(config);
   const enc = (name: string, shape: number[]): void => void out.push({ name: `encoder.${name}`, shape, part: 'encoder' });
   enc('downsample_layers.0.0.weight', [dims[0]!, 3, 4, 4]);
   enc('downsample_layers.0.0.bias', [dims[0]!]);
@@ -111,7 +119,7 @@ export function canonicalEntries(config: CheckpointModelConfig, parts: { decoder
   }
   for (let s = 0; s < 4; s++) {
     const shapes = blockShapes(dims[s]!);
-    for (let b = 0; b < depths[s]!; b++) for (const p of BLOCK_PARAMS) enc(`stages.${s}.${b}.${p}`, shapes[p]);
+    for (let b = 0; b < depths[s]!; b++) for (const p of params) enc(`stages.${s}.${b}.${p}`, shapes[p]);
   }
   if (parts.decoder ?? true) {
     const D = config.decoderDim;
@@ -120,7 +128,7 @@ export function canonicalEntries(config: CheckpointModelConfig, parts: { decoder
     dec('proj.bias', [D]);
     dec('mask_token', [1, D, 1, 1]);
     const shapes = blockShapes(D);
-    for (let k = 0; k < config.decoderDepth; k++) for (const p of BLOCK_PARAMS) dec(`decoder.${k}.${p}`, shapes[p]);
+    for (let k = 0; k < config.decoderDepth; k++) for (const p of params) dec(`decoder.${k}.${p}`, shapes[p]);
     dec('pred.weight', [PRED_CHANNELS, D, 1, 1]);
     dec('pred.bias', [PRED_CHANNELS]);
   }
@@ -434,13 +442,20 @@ function inferConfig(byCanonical: Map<string, RenamedTensor>, current: Checkpoin
   let encoderTensors = 0;
   let decoderDepth = 0;
   let decoderTensors = 0;
+  let blockTensors = 0;
+  let grnTensors = 0;
   for (const name of byCanonical.keys()) {
     let m: RegExpMatchArray | null;
     if (name.startsWith('encoder.')) encoderTensors++;
     if ((m = name.match(/^encoder\.stages\.([0-3])\.(\d+)\./))) depths[+m[1]!] = Math.max(depths[+m[1]!]!, +m[2]! + 1);
     if ((m = name.match(/^decoder\.(\d+)\./))) decoderDepth = Math.max(decoderDepth, +m[1]! + 1);
     if (DECODER_NAME.test(name)) decoderTensors++;
+    if (/^(encoder\.stages\.\d+|decoder)\.\d+\./.test(name)) blockTensors++;
+    if (/^(encoder\.stages\.\d+|decoder)\.\d+\.grn\.(gamma|beta)$/.test(name)) grnTensors++;
   }
+  // GRN is all or nothing: one GRN tensor anywhere makes every block expect GRN, so blocks
+  // without it are reported missing by name. Blocks with no GRN at all: the no-GRN ablation.
+  const grn = blockTensors > 0 ? grnTensors > 0 : (current?.grn ?? true);
   let dims: number[];
   let finalDepths: number[];
   if (encoderTensors === 0) {
@@ -475,6 +490,7 @@ function inferConfig(byCanonical: Map<string, RenamedTensor>, current: Checkpoin
     decoderDepth: decoderTensors > 0 ? decoderDepth : (current?.decoderDepth ?? DEFAULT_DECODER.depth),
     decoderDim,
     numClasses: headRows ?? (byCanonical.has('head.bias') ? numel('head.bias') : null),
+    grn,
   };
 }
 
@@ -552,7 +568,7 @@ export function formatLoadReport(r: LoadReport): string[] {
   const c = r.config;
   const lines = [
     `${r.fileName}: ${r.scheme} names, ${r.size ?? 'custom'} (depths ${c.depths.join(',')}, dims ${c.dims.join(',')}` +
-      `${r.decoderInFile ? `, decoder ${c.decoderDepth}×${c.decoderDim}` : ''}${c.numClasses !== null ? `, head ${c.numClasses} classes` : ''}): ` +
+      `${r.decoderInFile ? `, decoder ${c.decoderDepth}×${c.decoderDim}` : ''}${c.numClasses !== null ? `, head ${c.numClasses} classes` : ''}${c.grn === false ? ', no GRN' : ''}): ` +
       `${r.loaded.length} tensors loaded`,
   ];
   for (const n of r.notes) lines.push(n);

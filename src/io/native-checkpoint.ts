@@ -11,6 +11,8 @@
 //   elementwise, so the same permutation that maps a weight to the engine layout maps them.
 // - The settings hash covers config, step options, training settings and the AdamW constants;
 //   a file whose metadata was edited by hand is refused with 'hash-mismatch'.
+// - config.grn (the no-GRN ablation) is stored only when false; absent means GRN, as in files
+//   written before the option existed.
 // - A canonical-scheme reader (openCheckpoint) sees the moments as unexpected tensors, so
 //   openAnyCheckpoint below strips them before mapping names.
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
@@ -176,8 +178,12 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function configRecord(c: ModelConfig): { depths: number[]; dims: number[]; decoderDim: number; decoderDepth: number } {
-  return { depths: [...c.depths], dims: [...c.dims], decoderDim: c.decoderDim, decoderDepth: c.decoderDepth };
+/**
+ * The config as stored. `grn` is written only when false, so a model with GRN has the metadata
+ * and settings hash it had before the no-GRN option existed (files written then stay valid).
+ */
+function configRecord(c: ModelConfig): { depths: number[]; dims: number[]; decoderDim: number; decoderDepth: number; grn?: false } {
+  return { depths: [...c.depths], dims: [...c.dims], decoderDim: c.decoderDim, decoderDepth: c.decoderDepth, ...(c.grn ? {} : { grn: false as const }) };
 }
 
 /**
@@ -202,7 +208,7 @@ function checkStateDict(file: string, sd: StateDict, config: ModelConfig, what: 
     if (t.data.length !== spec.size) throw new NativeCheckpointError('mis-shaped', file, prefix + spec.name, `${t.data.length} values for shape (${t.shape.join(', ')})`);
   }
   for (const name of sd.keys()) {
-    if (!table.byName.has(name)) throw new NativeCheckpointError('unexpected-tensor', file, prefix + name, `not a parameter of the config (depths ${config.depths}, dims ${config.dims})`);
+    if (!table.byName.has(name)) throw new NativeCheckpointError('unexpected-tensor', file, prefix + name, `not a parameter of the config (depths ${config.depths}, dims ${config.dims}${config.grn ? '' : ', no GRN'})`);
   }
 }
 
@@ -311,6 +317,7 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
       field(file, 'config', c, 'dims', 'int[]') as number[],
       field(file, 'config', c, 'decoderDim', 'int') as number,
       field(file, 'config', c, 'decoderDepth', 'int') as number,
+      c.grn === undefined ? true : (field(file, 'config', c, 'grn', 'bool') as boolean),
     );
   } catch (e) {
     if (e instanceof NativeCheckpointError) throw e;

@@ -33,12 +33,18 @@ export interface ModelConfig {
   dims: number[];
   decoderDim: number;
   decoderDepth: number;
+  /**
+   * GRN in every block, encoder and decoder (ConvNeXt V2; default). False is the ablation of a
+   * ConvNeXt V1-style block: dwconv → LayerNorm → pwconv1 → GELU → pwconv2 → residual, with no
+   * GRN parameters. V1's layer scale is not added either, so the only difference is GRN.
+   */
+  grn: boolean;
   /** Published size this config equals, if any. */
   size?: SizeName;
 }
 
 export interface StepOptions {
-  /** GRN statistics over each sample's visible sites (default) or the whole batch's. */
+  /** GRN statistics over each sample's visible sites (default) or the whole batch's; unused without GRN. */
   grnMode: GrnMode;
   gelu: GeluForm;
   /** Normalised-pixel targets (default on). */
@@ -53,10 +59,10 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function modelConfig(size: SizeName, decoderDim = 512, decoderDepth = 1): ModelConfig {
+export function modelConfig(size: SizeName, decoderDim = 512, decoderDepth = 1, grn = true): ModelConfig {
   const s = MODEL_SIZES[size];
   if (!s) throw new ConfigError(`unknown model size '${size}' (known: ${SIZE_NAMES.join(', ')})`);
-  return validateConfig({ depths: [...s.depths], dims: [...s.dims], decoderDim, decoderDepth, size });
+  return validateConfig({ depths: [...s.depths], dims: [...s.dims], decoderDim, decoderDepth, grn, size });
 }
 
 /** The published size whose depths and dims equal these, if any. */
@@ -64,8 +70,8 @@ export function matchSize(depths: readonly number[], dims: readonly number[]): S
   return SIZE_NAMES.find((n) => MODEL_SIZES[n].depths.join() === depths.join() && MODEL_SIZES[n].dims.join() === dims.join());
 }
 
-export function customConfig(depths: number[], dims: number[], decoderDim = 512, decoderDepth = 1): ModelConfig {
-  return validateConfig({ depths, dims, decoderDim, decoderDepth, size: matchSize(depths, dims) });
+export function customConfig(depths: number[], dims: number[], decoderDim = 512, decoderDepth = 1, grn = true): ModelConfig {
+  return validateConfig({ depths, dims, decoderDim, decoderDepth, grn, size: matchSize(depths, dims) });
 }
 
 export function validateConfig(c: ModelConfig): ModelConfig {
@@ -81,6 +87,7 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   });
   if (!Number.isInteger(c.decoderDim) || c.decoderDim < 1 || c.decoderDim > 4096) bad(`decoder width must be an integer in 1..4096 (got ${c.decoderDim})`);
   if (!Number.isInteger(c.decoderDepth) || c.decoderDepth < 0 || c.decoderDepth > 16) bad(`decoder depth must be an integer in 0..16 (got ${c.decoderDepth})`);
+  if (typeof c.grn !== 'boolean') bad(`grn must be true or false (got ${String(c.grn)})`);
   return c;
 }
 

@@ -7,6 +7,8 @@
 // patches, r sites per patch side at a stage (8, 4, 2, 1), C channels, D decoder width.
 // Encoder activations are (rows, C) with rows = N·V·r² (src/ops/sparse-layout.ts); the
 // decoder works on the dense grid, rows = N·L. In the dense-encoder ablation V = L.
+// Without GRN (config.grn false, the ConvNeXt V1-style ablation) a block has no GRN dispatches
+// or buffers: pwconv2 reads the GELU output, and its dInput is the GELU output's gradient.
 import { BufferArena, upload } from '../gpu/buffers.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
@@ -39,6 +41,13 @@ export interface Phase {
   dispatches: Dispatch[];
 }
 
+/** GRN's buffers of one block, kept for its backward (absent without GRN). */
+interface GrnActs {
+  y: GPUBuffer; // (rows, 4C) GRN output
+  norm: GPUBuffer; // (N or 1, 4C)
+  gnorm: GPUBuffer; // (N or 1, 4C)
+}
+
 /** Buffers of one ConvNeXt V2 block's forward pass, kept for its backward. */
 interface BlockActs {
   prefix: string;
@@ -51,10 +60,10 @@ interface BlockActs {
   lnRstd: GPUBuffer; // (rows)
   h: GPUBuffer; // (rows, 4C) pwconv1 output (pre-GELU)
   act: GPUBuffer; // (rows, 4C) GELU output
-  grn: GPUBuffer; // (rows, 4C) GRN output
-  grnNorm: GPUBuffer; // (N or 1, 4C)
-  grnG: GPUBuffer; // (N or 1, 4C)
-  out: GPUBuffer; // (rows, C) block output = x + pwconv2(grn)
+  grn: GrnActs | null; // null without GRN
+  /** (rows, 4C) what pwconv2 reads: the GRN output, or the GELU output without GRN. */
+  mlpOut: GPUBuffer;
+  out: GPUBuffer; // (rows, C) block output = x + pwconv2(mlpOut)
 }
 
 /** Where a group of blocks runs: its sparse layout tables and the site resolution. */
@@ -360,9 +369,10 @@ export class FcmaePlan {
   }
 
   /**
-   * `depth` ConvNeXt V2 blocks of width C on `rows` rows starting from `x`; forward dispatches go
-   * to `f`, backward ones to `b` (in backward order); `stream` (rows, C) carries the gradient of
-   * the last block's output and is updated in place to the gradient of `x`.
+   * `depth` ConvNeXt V2 blocks (V1-style without GRN) of width C on `rows` rows starting from
+   * `x`; forward dispatches go to `f`, backward ones to `b` (in backward order); `stream`
+   * (rows, C) carries the gradient of the last block's output and is updated in place to the
+   * gradient of `x`.
    */
   private async blocks(
     prefix: string,
@@ -383,6 +393,10 @@ export class FcmaePlan {
     const acts: BlockActs[] = [];
     for (let i = 0; i < depth; i++) {
       const p = `${prefix}.${i}`;
+      const act = arena.f32(`${p}/act`, rows * 4 * C);
+      const grn: GrnActs | null = this.config.grn
+        ? { y: arena.f32(`${p}/grn`, rows * 4 * C), norm: arena.f32(`${p}/grn-norm`, groups * 4 * C), gnorm: arena.f32(`${p}/grn-g`, groups * 4 * C) }
+        : null;
       const a: BlockActs = {
         prefix: p,
         C,
@@ -393,10 +407,9 @@ export class FcmaePlan {
         lnMean: arena.f32(`${p}/ln-mean`, rows),
         lnRstd: arena.f32(`${p}/ln-rstd`, rows),
         h: arena.f32(`${p}/h`, rows * 4 * C),
-        act: arena.f32(`${p}/act`, rows * 4 * C),
-        grn: arena.f32(`${p}/grn`, rows * 4 * C),
-        grnNorm: arena.f32(`${p}/grn-norm`, groups * 4 * C),
-        grnG: arena.f32(`${p}/grn-g`, groups * 4 * C),
+        act,
+        grn,
+        mlpOut: grn ? grn.y : act,
         out: arena.f32(`${p}/out`, rows * C),
       };
       const layout = { N, V: grid.V, gridH: grid.gridH, gridW: grid.gridW, r: grid.r, C };
@@ -404,10 +417,10 @@ export class FcmaePlan {
       f.push(...(await layerNormForward(engine, arena, `${p}/ln`, { x: a.dw, weight: this.param(`${p}.norm.weight`), bias: this.param(`${p}.norm.bias`), y: a.ln, mean: a.lnMean, rstd: a.lnRstd }, { rows, C })));
       f.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1`, a.ln, this.param(`${p}.pwconv1.weight`), a.h, { M: rows, N: 4 * C, K: C, transB: true, bias: this.param(`${p}.pwconv1.bias`) })));
       f.push(...(await geluForward(engine, arena, `${p}/gelu`, { x: a.h, y: a.act }, { count: rows * 4 * C, form: gelu })));
-      f.push(...(await grnForward(engine, arena, `${p}/grn`, { x: a.act, gamma: this.param(`${p}.grn.gamma`), beta: this.param(`${p}.grn.beta`), y: a.grn, norm: a.grnNorm, gnorm: a.grnG }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
-      // out = x + grn·W2ᵀ + b2: copy-free by accumulating the matmul into a buffer holding x
+      if (grn) f.push(...(await grnForward(engine, arena, `${p}/grn`, { x: a.act, gamma: this.param(`${p}.grn.gamma`), beta: this.param(`${p}.grn.beta`), y: grn.y, norm: grn.norm, gnorm: grn.gnorm }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
+      // out = x + mlpOut·W2ᵀ + b2: copy-free by accumulating the matmul into a buffer holding x
       f.push(...(await copy(engine, arena, `${p}/residual-copy`, { src: x, dst: a.out }, { count: rows * C })));
-      f.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.grn, this.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: this.param(`${p}.pwconv2.bias`), accumulate: true })));
+      f.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, this.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: this.param(`${p}.pwconv2.bias`), accumulate: true })));
       acts.push(a);
       x = a.out;
     }
@@ -419,10 +432,12 @@ export class FcmaePlan {
     for (const a of [...acts].reverse()) {
       const p = a.prefix;
       const layout = { N, V: grid.V, gridH: grid.gridH, gridW: grid.gridW, r: grid.r, C };
-      b.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, stream, a.grn, this.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true })));
+      b.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, stream, a.mlpOut, this.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true })));
       b.push(...(await columnSum(engine, arena, `${p}/pwconv2-dB`, { x: stream, out: this.grad(`${p}.pwconv2.bias`) }, { rows, C })));
-      b.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, stream, this.param(`${p}.pwconv2.weight`), d4a, { M: rows, N: 4 * C, K: C })));
-      b.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: this.param(`${p}.grn.gamma`), norm: a.grnNorm, gnorm: a.grnG, dY: d4a, dX: d4b, dGamma: this.grad(`${p}.grn.gamma`), dBeta: this.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
+      // d4b ends up holding the GELU output's gradient: GRN's backward of pwconv2's dInput (d4a),
+      // or, without GRN, pwconv2's dInput itself
+      b.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, stream, this.param(`${p}.pwconv2.weight`), a.grn ? d4a : d4b, { M: rows, N: 4 * C, K: C })));
+      if (a.grn) b.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: this.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4a, dX: d4b, dGamma: this.grad(`${p}.grn.gamma`), dBeta: this.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
       b.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: this.options.gelu })));
       b.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dW`, d4a, a.ln, this.grad(`${p}.pwconv1.weight`), { M: 4 * C, N: C, K: rows, transA: true })));
       b.push(...(await columnSum(engine, arena, `${p}/pwconv1-dB`, { x: d4a, out: this.grad(`${p}.pwconv1.bias`) }, { rows, C: 4 * C })));

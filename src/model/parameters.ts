@@ -37,7 +37,8 @@ export const PARAM_ALIGN_FLOATS = 64;
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-function blockParams(prefix: string, C: number, out: Omit<ParamSpec, 'size' | 'offset'>[]): void {
+/** One block's parameters; `grn` false (the no-GRN ablation) leaves out grn.gamma / grn.beta. */
+function blockParams(prefix: string, C: number, grn: boolean, out: Omit<ParamSpec, 'size' | 'offset'>[]): void {
   out.push(
     { name: `${prefix}.dwconv.weight`, kind: 'dwconv', torchShape: [C, 1, 7, 7], decay: true },
     { name: `${prefix}.dwconv.bias`, kind: 'bias', torchShape: [C], decay: false },
@@ -45,8 +46,14 @@ function blockParams(prefix: string, C: number, out: Omit<ParamSpec, 'size' | 'o
     { name: `${prefix}.norm.bias`, kind: 'norm-bias', torchShape: [C], decay: false },
     { name: `${prefix}.pwconv1.weight`, kind: 'linear', torchShape: [4 * C, C], decay: true },
     { name: `${prefix}.pwconv1.bias`, kind: 'bias', torchShape: [4 * C], decay: false },
-    { name: `${prefix}.grn.gamma`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
-    { name: `${prefix}.grn.beta`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
+  );
+  if (grn) {
+    out.push(
+      { name: `${prefix}.grn.gamma`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
+      { name: `${prefix}.grn.beta`, kind: 'grn', torchShape: [1, 1, 1, 4 * C], decay: false },
+    );
+  }
+  out.push(
     { name: `${prefix}.pwconv2.weight`, kind: 'linear', torchShape: [C, 4 * C], decay: true },
     { name: `${prefix}.pwconv2.bias`, kind: 'bias', torchShape: [C], decay: false },
   );
@@ -71,7 +78,7 @@ function networkOrder(c: ModelConfig): Omit<ParamSpec, 'size' | 'offset'>[] {
         { name: `encoder.downsample_layers.${s}.1.bias`, kind: 'bias', torchShape: [d[s]!], decay: false },
       );
     }
-    for (let b = 0; b < c.depths[s]!; b++) blockParams(`encoder.stages.${s}.${b}`, d[s]!, out);
+    for (let b = 0; b < c.depths[s]!; b++) blockParams(`encoder.stages.${s}.${b}`, d[s]!, c.grn, out);
   }
   const D = c.decoderDim;
   out.push(
@@ -79,7 +86,7 @@ function networkOrder(c: ModelConfig): Omit<ParamSpec, 'size' | 'offset'>[] {
     { name: 'proj.bias', kind: 'bias', torchShape: [D], decay: false },
     { name: 'mask_token', kind: 'mask-token', torchShape: [1, D, 1, 1], decay: false },
   );
-  for (let b = 0; b < c.decoderDepth; b++) blockParams(`decoder.${b}`, D, out);
+  for (let b = 0; b < c.decoderDepth; b++) blockParams(`decoder.${b}`, D, c.grn, out);
   out.push(
     { name: 'pred.weight', kind: 'linear', torchShape: [PATCH_VALUES, D, 1, 1], decay: true },
     { name: 'pred.bias', kind: 'bias', torchShape: [PATCH_VALUES], decay: false },

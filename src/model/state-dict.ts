@@ -12,7 +12,10 @@ export type StateDict = Map<string, NamedTensor>;
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** Infer depths, dims and the decoder from canonical names and shapes. */
+/**
+ * Infer depths, dims, the decoder and GRN from canonical names and shapes. GRN is all or
+ * nothing: blocks with grn.gamma/grn.beta next to blocks without are refused, naming both.
+ */
 export function configFromStateDict(sd: StateDict): ModelConfig {
   const dims: number[] = [];
   const depths: number[] = [];
@@ -28,7 +31,13 @@ export function configFromStateDict(sd: StateDict): ModelConfig {
   if (!proj) throw new ConfigError('state dict has no proj.weight: cannot infer the decoder width');
   let decoderDepth = 0;
   while (sd.has(`decoder.${decoderDepth}.dwconv.weight`)) decoderDepth++;
-  return customConfig(depths, dims, proj.shape[0]!, decoderDepth);
+  const blocks = [...depths.flatMap((depth, s) => Array.from({ length: depth }, (_, b) => `encoder.stages.${s}.${b}`)), ...Array.from({ length: decoderDepth }, (_, b) => `decoder.${b}`)];
+  const withGrn = blocks.filter((p) => sd.has(`${p}.grn.gamma`) || sd.has(`${p}.grn.beta`));
+  const withoutGrn = blocks.filter((p) => !sd.has(`${p}.grn.gamma`) && !sd.has(`${p}.grn.beta`));
+  if (withGrn.length && withoutGrn.length) {
+    throw new ConfigError(`state dict mixes blocks with GRN (${withGrn[0]}, ${withGrn.length} in all) and without (${withoutGrn[0]}, ${withoutGrn.length} in all): a model has GRN in every block or in none`);
+  }
+  return customConfig(depths, dims, proj.shape[0]!, decoderDepth, withoutGrn.length === 0);
 }
 
 export interface StateDictProblems {

@@ -6,7 +6,8 @@
 // data folder must hold ImageFolder classes under <data_path>/train; the schedule is in
 // epochs of len(dataset) // batch iterations; --norm_pix_loss is a store_true flag (there is
 // no flag to turn it off, so plain-pixel targets need an edit); GRN statistics there are
-// taken over the whole batch; GELU is the exact (erf) form; there is no dense-encoder switch.
+// taken over the whole batch; GELU is the exact (erf) form; there is no dense-encoder switch and
+// no switch to leave GRN out.
 import type { Settings } from './settings.ts';
 
 export interface PytorchCommand {
@@ -44,7 +45,8 @@ export function pytorchCommand(s: Settings, ctx: CommandContext): PytorchCommand
     );
   }
   if (!s.normPix) notes.push('This run uses plain-pixel targets: --norm_pix_loss is left out; check that main_pretrain.py does not set_defaults(norm_pix_loss=True), which no flag can undo.');
-  if (s.grnMode === 'per-sample') notes.push('GRN statistics here are per sample; the official sparse GRN pools them over the whole batch.');
+  if (!s.grn) notes.push('This run has no GRN (V1-style blocks); the official FCMAE model always has GRN: remove the GRN layers from models/convnextv2_sparse.py and models/convnextv2.py to match.');
+  else if (s.grnMode === 'per-sample') notes.push('GRN statistics here are per sample; the official sparse GRN pools them over the whole batch.');
   if (s.gelu === 'tanh') notes.push('This run uses the tanh GELU approximation; the official model uses the exact (erf) GELU.');
   if (s.denseEncoder) notes.push('This run is the dense-encoder ablation; the official encoder is always sparse.');
   if (s.warmupSteps % stepsPerEpoch !== 0 || s.totalSteps % stepsPerEpoch !== 0) {

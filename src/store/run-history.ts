@@ -45,7 +45,8 @@ export const CSV_HEADER = ['run_id', 'run_name', 'mask_ratio', 'model', 'batch_s
 export function runsToCsv(runs: readonly RunRecord[]): string {
   const lines = [CSV_HEADER.join(',')];
   for (const r of runs) {
-    const model = r.settings.size === 'custom' ? `custom(${r.settings.depths.join('-')}/${r.settings.dims.join('-')})` : r.settings.size;
+    // runs stored before the GRN option have no `grn`: they had GRN
+    const model = (r.settings.size === 'custom' ? `custom(${r.settings.depths.join('-')}/${r.settings.dims.join('-')})` : r.settings.size) + (r.settings.grn === false ? ' no-GRN' : '');
     const fixed = [r.id, r.name, r.settings.maskRatio, model, r.settings.batchSize, r.settings.blr, r.settings.seed].map(csvField).join(',');
     const c = r.curves;
     for (let i = 0; i < c.step.length; i++) lines.push(`${fixed},${c.step[i]},${c.loss[i]},${c.lr[i]},${c.imagesPerSec[i]}`);
@@ -62,9 +63,11 @@ export function runsToJson(runs: readonly RunRecord[]): string {
 /** Settings that differ between the runs compared (what the comparison table highlights). */
 export function differingSettings(runs: readonly RunRecord[]): (keyof Settings)[] {
   if (runs.length < 2) return [];
-  const keys = Object.keys(runs[0]!.settings) as (keyof Settings)[];
+  // runs stored before the GRN option had GRN
+  const settings = runs.map((r) => ({ ...r.settings, grn: (r.settings.grn as boolean | undefined) ?? true }));
+  const keys = Object.keys(settings[0]!) as (keyof Settings)[];
   const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps']);
-  return keys.filter((k) => !viewOnly.has(k) && runs.some((r) => JSON.stringify(r.settings[k]) !== JSON.stringify(runs[0]!.settings[k])));
+  return keys.filter((k) => !viewOnly.has(k) && settings.some((s) => JSON.stringify(s[k]) !== JSON.stringify(settings[0]![k])));
 }
 
 // ---------------------------------------------------------------- IndexedDB

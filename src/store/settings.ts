@@ -23,6 +23,9 @@ export interface Settings {
   inputSize: number;
   decoderDim: number;
   decoderDepth: number;
+  /** GRN in every block (ConvNeXt V2); off: V1-style blocks without it (ablation). */
+  grn: boolean;
+  /** GRN statistics (unused when `grn` is off). */
   grnMode: GrnMode;
   gelu: GeluForm;
   /** Ablation: dense convolutions on the masked image instead of sparse ones. */
@@ -58,6 +61,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   inputSize: 160,
   decoderDim: 512,
   decoderDepth: 1,
+  grn: true,
   grnMode: 'per-sample',
   gelu: 'erf',
   denseEncoder: false,
@@ -185,6 +189,7 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown): Sett
         return oneOf(key, v, ['per-sample', 'batch'] as GrnMode[]);
       case 'gelu':
         return oneOf(key, v, ['erf', 'tanh'] as GeluForm[]);
+      case 'grn':
       case 'denseEncoder':
       case 'normPix':
       case 'logScale':

@@ -15,6 +15,7 @@ export const URL_FIELDS: readonly { key: SettingKey; param: string; kind: Kind }
   { key: 'inputSize', param: 'img', kind: 'int' },
   { key: 'decoderDim', param: 'dec_dim', kind: 'int' },
   { key: 'decoderDepth', param: 'dec_depth', kind: 'int' },
+  { key: 'grn', param: 'grn_on', kind: 'bool' },
   { key: 'grnMode', param: 'grn', kind: 'str' },
   { key: 'gelu', param: 'gelu', kind: 'str' },
   { key: 'denseEncoder', param: 'dense_enc', kind: 'bool' },

@@ -5,9 +5,12 @@
 // FLOPs follow the papers' convention (fvcore): one multiply-accumulate = one "FLOP"; only
 // convolutions and linear layers count (norms, GELU, GRN are a few % more). With that
 // convention the dense encoders at 224 px reproduce the published GFLOPs (atto 0.55 ... huge 115).
+// Turning GRN off therefore changes no MAC count; trainingStepFlops (every op, src/bench/flops.ts)
+// is the figure that sees it.
 // Memory mirrors the buffers FcmaePlan allocates (src/model/fcmae.ts): parameters ×4 (weights,
 // gradients, AdamW m and v), inputs and targets, every activation kept for backward, the
 // backward scratch, and the decoder; kernels' small partial-sum scratch is not counted.
+import { fcmaeStepFlops } from '../bench/flops.ts';
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
 import { keptCount } from './masking.ts';
@@ -89,6 +92,16 @@ export interface TrainShape extends WorkShape {
   batchSize: number;
 }
 
+/**
+ * FLOPs of one whole training step at this batch size, every op counted (src/bench/flops.ts:
+ * a multiply-add is 2, and norms, GELU, GRN, the loss and AdamW count too), unlike the MACs.
+ */
+export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {
+  const L = (w.inputSize / MASK_PATCH) ** 2;
+  const shape = { batchSize: w.batchSize, height: w.inputSize, width: w.inputSize, visible: keptCount(L, w.maskRatio) };
+  return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder }).total;
+}
+
 /** Bytes FcmaePlan allocates for this configuration (main buffers; see the file header). */
 export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstimate {
   const N = w.batchSize;
@@ -115,9 +128,9 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   add('stem/d-conv', R0 * d[0]!);
   const blockGroup = (prefix: string, depth: number, C: number, rows: number) => {
     for (let i = 0; i < depth; i++) {
-      // dw, ln, out (rows, C); h, act, grn (rows, 4C)
+      // dw, ln, out (rows, C); h, act, grn (rows, 4C); no grn buffer in the no-GRN ablation
       for (const n of ['dw', 'ln', 'out']) add(`${prefix}.${i}/${n}`, rows * C);
-      for (const n of ['h', 'act', 'grn']) add(`${prefix}.${i}/${n}`, rows * 4 * C);
+      for (const n of config.grn ? ['h', 'act', 'grn'] : ['h', 'act']) add(`${prefix}.${i}/${n}`, rows * 4 * C);
     }
     if (depth > 0) {
       add(`${prefix}/d-scratch-4c-a`, rows * 4 * C);

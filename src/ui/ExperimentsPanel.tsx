@@ -189,7 +189,10 @@ export function ExperimentsPanel() {
                       <input type="checkbox" checked={compareIds.includes(r.id)} onChange={() => toggleCompare(r.id)} aria-label={`Compare ${r.name}`} />
                     </td>
                     <td>{r.name}</td>
-                    <td>{r.settings.size === 'custom' ? `custom ${r.settings.depths.join('-')}/${r.settings.dims.join('-')}` : r.settings.size}</td>
+                    <td>
+                      {r.settings.size === 'custom' ? `custom ${r.settings.depths.join('-')}/${r.settings.dims.join('-')}` : r.settings.size}
+                      {r.settings.grn === false ? ', no GRN' : ''}
+                    </td>
                     <td>{r.settings.maskRatio}</td>
                     <td>{r.settings.batchSize}</td>
                     <td>{r.steps}</td>

@@ -32,7 +32,7 @@
 //                                   maskRatio, batchSize, grnMode, gelu, normPix, denseEncoder,
 //                                   weightDecay, beta1, beta2, eps
 //   reset (new run; refused unless allowReset, so the UI can ask first):
-//                                   depths, dims, decoderDim, decoderDepth, inputSize, seed
+//                                   depths, dims, decoderDim, decoderDepth, grn, inputSize, seed
 //
 // Cancellation: every method whose options take `cancelId` can be cancelled with
 // cancel(cancelId) (client.ts maps an AbortSignal onto it). A cancelled call rejects with a
@@ -203,6 +203,8 @@ export interface TrainingConfig {
   dims: number[];
   decoderDim: number;
   decoderDepth: number;
+  /** GRN in every block (ConvNeXt V2); false: V1-style blocks without it (ablation). */
+  grn: boolean;
   /** Square input side, a multiple of 32. */
   inputSize: number;
   seed: number;

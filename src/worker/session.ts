@@ -1172,7 +1172,7 @@ export class TrainingSession {
     const modelConfig = modelOf(built);
     const params = stateDictFromFlat(plan.table, p!);
     const size = matchSize(built.depths, built.dims) ?? 'custom';
-    const base = `fcmae-convnextv2-${size}-${built.inputSize}px-step${step}`;
+    const base = `fcmae-convnextv2-${size}${built.grn ? '' : '-no-grn'}-${built.inputSize}px-step${step}`;
     if (format === 'native') {
       const out = writeNativeCheckpoint({
         config: modelConfig,
@@ -1212,7 +1212,7 @@ export class TrainingSession {
     }
     const native = opened.native;
     const cc = report.config;
-    let next: TrainingConfig = { ...this.config, depths: [...cc.depths], dims: [...cc.dims], decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth };
+    let next: TrainingConfig = { ...this.config, depths: [...cc.depths], dims: [...cc.dims], decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth, grn: cc.grn ?? true };
     if (native) {
       const t = native.training;
       const a = native.adamw?.settings;
@@ -1224,7 +1224,7 @@ export class TrainingSession {
       throw new WorkerError('bad-checkpoint', `${fileName}: its settings are not usable here (${(e as Error).message})`, 'The current model is unchanged.', { lines });
     }
     const change = classifyChange(this.config, next);
-    const modelChanged = change.changed.some((k) => k === 'depths' || k === 'dims' || k === 'decoderDim' || k === 'decoderDepth');
+    const modelChanged = change.changed.some((k) => k === 'depths' || k === 'dims' || k === 'decoderDim' || k === 'decoderDepth' || k === 'grn');
     if (modelChanged && this.model && options.allowReset === false) {
       return { applied: false, needsReset: true, report, lines, optimizerRestored: false, status: this.status() };
     }

@@ -18,6 +18,7 @@ export function defaultTrainingConfig(): TrainingConfig {
     dims: [40, 80, 160, 320],
     decoderDim: 512,
     decoderDepth: 1,
+    grn: true,
     inputSize: 160,
     seed: 0,
     batchSize: 16,
@@ -38,7 +39,7 @@ export function defaultTrainingConfig(): TrainingConfig {
   };
 }
 
-const RESET_KEYS = ['depths', 'dims', 'decoderDim', 'decoderDepth', 'inputSize', 'seed'] as const;
+const RESET_KEYS = ['depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed'] as const;
 const REBUILD_KEYS = ['batchSize', 'maskRatio', 'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'beta1', 'beta2', 'eps'] as const;
 const LIVE_KEYS = ['blr', 'warmupSteps', 'totalSteps', 'minLr', 'evalImages'] as const;
 
@@ -79,8 +80,9 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   if (!c || typeof c !== 'object') throw configError('config', c, 'expected a TrainingConfig object');
   for (const k of CONFIG_KEYS) if (c[k] === undefined) throw configError(k, undefined, 'missing');
+  if (typeof c.grn !== 'boolean') throw configError('grn', c.grn, 'must be true or false');
   try {
-    customConfig([...c.depths], [...c.dims], c.decoderDim, c.decoderDepth);
+    customConfig([...c.depths], [...c.dims], c.decoderDim, c.decoderDepth, c.grn);
   } catch (e) {
     if (e instanceof ConfigError) {
       const field = /decoder width/.test(e.message) ? 'decoderDim' : /decoder depth/.test(e.message) ? 'decoderDepth' : /depth/.test(e.message) ? 'depths' : 'dims';
@@ -129,7 +131,7 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
 }
 
 export function modelOf(c: TrainingConfig): ModelConfig {
-  return customConfig([...c.depths], [...c.dims], c.decoderDim, c.decoderDepth);
+  return customConfig([...c.depths], [...c.dims], c.decoderDim, c.decoderDepth, c.grn);
 }
 
 export function stepOptionsOf(c: TrainingConfig): StepOptions {

@@ -1,7 +1,8 @@
 // The playground in headless Chromium (WebGPU on SwiftShader), driven as a person would: it
-// opens alive on the demo photos, Start trains a tiny model (set through the URL) and the step
-// counter and loss curve advance, reconstructions are drawn, the reconstruction mask-ratio
-// slider changes the masked input, a checkpoint saved and loaded back gives the same
+// opens alive on the demo photos, turning GRN off and on changes the live parameter count,
+// Start trains a tiny model (set through the URL) and the step counter and loss curve
+// advance, reconstructions are drawn, the reconstruction mask-ratio slider changes the
+// masked input, a checkpoint saved and loaded back gives the same
 // reconstruction, a dropped folder replaces the dataset, a two-ratio sweep shows two curves,
 // and a reload restores the settings from the URL. Screenshots go to test-results/ (and two
 // to docs/ when UPDATE_DOCS_SCREENSHOTS=1).
@@ -85,6 +86,28 @@ describe('playground UI', () => {
     expect(await page.getByLabel('Input size (px)').inputValue()).toBe('64');
     expect(await page.getByTestId('denorm-note').textContent()).toMatch(/\S/);
     await shot('01-opened');
+  });
+
+  it('GRN off lowers the parameter count and FLOPs and disables the statistics choice; on restores them', async () => {
+    const count = page.getByTestId('param-count');
+    const flops = page.getByTestId('step-flops');
+    await count.waitFor({ timeout: 60_000 });
+    const before = [await count.textContent(), await flops.textContent()];
+    const grn = page.getByLabel('GRN layers');
+    const stats = page.getByLabel('GRN statistics');
+    expect(await stats.isDisabled()).toBe(false);
+    await grn.selectOption('off');
+    // the URL's tiny model: 82.1k parameters with GRN, 768 fewer without (2·4C per block)
+    await waitFor('the count without GRN', async () => (await count.textContent()) === '81.3k');
+    expect(before[0]).toBe('82.1k');
+    expect(await flops.textContent()).not.toBe(before[1]);
+    expect(await stats.isDisabled()).toBe(true);
+    await page.getByText('Unused: the blocks have no GRN layers.').waitFor();
+    await waitFor('grn_on=0 in the URL', async () => /[?&]grn_on=0(&|$)/.test(page.url()));
+    await grn.selectOption('on');
+    await waitFor('the count with GRN', async () => (await count.textContent()) === before[0]);
+    expect(await flops.textContent()).toBe(before[1]);
+    expect(await stats.isDisabled()).toBe(false);
   });
 
   it('Start trains: the step counter and the loss curve advance; Pause stops', async () => {

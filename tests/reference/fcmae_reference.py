@@ -19,6 +19,10 @@ dense_encoder=True is the paper's "no sparse conv" ablation: the stem output is 
 then ordinary dense convs everywhere (information flows into masked regions), GRN over all
 sites.
 
+grn=False is the no-GRN ablation (a ConvNeXt V1-style block, without V1's layer scale):
+every block, encoder and decoder, is dwconv → LayerNorm → pwconv1 → GELU → pwconv2 → residual
+and has no grn.* parameters.
+
 Parameter names are the official FCMAE names with dense PyTorch shapes (state_dict() of
 FCMAEReference), e.g. encoder.stages.0.0.dwconv.weight (C,1,7,7), grn.gamma (1,1,1,4C),
 pred.weight (3072, D, 1, 1). `to_official_sparse_state_dict` converts to the layout the
@@ -51,6 +55,7 @@ class FcmaeConfig:
     gelu: str = "erf"  # 'erf' | 'tanh'
     norm_pix: bool = True
     dense_encoder: bool = False
+    grn: bool = True  # False: blocks without GRN (no grn.* parameters)
 
     def __post_init__(self):
         assert len(self.depths) == 4 and len(self.dims) == 4
@@ -64,7 +69,11 @@ class FcmaeConfig:
         return self.input_h // self.patch, self.input_w // self.patch
 
     def to_json(self):
-        return asdict(self)
+        # grn only when off: configs with GRN keep the JSON (and fixture bytes) they had before
+        d = asdict(self)
+        if d["grn"]:
+            del d["grn"]
+        return d
 
 
 # ---- modules: they only hold the parameters under the official names ------------------------
@@ -87,12 +96,12 @@ class GRN(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim):
+    def __init__(self, dim, grn=True):
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=LN_EPS)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
-        self.grn = GRN(4 * dim)
+        self.grn = GRN(4 * dim) if grn else None  # None: not registered, no grn.* names
         self.pwconv2 = nn.Linear(4 * dim, dim)
 
 
@@ -103,7 +112,7 @@ class Encoder(nn.Module):
         self.downsample_layers = nn.ModuleList([nn.Sequential(nn.Conv2d(3, d[0], kernel_size=4, stride=4), LayerNorm2d(d[0]))])
         for i in range(1, 4):
             self.downsample_layers.append(nn.Sequential(LayerNorm2d(d[i - 1]), nn.Conv2d(d[i - 1], d[i], kernel_size=2, stride=2)))
-        self.stages = nn.ModuleList([nn.Sequential(*[Block(d[i]) for _ in range(cfg.depths[i])]) for i in range(4)])
+        self.stages = nn.ModuleList([nn.Sequential(*[Block(d[i], cfg.grn) for _ in range(cfg.depths[i])]) for i in range(4)])
 
 
 class FCMAEReference(nn.Module):
@@ -114,7 +123,7 @@ class FCMAEReference(nn.Module):
         self.encoder = Encoder(cfg)
         self.proj = nn.Conv2d(cfg.dims[3], D, kernel_size=1)
         self.mask_token = nn.Parameter(torch.zeros(1, D, 1, 1))
-        self.decoder = nn.Sequential(*[Block(D) for _ in range(cfg.decoder_depth)])
+        self.decoder = nn.Sequential(*[Block(D, cfg.grn) for _ in range(cfg.decoder_depth)])
         self.pred = nn.Conv2d(D, cfg.patch * cfg.patch * 3, kernel_size=1)
 
     # ---- forward -------------------------------------------------------------------------
@@ -197,14 +206,16 @@ def grn(x, mod, vis_cl, mode):
 
 
 def block_forward(blk, x, vis, cfg, grn_mode=None):
-    """One ConvNeXt V2 block on (N, C, H, W). vis (N, 1, H, W) = sparse semantics, None = dense."""
+    """One ConvNeXt V2 block on (N, C, H, W) (V1-style without GRN when blk.grn is None).
+    vis (N, 1, H, W) = sparse semantics, None = dense."""
     shortcut = x
     y = remask(x, vis)
     y = remask(F.conv2d(y, blk.dwconv.weight, blk.dwconv.bias, padding=3, groups=x.shape[1]), vis)
     y = y.permute(0, 2, 3, 1)  # (N, H, W, C)
     y = F.layer_norm(y, (y.shape[-1],), blk.norm.weight, blk.norm.bias, LN_EPS)
     y = gelu(F.linear(y, blk.pwconv1.weight, blk.pwconv1.bias), cfg)  # (N, H, W, 4C)
-    y = grn(y, blk.grn, None if vis is None else vis.permute(0, 2, 3, 1), grn_mode or cfg.grn_mode)
+    if blk.grn is not None:
+        y = grn(y, blk.grn, None if vis is None else vis.permute(0, 2, 3, 1), grn_mode or cfg.grn_mode)
     y = F.linear(y, blk.pwconv2.weight, blk.pwconv2.bias).permute(0, 3, 1, 2)  # (N, C, H, W)
     return shortcut + remask(y, vis)
 

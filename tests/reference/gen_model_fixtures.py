@@ -1,7 +1,8 @@
 """Model-level FCMAE fixtures: weights, batch, loss, every gradient, a 5-step AdamW trajectory.
 
-Run: /usr/bin/python3 tests/reference/gen_model_fixtures.py  → tests/fixtures/model/<config>/*
-(see tests/fixtures/model/README.md for the files). Deterministic: fixed seeds.
+Run: /usr/bin/python3 tests/reference/gen_model_fixtures.py [NAME ...]  → tests/fixtures/model/<config>/*
+(see tests/fixtures/model/README.md for the files). Deterministic: fixed seeds. With names,
+only those configs are checked and written (e.g. `no_grn`), leaving the others' files alone.
 
 The reference model (fcmae_reference.py) computes in float64 from float32-representable
 weights and images, so a float64 TypeScript reference can match to ~1e-12 and the float32
@@ -14,7 +15,9 @@ Before writing anything the script checks the reference itself, per config:
 - pixels inside masked patches change the loss only through the target: encoder output and
   prediction are bit-identical, and the new loss equals the old prediction vs the new target;
 - every option of the config matters (flipping gelu / grn_mode / norm_pix / dense_encoder
-  changes the loss), so a fixture cannot pass with an option ignored;
+  changes the loss), so a fixture cannot pass with an option ignored; without GRN, grn_mode
+  changes nothing, and the model equals the GRN model with γ = β = 0 (GRN's identity) while
+  the GRN model with the fixture's γ, β gives other gradients;
 - per-sample GRN keeps samples independent (batch GRN does not); at ratio 0 the sparse
   and dense encoders agree exactly;
 - torch's AdamW equals the formula written in the README;
@@ -30,6 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fcmae_reference import (  # noqa: E402
+    FCMAEReference,
     FcmaeConfig,
     adamw_param_groups,
     build,
@@ -64,6 +68,8 @@ CASES = [
     ("plain_pix_decoder2", FcmaeConfig(depths=[1, 2, 1, 1], dims=[6, 10, 14, 18], decoder_depth=2, decoder_dim=6, input_h=64, input_w=96, norm_pix=False), 2, 0.5, 4),
     ("dense_encoder", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=96, input_w=64, dense_encoder=True), 2, 0.6, 5),
     ("ratio0", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=64, input_w=64), 2, 0.0, 6),
+    # Blocks without GRN (V1-style ablation), encoder and decoder.
+    ("no_grn", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=64, input_w=64, grn=False), 2, 0.5, 7),
 ]
 SPARSE_CHECKPOINT_CASE = "base"
 
@@ -158,8 +164,14 @@ def check_masked_pixels(model, imgs, mask, loss, pred, latent, generator):
 def check_options_matter(model, imgs, mask, loss, ratio):
     cfg = model.cfg
     flips = {"gelu": "tanh" if cfg.gelu == "erf" else "erf", "norm_pix": not cfg.norm_pix}
-    if imgs.shape[0] > 1:
-        flips["grn_mode"] = "batch" if cfg.grn_mode == "per-sample" else "per-sample"
+    other_mode = "batch" if cfg.grn_mode == "per-sample" else "per-sample"
+    if imgs.shape[0] > 1 and cfg.grn:
+        flips["grn_mode"] = other_mode
+    if not cfg.grn:
+        # without GRN there are no statistics: the mode must change nothing
+        other = clone_model(model, FcmaeConfig(**{**cfg.to_json(), "grn_mode": other_mode}))
+        with torch.no_grad():
+            assert torch.equal(other(imgs, mask)[0], loss), "no GRN, yet grn_mode changes the loss"
     if ratio > 0:
         flips["dense_encoder"] = not cfg.dense_encoder
     report = {}
@@ -179,6 +191,34 @@ def check_options_matter(model, imgs, mask, loss, ratio):
     return report
 
 
+def check_no_grn(model, imgs, mask, loss, grads, generator):
+    """A model without GRN equals the GRN model whose γ = β = 0 (then GRN is the identity: the
+    γ·X·Nx term is exactly 0 and + β adds 0), loss and every shared gradient; the GRN model
+    with γ, β perturbed as in the fixtures has other gradients, so GRN on/off is visible."""
+    cfg = model.cfg
+    if cfg.grn:
+        return "n/a"
+    with_grn = FCMAEReference(FcmaeConfig(**{**cfg.to_json(), "grn": True})).to(torch.float64)
+    state = dict(model.state_dict())
+    grn_names = [n for n, _ in with_grn.named_parameters() if ".grn." in n]
+    assert grn_names and not any(".grn." in n for n in state), "the no-GRN model must have no grn.* parameters"
+    for n in grn_names:
+        state[n] = torch.zeros_like(dict(with_grn.named_parameters())[n])
+    with_grn.load_state_dict(state)
+    loss0, _, _, grads0 = loss_and_grads(with_grn, imgs, mask)
+    assert torch.equal(loss0, loss), f"GRN with γ = β = 0 gives loss {float(loss0)}, no GRN {float(loss)}"
+    for n, g in grads.items():
+        assert torch.allclose(grads0[n], g, rtol=1e-12, atol=1e-15), f"GRN with γ = β = 0 changes the gradient of {n}"
+    with torch.no_grad():
+        for n in grn_names:
+            p = dict(with_grn.named_parameters())[n]
+            p.copy_((torch.randn(p.shape, generator=generator) * 0.3).to(torch.float32).to(torch.float64))
+    _, _, _, grads1 = loss_and_grads(with_grn, imgs, mask)
+    grad_rel = max(float((grads1[k] - g).norm() / g.norm()) for k, g in grads.items() if float(g.norm()) > 0)
+    assert grad_rel > 1e-2, f"GRN with the fixtures' γ, β moves the gradients by only {grad_rel:.2e}"
+    return f"ok (γ = β = 0 identical; perturbed GRN moves gradients by {grad_rel:.1e})"
+
+
 def check_sample_independence(model, imgs, mask, latent, generator):
     cfg = model.cfg
     if imgs.shape[0] < 2:
@@ -188,7 +228,9 @@ def check_sample_independence(model, imgs, mask, latent, generator):
     with torch.no_grad():
         latent2 = model(imgs2, mask)[2]
     same = torch.equal(latent2[0], latent[0])
-    if cfg.grn_mode == "per-sample":
+    if not cfg.grn:
+        assert same, "no GRN: sample 0 depends on the other samples"
+    elif cfg.grn_mode == "per-sample":
         assert same, "per-sample GRN: sample 0 depends on the other samples"
     else:
         assert not same, "batch GRN: sample 0 should depend on the other samples"
@@ -259,11 +301,17 @@ def f64(t):
     return ("F64", t.detach().to(torch.float64))
 
 
-def main():
+def main(names):
+    known = [c[0] for c in CASES]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        sys.exit(f"unknown config(s) {', '.join(unknown)}; known: {', '.join(known)}")
     os.makedirs(OUT, exist_ok=True)
     total = 0
     summary = []
     for name, cfg, n, ratio, seed in CASES:
+        if names and name not in names:
+            continue
         gen = torch.Generator().manual_seed(1000 + seed)
         model = build(cfg, seed)
         h, w = cfg.grid
@@ -277,6 +325,7 @@ def main():
         masked_px = check_masked_pixels(model, imgs, mask, loss, pred, latent, gen)
         options = check_options_matter(model, imgs, mask, loss, ratio)
         independence = check_sample_independence(model, imgs, mask, latent, gen)
+        no_grn = check_no_grn(model, imgs, mask, loss, grads, gen)
         ratio0 = check_ratio0_dense(model, imgs, mask, latent)
         if not cfg.dense_encoder and float(mask.sum()) > 0:
             vis = 1.0 - mask.reshape(n, 1, h, w)
@@ -284,7 +333,7 @@ def main():
         losses, after = adamw_trajectory(model, imgs, mask)
         print(
             f"{name}: loss {float(loss):.6f}; FD {fd_count} elements ok (worst rel {fd_worst:.1e}); masked pixels {masked_px}; "
-            f"independence {independence}; ratio0 {ratio0}; option effects (loss rel, max grad rel) {', '.join(f'{k} {a:.1e}/{b:.1e}' for k, (a, b) in options.items())}; "
+            f"independence {independence}; ratio0 {ratio0}; no GRN {no_grn}; option effects (loss rel, max grad rel) {', '.join(f'{k} {a:.1e}/{b:.1e}' for k, (a, b) in options.items())}; "
             f"AdamW losses {', '.join(f'{x:.5f}' for x in losses)}"
         )
 
@@ -340,4 +389,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -14,13 +14,13 @@ import { flatFromStateDict, paramTable } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { readBatchFile } from './grads.ts';
-import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
+import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 
 const CMD = 'bench';
 
 export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
-  '[--mask-ratio R | --sweep 0,0.6,0.75] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
+  '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
   '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)';
 
 function ratioList(raw: string): number[] {
@@ -70,7 +70,8 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     const batch = readBatchFile(o.string('batch'));
     const ckpt = openCheckpoint(new Uint8Array(readFileSync(ckptPath)), basename(ckptPath));
     const c = ckpt.config;
-    const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth);
+    checkGrnOption(o, ckpt.fileName, c.grn ?? true);
+    const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth, c.grn ?? true);
     if (!ckpt.report.decoderInFile) throw new UsageError(`${ckpt.fileName}: the checkpoint has no decoder: an FCMAE step needs one`);
     const { flat, problems } = flatFromStateDict(paramTable(config), ckpt.tensors);
     if (problems.missing.length || problems.misshaped.length) throw new UsageError(`${ckpt.fileName}: cannot map to the engine: ${[...problems.missing, ...problems.misshaped.map((m) => m.name)].join(', ')}`);
@@ -85,11 +86,13 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     if (o.has('sweep') && o.has('mask-ratio')) throw new UsageError(`${CMD}: give --mask-ratio or --sweep, not both`);
     ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', 0.6, { min: 0, max: 0.99 })];
     base = { config, batchSize, height: size, width: size, maskRatio: ratios[0]!, options, steps, warmupSteps, seed, phaseTiming };
+    // the peer (src/bench/tfjs-peer.ts) builds ConvNeXt V2 blocks, GRN included
+    if (peer && !config.grn) throw new UsageError(`${CMD}: --peer tfjs: the TF.js peer implements blocks with GRN only (drop --grn off)`);
   }
 
   const engine = await cli.engine();
   const adapter = adapterLabel(engine.ctx.adapter);
-  progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at mask ratio ${ratios.join(', ')}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${ratios.length > 1 ? ' each, interleaved' : ''}`);
+  progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at mask ratio ${ratios.join(', ')}${base.config.grn ? '' : ', blocks without GRN'}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${ratios.length > 1 ? ' each, interleaved' : ''}`);
   const results: StepBenchResult[] = await benchSweep(engine, base, ratios, progress);
   const peers: PeerComparison[] = [];
   if (peer) {

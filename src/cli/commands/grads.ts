@@ -11,10 +11,10 @@ import { initialParams, paramTable as paramTableOf } from '../../model/parameter
 import { Trainer } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
-import { checkpointProblems, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
+import { checkGrnOption, checkpointProblems, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
 import type { CliContext } from '../context.ts';
 
-export const gradsUsage = `grads --checkpoint FILE --batch FILE --out FILE [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false] [--dense-encoder true|false]`;
+export const gradsUsage = `grads --checkpoint FILE --batch FILE --out FILE [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false] [--dense-encoder true|false]`;
 
 export interface LoadedBatch {
   imgs: Float32Array;
@@ -67,7 +67,8 @@ export async function gradsCommand(argv: string[], cli: CliContext): Promise<voi
   const options = stepOptionsFrom(o);
   const ckpt = openCheckpoint(new Uint8Array(readFileSync(ckptPath)), basename(ckptPath));
   const c = ckpt.config;
-  const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth);
+  checkGrnOption(o, ckpt.fileName, c.grn ?? true);
+  const config = customConfig(c.depths, c.dims, c.decoderDim, c.decoderDepth, c.grn ?? true);
   const problems = [...checkpointProblems(ckpt.report), ...ckpt.report.unexpected.map((n) => `unexpected ${n}`)];
   if (!ckpt.report.decoderInFile) problems.push('the checkpoint has no decoder: gradients of an FCMAE step need one');
   if (problems.length) throw new UsageError(`${ckpt.fileName}: ${problems.join('; ')}`);

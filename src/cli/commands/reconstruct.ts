@@ -25,7 +25,7 @@ import type { CliContext } from '../context.ts';
 import { checkpointModelConfig, checkpointProblems, stepOptionsFrom } from '../model-options.ts';
 
 export const reconstructUsage =
-  'reconstruct --checkpoint FILE --images DIR --out FILE.png [--mask-ratio R] [--seed K] [--input-size PX] [--count N] [--decoder-dim D] [--decoder-depth K] [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false]';
+  'reconstruct --checkpoint FILE --images DIR --out FILE.png [--mask-ratio R] [--seed K] [--input-size PX] [--count N] [--decoder-dim D] [--decoder-depth K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false]';
 
 /** Decoded images are resized so their shorter side is S/0.875 (the evaluation resize). */
 export function decodeSideFor(inputSize: number): number {

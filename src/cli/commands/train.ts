@@ -30,12 +30,12 @@ import { NonFiniteLossError, Trainer, type StepResult } from '../../train/traine
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
+import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 import { checkInputSize, checkMaskRatio, decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
 
 export const trainUsage =
   'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
-  '[--mask-ratio R] [--steps S] [--blr X] [--warmup S] [--seed K] [--grn per-sample|batch] [--gelu erf|tanh] [--norm-pix true|false] ' +
+  '[--mask-ratio R] [--steps S] [--blr X] [--warmup S] [--seed K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false] ' +
   '[--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE]';
 
 /** Steps queued on the GPU before the oldest loss is awaited. */
@@ -190,6 +190,8 @@ function parseRun(argv: string[]): RunPlan {
     const conflict = (opt: string, given: string, stored: string) => {
       if (given !== stored) throw new UsageError(`${CMD}: --${opt} ${given} differs from ${name}'s ${stored}; a resumed run keeps its settings (drop the option or start a new run)`);
     };
+    // GRN or not is part of the model, fixed by the weights even for a fresh start
+    checkGrnOption(o, name, c.config.grn);
     if (o.has('model') || o.has('depths') || o.has('dims') || o.has('decoder-dim') || o.has('decoder-depth')) {
       const asked = o.has('model') || o.has('depths') || o.has('dims') ? modelConfigFromOptions(o) : { ...c.config, decoderDim: o.number('decoder-dim', c.config.decoderDim), decoderDepth: o.number('decoder-depth', c.config.decoderDepth) };
       const opt = o.has('model') ? 'model' : o.has('depths') ? 'depths' : o.has('dims') ? 'dims' : o.has('decoder-dim') ? 'decoder-dim' : 'decoder-depth';
@@ -211,7 +213,7 @@ function parseRun(argv: string[]): RunPlan {
         ['seed', t.seed],
       ];
       for (const [opt, stored] of numeric) if (o.has(opt)) conflict(opt, String(o.number(opt)), String(stored));
-      if (o.has('grn')) conflict('grn', asked.grnMode, c.options.grnMode);
+      if (o.has('grn') && c.config.grn) conflict('grn', asked.grnMode, c.options.grnMode);
       if (o.has('gelu')) conflict('gelu', asked.gelu, c.options.gelu);
       if (o.has('norm-pix')) conflict('norm-pix', String(asked.normPix), String(c.options.normPix));
       if (o.has('dense-encoder')) conflict('dense-encoder', String(asked.denseEncoder), String(c.options.denseEncoder));
@@ -345,7 +347,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   }
   const c = config;
   cli.log(
-    `model: ${c.size ?? 'custom'} (depths ${c.depths}, dims ${c.dims}, decoder ${c.decoderDepth}×${c.decoderDim}), ${table.count.toLocaleString('en')} parameters; ` +
+    `model: ${c.size ?? 'custom'} (depths ${c.depths}, dims ${c.dims}, decoder ${c.decoderDepth}×${c.decoderDim}${c.grn ? '' : ', no GRN'}), ${table.count.toLocaleString('en')} parameters; ` +
       `${S}×${S} px, ${L} patches, ${trainer.plan.V} visible (mask ratio ${maskRatio}); batch ${B}; ` +
       `peak lr ${schedule.peakLr.toExponential(3)} (blr ${training.blr}), warmup ${schedule.warmupSteps}, ${training.totalSteps} steps; out ${out}`,
   );

@@ -1,6 +1,7 @@
 // Model-level parity with the PyTorch reference (tests/reference/fcmae_reference.py): the loss
-// and every parameter gradient of one FCMAE step, for each fixture config, then a 5-step
-// AdamW loss trajectory. Runs the production plan (src/model/fcmae.ts) on Dawn.
+// and every parameter gradient of one FCMAE step, for each fixture config (no_grn: blocks
+// without GRN), then a 5-step AdamW loss trajectory. Runs the production plan
+// (src/model/fcmae.ts) on Dawn.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +15,8 @@ import { testEngine } from '../../helpers/gpu.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 
 interface Expected {
-  config: { depths: number[]; dims: number[]; decoder_depth: number; decoder_dim: number; input_h: number; input_w: number; grn_mode: 'per-sample' | 'batch'; gelu: 'erf' | 'tanh'; norm_pix: boolean; dense_encoder: boolean };
+  /** `grn` is written only when false (blocks without GRN). */
+  config: { depths: number[]; dims: number[]; decoder_depth: number; decoder_dim: number; input_h: number; input_w: number; grn_mode: 'per-sample' | 'batch'; gelu: 'erf' | 'tanh'; norm_pix: boolean; dense_encoder: boolean; grn?: boolean };
   batch: number;
   mask_ratio: number;
   loss: number;
@@ -37,6 +39,7 @@ async function trainerFor(name: string, lr = 1e-3) {
   const config = configFromStateDict(f.weights);
   expect(config.depths).toEqual(c.depths);
   expect(config.dims).toEqual(c.dims);
+  expect(config.grn).toBe(c.grn ?? true);
   validateConfig(config);
   const options: StepOptions = { grnMode: c.grn_mode, gelu: c.gelu, normPix: c.norm_pix, denseEncoder: c.dense_encoder };
   const engine = await testEngine();
@@ -60,13 +63,16 @@ async function trainerFor(name: string, lr = 1e-3) {
   return { f, trainer };
 }
 
-const CONFIGS = ['base', 'nonsquare_batch_grn', 'tanh_n3', 'plain_pix_decoder2', 'dense_encoder', 'ratio0'];
+const CONFIGS = ['base', 'nonsquare_batch_grn', 'tanh_n3', 'plain_pix_decoder2', 'dense_encoder', 'ratio0', 'no_grn'];
 
 describe('FCMAE step vs PyTorch', () => {
   for (const name of CONFIGS) {
     it(`${name}: loss and every parameter gradient`, async () => {
       const { f, trainer } = await trainerFor(name);
       try {
+        // GRN dispatches exist exactly when the model has GRN (no_grn: none, forward or backward)
+        const labels = [...trainer.plan.forwardPhases, ...trainer.plan.backwardPhases].flatMap((p) => p.dispatches.map((d) => d.label));
+        expect(labels.some((l) => /\/grn/.test(l)), 'GRN dispatches').toBe(f.expected.config.grn ?? true);
         const { loss, grads } = await trainer.gradients(f.imgs, f.mask);
         // f32 engine vs f64 reference through a whole network: 1e-4 relative on the loss.
         expect(Math.abs(loss - f.expected.loss) / Math.abs(f.expected.loss), `loss ${loss} vs ${f.expected.loss}`).toBeLessThan(1e-4);

@@ -56,6 +56,20 @@ describe('fcmaeStepFlops', () => {
     expect(biasAndResidual).toBeGreaterThan(0);
   });
 
+  it('without GRN: no grn entries, and exactly GRN forward + backward per 4C element fewer', () => {
+    const shape = { batchSize: 2, height: 64, width: 96, visible: 3 }; // L = 6, V = 3
+    const on = fcmaeStepFlops(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2), shape);
+    const off = fcmaeStepFlops(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2, false), shape);
+    expect(off.entries.filter((e) => e.op === 'grn')).toEqual([]);
+    // 4C elements per row in every block: rows N·V·r² per stage, N·L in the decoder
+    const grn4n = 4 * (2 * 3 * 64 * 8 + 2 * 2 * 3 * 16 * 16 + 2 * 3 * 4 * 24 + 2 * 3 * 32 + 2 * 2 * 6 * 16);
+    const perElement = ELEMENTWISE_FLOPS.grnForward + ELEMENTWISE_FLOPS.grnBackward;
+    const optimizer = ELEMENTWISE_FLOPS.adamw * (paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2)).count - paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2, false)).count);
+    expect(on.total - off.total).toBe(perElement * grn4n + optimizer);
+    expect(on.matmulAndConv).toBe(off.matmulAndConv);
+    expect(on.byPhase.get('stage 1')! - off.byPhase.get('stage 1')!).toBe(ELEMENTWISE_FLOPS.grnForward * 4 * 2 * 2 * 3 * 16 * 16); // 2 blocks of 4C = 64 on N·V·r² = 96 rows
+  });
+
   it('rejects shapes the plan would reject', () => {
     const c = modelConfig('atto');
     expect(() => fcmaeStepFlops(c, { batchSize: 1, height: 100, width: 224, visible: 1 })).toThrow(/multiple of 32/);

@@ -73,6 +73,7 @@ describe('real files in every scheme map to canonical names and dense values', (
         decoderDepth: parts.decoder ? TINY.decoderDepth : DEFAULT_DECODER.depth,
         decoderDim: parts.decoder ? TINY.decoderDim : DEFAULT_DECODER.dim,
         numClasses: parts.classifier ? TINY.numClasses : null,
+        grn: true,
       });
       expect(load.size).toBeNull();
       const r = load.report;
@@ -146,6 +147,51 @@ describe('size inference', () => {
     const nano: CheckpointModelConfig = { ...MODEL_SIZES.nano, decoderDepth: 1, decoderDim: 512, numClasses: null };
     const load = toCanonical(fromCanonical(canonicalState(nano, { decoder: true, classifier: false }, 'zeros'), 'official-sparse').tensors);
     expect([load.size, load.config.decoderDepth, load.config.decoderDim, load.report.decoderInFile]).toEqual(['nano', 1, 512, true]);
+  });
+});
+
+describe('blocks without GRN (the no-GRN ablation)', () => {
+  const noGrn: CheckpointModelConfig = { ...TINY, grn: false };
+  const state = canonicalState(noGrn, { decoder: true, classifier: false });
+  const schemes: NameScheme[] = ['canonical', 'official-dense', 'official-sparse', 'timm', 'huggingface'];
+
+  it('canonical entries have no grn.* and 8C fewer values per block', () => {
+    const withGrn = canonicalEntries(TINY, { decoder: true, classifier: false });
+    const without = canonicalEntries(noGrn, { decoder: true, classifier: false });
+    expect(without.map((e) => e.name)).toEqual(withGrn.map((e) => e.name).filter((n) => !/\.grn\./.test(n)));
+    const values = (es: typeof without) => es.reduce((a, e) => a + numel(e.shape), 0);
+    const blockWidths = [...TINY.depths.flatMap((d, s) => Array<number>(d).fill(TINY.dims[s]!)), ...Array<number>(TINY.decoderDepth).fill(TINY.decoderDim)];
+    expect(values(withGrn) - values(without)).toBe(blockWidths.reduce((a, C) => a + 8 * C, 0));
+  });
+
+  for (const scheme of schemes) {
+    it(`${scheme}: round trip infers no GRN and reports nothing missing`, () => {
+      const written = fromCanonical(state, scheme).tensors;
+      expect([...written.keys()].filter((n) => /grn/.test(n))).toEqual([]);
+      const load = toCanonical(written, { fileName: 'v1style.pt' });
+      const hasDecoder = scheme !== 'timm' && scheme !== 'huggingface';
+      expect(load.config.grn).toBe(false);
+      expect([load.report.missing, load.report.unexpected, load.report.misShaped]).toEqual([[], [], []]);
+      const kept = [...state].filter(([n]) => hasDecoder || n.startsWith('encoder.'));
+      expect(load.report.loaded.length).toBe(kept.length);
+      // values are copied or permuted, never computed: exact
+      for (const [name, t] of kept) expectAllClose(load.tensors.get(name)!.data, t.data, { atol: 0, rtol: 0, label: `${scheme} → ${name}`, shape: t.shape });
+      expect(formatLoadReport(load.report)[0]).toMatch(/, no GRN\): \d+ tensors loaded$/);
+    });
+  }
+
+  it('GRN in some blocks only: the model has GRN and the others are missing by name', () => {
+    const withGrn = canonicalState(TINY, { decoder: true, classifier: false });
+    const src = new Map([...withGrn].filter(([n]) => !/^encoder\.stages\.2\.\d+\.grn\./.test(n)));
+    const r = toCanonical(src).report;
+    expect(r.config.grn).toBe(true);
+    expect(r.missing).toEqual(['encoder.stages.2.0.grn.gamma', 'encoder.stages.2.0.grn.beta', 'encoder.stages.2.1.grn.gamma', 'encoder.stages.2.1.grn.beta']);
+  });
+
+  it('a decoder-only file without decoder blocks takes GRN on/off from the current model', () => {
+    const src = new Map([...state].filter(([n]) => /^(proj|mask_token|pred)/.test(n)));
+    expect(toCanonical(src, { current: { ...noGrn, decoderDepth: 0 } }).config.grn).toBe(false);
+    expect(toCanonical(src, { current: { ...TINY, decoderDepth: 0 } }).config.grn).toBe(true);
   });
 });
 

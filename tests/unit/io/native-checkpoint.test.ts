@@ -117,6 +117,39 @@ describe('native checkpoint', () => {
     expect(back.params.has('mask_token') && back.params.has('decoder.0.grn.gamma') && back.params.has('pred.bias')).toBe(true);
   });
 
+  it('blocks without GRN: round trip keeps grn = false, no grn.* tensors, its own settings hash', () => {
+    const noGrn = customConfig([1, 1, 2, 1], [8, 16, 24, 32], 16, 1, false);
+    const t = paramTable(noGrn);
+    const rng = new Random(9);
+    const params = stateDictFromFlat(t, initialParams(t, rng));
+    const src: NativeCheckpointInput = { ...input(false), config: noGrn, params, adamw: { step: 12, settings: { ...ADAMW_DEFAULTS }, m: stateDictFromFlat(t, rng.uniformArray(t.totalFloats)), v: stateDictFromFlat(t, rng.uniformArray(t.totalFloats)) } };
+    const bytes = writeNativeCheckpoint(src);
+    expect([...parseSafetensors(bytes).tensors.keys()].filter((n) => n.includes('.grn.'))).toEqual([]);
+    expect(JSON.parse(parseSafetensors(bytes).metadata.config!)).toEqual({ depths: [1, 1, 2, 1], dims: [8, 16, 24, 32], decoderDim: 16, decoderDepth: 1, grn: false });
+    const back = readNativeCheckpoint(bytes, 'run.safetensors');
+    expect(back.config.grn).toBe(false);
+    expectSameStateDict(back.params, params, 'params');
+    expectSameStateDict(back.adamw!.m, src.adamw!.m, 'm');
+    expect(back.settingsHash).not.toBe(settingsHash({ config, options: src.options, training: src.training, adamwSettings: ADAMW_DEFAULTS }));
+    const opened = openAnyCheckpoint(bytes, 'run.safetensors');
+    expect(opened.report.config.grn).toBe(false);
+    expect([opened.report.missing, opened.report.unexpected, opened.report.misShaped]).toEqual([[], [], []]);
+    // GRN tensors in a file whose config has none, and a grn that is not a boolean
+    const withGrn = writeNativeCheckpoint(input(false));
+    const relabelled = edit(withGrn, (meta) => {
+      meta.config = JSON.stringify({ ...JSON.parse(meta.config!), grn: false });
+      meta.settings_hash = settingsHash({ config: noGrn, options: src.options, training: src.training, adamwSettings: null });
+    });
+    expectRefused(relabelled, 'unexpected-tensor', /\.grn\.(gamma|beta)$/);
+    expectRefused(edit(bytes, (meta) => (meta.config = JSON.stringify({ ...JSON.parse(meta.config!), grn: 'no' }))), 'bad-metadata', 'config.grn');
+  });
+
+  it('a model with GRN stores no grn key: files written before the option keep their hash', () => {
+    const bytes = writeNativeCheckpoint(input(false));
+    expect(Object.keys(JSON.parse(parseSafetensors(bytes).metadata.config!)).sort()).toEqual(['decoderDepth', 'decoderDim', 'depths', 'dims']);
+    expect(readNativeCheckpoint(bytes).config.grn).toBe(true);
+  });
+
   it('without AdamW state reads back adamw = null', () => {
     const back = readNativeCheckpoint(writeNativeCheckpoint(input(false)));
     expect(back.adamw).toBeNull();

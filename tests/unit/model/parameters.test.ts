@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { customConfig, modelConfig, SIZE_NAMES, validateInputSize, ConfigError } from '../../../src/model/config.ts';
 import { encoderParamCount, initialParams, PARAM_ALIGN_FLOATS, paramTable, toEngineLayout, toTorchLayout } from '../../../src/model/parameters.ts';
+import { configFromStateDict, stateDictFromFlat } from '../../../src/model/state-dict.ts';
 import { Random } from '../../../src/util/random.ts';
 
 /** Published parameter counts with the 1k classification head (spec §3 table), millions. */
@@ -72,6 +73,39 @@ describe('model parameters', () => {
     expect(a.subarray(g.offset, g.offset + g.size).every((x) => x === 0)).toBe(true);
     const ln = t.byName.get('encoder.downsample_layers.0.1.weight')!;
     expect(a.subarray(ln.offset, ln.offset + ln.size).every((x) => x === 1)).toBe(true);
+  });
+
+  it('without GRN: no grn.* tensor in any block, 8C fewer parameters per block, other tensors initialised alike', () => {
+    const depths = [1, 1, 2, 1];
+    const dims = [8, 16, 24, 32];
+    const withGrn = paramTable(customConfig(depths, dims, 16, 2));
+    const noGrn = paramTable(customConfig(depths, dims, 16, 2, false));
+    expect(noGrn.specs.filter((s) => s.name.includes('.grn.'))).toEqual([]);
+    expect(withGrn.specs.filter((s) => s.name.includes('.grn.')).map((s) => s.name)).toHaveLength(2 * (5 + 2));
+    // 2·4C per block (gamma and beta): encoder 8·(8 + 16 + 2·24 + 32), decoder 2 blocks of 8·16
+    expect(withGrn.count - noGrn.count).toBe(8 * (8 + 16 + 2 * 24 + 32) + 2 * 8 * 16);
+    expect(noGrn.specs.map((s) => s.name)).toEqual(withGrn.specs.map((s) => s.name).filter((n) => !n.includes('.grn.')));
+    // GRN draws nothing from the generator (it starts at 0): every other tensor is the same
+    const a = initialParams(withGrn, new Random(3));
+    const b = initialParams(noGrn, new Random(3));
+    for (const spec of noGrn.specs) {
+      const w = withGrn.byName.get(spec.name)!;
+      expect(Array.from(b.subarray(spec.offset, spec.offset + spec.size)), spec.name).toEqual(Array.from(a.subarray(w.offset, w.offset + w.size)));
+    }
+  });
+
+  it('configFromStateDict infers GRN on/off and refuses a mix, naming blocks of both kinds', () => {
+    const on = customConfig([1, 1, 2, 1], [8, 16, 24, 32], 16, 1);
+    const off = customConfig([1, 1, 2, 1], [8, 16, 24, 32], 16, 1, false);
+    const sdOn = stateDictFromFlat(paramTable(on), new Float32Array(paramTable(on).totalFloats));
+    const sdOff = stateDictFromFlat(paramTable(off), new Float32Array(paramTable(off).totalFloats));
+    expect(configFromStateDict(sdOn).grn).toBe(true);
+    expect(configFromStateDict(sdOff)).toMatchObject({ depths: [1, 1, 2, 1], dims: [8, 16, 24, 32], decoderDim: 16, decoderDepth: 1, grn: false });
+    const mixed = new Map(sdOn);
+    mixed.delete('decoder.0.grn.gamma');
+    mixed.delete('decoder.0.grn.beta');
+    expect(() => configFromStateDict(mixed)).toThrow(/mixes blocks with GRN \(encoder\.stages\.0\.0, 5 in all\) and without \(decoder\.0, 1 in all\)/);
+    expect(() => customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1, 'no' as unknown as boolean)).toThrow(/grn must be true or false/);
   });
 
   it('rejects bad configs and input sizes with specific messages', () => {

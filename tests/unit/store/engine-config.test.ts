@@ -12,7 +12,7 @@ describe('engine config', () => {
 
   it('carries every shared setting and passes the worker validation', () => {
     let s = applySetting(defaultSettings(), 'depths', [1, 1, 1, 1]);
-    s = { ...s, dims: [8, 16, 24, 32], size: 'custom', inputSize: 64, decoderDim: 16, decoderDepth: 1, seed: 5, batchSize: 2, maskRatio: 0.5, grnMode: 'batch', gelu: 'tanh', normPix: false, denseEncoder: true, weightDecay: 0.1, blr: 3e-4, warmupSteps: 2, totalSteps: 9 };
+    s = { ...s, dims: [8, 16, 24, 32], size: 'custom', inputSize: 64, decoderDim: 16, decoderDepth: 1, grn: false, seed: 5, batchSize: 2, maskRatio: 0.5, grnMode: 'batch', gelu: 'tanh', normPix: false, denseEncoder: true, weightDecay: 0.1, blr: 3e-4, warmupSteps: 2, totalSteps: 9 };
     const c = trainingConfigOf(s);
     expect(validateTrainingConfig(c)).toEqual(c);
     for (const k of CONFIG_KEYS) {

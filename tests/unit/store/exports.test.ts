@@ -45,6 +45,19 @@ describe('run exports', () => {
     expect(differingSettings([a, b])).toEqual(['maskRatio']);
     expect(differingSettings([a])).toEqual([]);
   });
+
+  it('GRN off shows in the model column and as a difference; runs stored before the option count as GRN on', () => {
+    const a = run('a', 0.6, 1);
+    const b = run('b', 0.6, 1);
+    b.settings.grn = false;
+    expect(differingSettings([a, b])).toEqual(['grn']);
+    const old = run('old', 0.6, 1);
+    delete (old.settings as Partial<typeof old.settings>).grn;
+    expect(differingSettings([old, a])).toEqual([]);
+    expect(differingSettings([old, b])).toEqual(['grn']);
+    expect(runsToCsv([b]).split('\n')[1]).toBe('b,mask 0.6,0.6,atto no-GRN,16,0.00015,0,1,1,0.00001,12');
+    expect(runsToCsv([old]).split('\n')[1]).toBe('old,mask 0.6,0.6,atto,16,0.00015,0,1,1,0.00001,12');
+  });
 });
 
 describe('pytorchCommand', () => {
@@ -90,5 +103,12 @@ describe('pytorchCommand', () => {
     expect(joined).toMatch(/GRN statistics here are per sample/);
     expect(joined).toMatch(/tanh GELU/);
     expect(joined).toMatch(/dense-encoder ablation/);
+  });
+
+  it('a run without GRN says the official model always has it (and no word on GRN statistics)', () => {
+    const c = pytorchCommand({ ...defaultSettings(), grn: false }, { datasetSize: 16, checkpointFile: 'run.pth', stepsDone: 0 });
+    expect(c.notes.filter((n) => /GRN/.test(n))).toEqual([
+      'This run has no GRN (V1-style blocks); the official FCMAE model always has GRN: remove the GRN layers from models/convnextv2_sparse.py and models/convnextv2.py to match.',
+    ]);
   });
 });

@@ -54,7 +54,7 @@ describe('URL state', () => {
     let s: Settings = defaultSettings();
     s = applySetting(s, 'depths', [1, 1, 1, 1]);
     s = applySetting(s, 'dims', [8, 16, 24, 32]);
-    s = { ...s, inputSize: 64, decoderDim: 16, decoderDepth: 0, grnMode: 'batch', gelu: 'tanh', denseEncoder: true };
+    s = { ...s, inputSize: 64, decoderDim: 16, decoderDepth: 0, grn: false, grnMode: 'batch', gelu: 'tanh', denseEncoder: true };
     s = { ...s, batchSize: 2, blr: 1.5e-4 * 3, warmupSteps: 3, totalSteps: 7, weightDecay: 0.1, seed: 4294967295, normPix: false };
     s = { ...s, maskRatio: 0.3, viewMaskRatio: 0.7, viewMaskSeed: 9, smoothing: 0.95, logScale: true, sweepRatios: [0.1, 0.3, 0.7], sweepSteps: 5 };
     expect(validateSettings(s)).toEqual([]);
@@ -65,6 +65,17 @@ describe('URL state', () => {
     expect(back.problems).toEqual([]);
     expect(back.settings).toEqual(s);
     expect(back.given.length).toBe(URL_FIELDS.length);
+  });
+
+  it('GRN on/off travels as grn_on, next to the statistics mode; a link without it keeps GRN', () => {
+    const off = applySetting(defaultSettings(), 'grn', false);
+    const q = settingsToQuery(off);
+    expect(q).toContain('grn_on=0&grn=per-sample');
+    const back = settingsFromQuery(q);
+    expect([back.settings.grn, back.problems]).toEqual([false, []]);
+    expect(settingsFromQuery(q.replace('grn_on=0&', '')).settings.grn).toBe(true);
+    expect(settingsFromQuery('grn_on=1').settings.grn).toBe(true);
+    expect(settingsFromQuery('grn_on=off').problems).toEqual(['URL parameter grn_on=off ignored: grn = "off": must be true or false']);
   });
 
   it('an empty query gives the defaults', () => {

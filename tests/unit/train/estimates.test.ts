@@ -3,7 +3,9 @@
 // against activation shapes of the dense network.
 import { describe, expect, it } from 'vitest';
 import { customConfig, modelConfig, SIZE_NAMES } from '../../../src/model/config.ts';
-import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts } from '../../../src/train/estimates.ts';
+import { paramTable } from '../../../src/model/parameters.ts';
+import { fcmaeStepFlops } from '../../../src/bench/flops.ts';
+import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts, trainingStepFlops } from '../../../src/train/estimates.ts';
 
 /** Published GFLOPs at 224 px (fvcore MACs, with the 1k head), spec §3. */
 const PUBLISHED_GFLOPS: Record<string, number> = { atto: 0.55, femto: 0.78, pico: 1.37, nano: 2.45, tiny: 4.47, base: 15.4, large: 34.4, huge: 115 };
@@ -87,6 +89,36 @@ describe('memoryEstimate', () => {
     const huge = fitsAdapter(memoryEstimate(modelConfig('huge'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 1 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
     expect(huge.reason).toMatch(/buffer params needs 2\.\d GiB, above this adapter's 1\.0 GiB per buffer: the weights alone are too large/);
     expect(fitsAdapter(memoryEstimate(modelConfig('atto'), { inputSize: 160, maskRatio: 0.6, denseEncoder: false, batchSize: 16 }), { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }).fits).toBe(true);
+  });
+});
+
+describe('GRN on/off', () => {
+  const depths = [1, 1, 2, 1];
+  const dims = [8, 16, 24, 32];
+  const on = customConfig(depths, dims, 16, 1);
+  const off = customConfig(depths, dims, 16, 1, false);
+  const shape = { inputSize: 64, maskRatio: 0.5, denseEncoder: false, batchSize: 2 };
+
+  it('parameters: 8C fewer per block, encoder and decoder', () => {
+    const a = paramCounts(on);
+    const b = paramCounts(off);
+    expect(a.encoder - b.encoder).toBe(8 * (8 + 16 + 2 * 24 + 32));
+    expect(a.decoder - b.decoder).toBe(8 * 16);
+  });
+
+  it('MACs do not count GRN; the every-op step FLOPs do', () => {
+    expect(macsPerImage(off, shape)).toEqual(macsPerImage(on, shape));
+    const flopsOn = trainingStepFlops(on, shape);
+    expect(flopsOn).toBe(fcmaeStepFlops(on, { batchSize: 2, height: 64, width: 64, visible: 2 }).total);
+    expect(trainingStepFlops(off, shape)).toBeLessThan(flopsOn);
+  });
+
+  it('memory: one (rows, 4C) GRN output per block less', () => {
+    // rows N·V·r² per stage (V = 2), N·L = 8 in the decoder; 4C floats each
+    const grnFloats = 4 * (2 * 2 * 64 * 8 + 2 * 2 * 16 * 16 + 2 * (2 * 2 * 4 * 24) + 2 * 2 * 32 + 8 * 16);
+    const delta = memoryEstimate(on, shape).totalBytes - memoryEstimate(off, shape).totalBytes;
+    const paramState = 16 * (paramTable(on).totalFloats - paramTable(off).totalFloats); // params, grads, m, v
+    expect(delta).toBe(4 * grnFloats + paramState);
   });
 });
 

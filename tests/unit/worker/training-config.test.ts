@@ -26,7 +26,8 @@ describe('classifyChange', () => {
     for (const patch of [{ maskRatio: 0.75 }, { batchSize: 4 }, { grnMode: 'batch' as const }, { gelu: 'tanh' as const }, { normPix: false }, { denseEncoder: true }, { weightDecay: 0 }, { beta1: 0.8 }, { beta2: 0.9 }, { eps: 1e-6 }]) {
       expectLevel(patch, 'rebuild');
     }
-    for (const patch of [{ depths: [1, 1, 2, 1] }, { dims: [8, 16, 24, 40] }, { decoderDim: 32 }, { decoderDepth: 2 }, { inputSize: 96 }, { seed: 3 }]) expectLevel(patch, 'reset');
+    for (const patch of [{ depths: [1, 1, 2, 1] }, { dims: [8, 16, 24, 40] }, { decoderDim: 32 }, { decoderDepth: 2 }, { grn: false }, { inputSize: 96 }, { seed: 3 }]) expectLevel(patch, 'reset');
+    expect(classifyChange(base, { ...base, grn: false }).resetReasons).toEqual(['grn true → false']);
     const c = classifyChange(base, { ...base, inputSize: 96, blr: 1e-3, maskRatio: 0.25 });
     expect(c.level).toBe('reset');
     expect(c.resetReasons).toEqual(['inputSize 64 → 96']);
@@ -49,6 +50,8 @@ describe('validateTrainingConfig', () => {
     expect(fieldOf(() => validateTrainingConfig({ ...base, warmupSteps: 200, totalSteps: 100 }))).toBe('config:warmupSteps');
     expect(fieldOf(() => validateTrainingConfig({ ...base, blr: 1e9 }))).toBe('config:blr');
     expect(fieldOf(() => validateTrainingConfig({ ...base, grnMode: 'global' as never }))).toBe('config:grnMode');
+    expect(fieldOf(() => validateTrainingConfig({ ...base, grn: 'off' as never }))).toBe('config:grn');
+    expect(validateTrainingConfig({ ...base, grn: false }).grn).toBe(false);
     const { seed: _drop, ...noSeed } = base;
     expect(fieldOf(() => validateTrainingConfig(noSeed as TrainingConfig))).toBe('config:seed');
   });
@@ -78,6 +81,16 @@ describe('planInfo', () => {
     expect(info.trainMacsPerImage).toBe(3 * (enc + dec));
     expect(info.bytesEstimate).toBeGreaterThan(4 * 4 * info.paramCount); // params, grads, m, v at least
     expect(info.bytesAllocated).toBeNull();
+  });
+
+  it('without GRN: fewer parameters (the engine table of a no-GRN model), same MACs', () => {
+    const on = planInfo(tiny());
+    const off = planInfo({ ...tiny(), grn: false });
+    expect(modelOf({ ...tiny(), grn: false }).grn).toBe(false);
+    expect(off.paramCount).toBe(paramTable(modelOf({ ...tiny(), grn: false })).count);
+    expect(on.paramCount - off.paramCount).toBe(8 * (8 + 16 + 24 + 32 + 16)); // 2·4C per block
+    expect(off.forwardMacsPerImage).toBe(on.forwardMacsPerImage); // GRN is not a multiply-accumulate
+    expect(off.bytesEstimate).toBeLessThan(on.bytesEstimate);
   });
 
   it('decodes images to the evaluation resize S/0.875', () => {
