@@ -4,8 +4,11 @@
 // writes one row of partials (chunks, C); the same kernel then sums the partials with a
 // single chunk. No thread ever loops over all rows.
 //
-// Workgroup 32 columns × 8 row lanes: the 32 threads of a lane read 32 consecutive floats
-// of one row; lanes stride through the chunk, then a tree over the 8 lanes in shared memory.
+// `main` (GPUs): workgroup 32 columns × 8 row lanes: the 32 threads of a lane read 32
+// consecutive floats of one row; lanes stride through the chunk, then a tree over the 8 lanes
+// in shared memory.
+// `main_direct` (CPU drivers, where barriers cost far more than they save; see
+// matmul-direct.wgsl): 32 threads, one column each, sum the chunk's rows with no barrier.
 
 struct Params {
   rows: u32,
@@ -47,4 +50,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (ACCUMULATE) { v += dst[o]; }
     dst[o] = v;
   }
+}
+
+@compute @workgroup_size(32, 1, 1)
+fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = wid.x * TC + lid.x;
+  if (c >= p.C) { return; }
+  let chunk = wid.y;
+  let r0 = chunk * p.rows_per_chunk;
+  let r1 = min(p.rows, r0 + p.rows_per_chunk);
+  var s = 0.0;
+  for (var r = r0; r < r1; r++) { s += src[r * p.C + c]; }
+  let o = chunk * p.C + c;
+  if (ACCUMULATE) { s += dst[o]; }
+  dst[o] = s;
 }

@@ -1,5 +1,7 @@
-// Matrix multiply with fused bias / GELU epilogue and split-K, built on shaders/matmul.wgsl.
-// The linear-layer products are thin wrappers at the bottom of the file.
+// Matrix multiply with fused bias / GELU epilogue and split-K. Two kernels with one contract:
+// shaders/matmul.wgsl (64×64 tiles through workgroup memory, for GPUs) and
+// shaders/matmul-direct.wgsl (8×8 register blocks, no barriers, for CPU drivers such as
+// SwiftShader, where it runs 10-18× faster: see that file). The adapter picks; tests force each.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
@@ -22,19 +24,41 @@ export interface MatmulOptions {
   epilogue?: Epilogue;
   /** Number of K splits; 'auto' splits when there are few output tiles and a long K. */
   splitK?: number | 'auto';
+  /** Force a kernel (tests, benchmarks); by default the adapter decides (matmulKernelFor). */
+  kernel?: MatmulKernel;
 }
 
-const TILE = 64;
+export type MatmulKernel = 'tiled' | 'direct';
+
+interface KernelSpec {
+  shader: string;
+  /** Rows and columns of C per workgroup. */
+  tile: number;
+  /** Output tiles below which 'auto' starts splitting K, to keep every core busy. */
+  targetWorkgroups: number;
+}
+
+const KERNELS: Record<MatmulKernel, KernelSpec> = {
+  // A GPU has tens of multiprocessors, each wanting a few workgroups.
+  tiled: { shader: 'matmul.wgsl', tile: 64, targetWorkgroups: 128 },
+  // A CPU driver runs one workgroup per core at a time; 16 covers a 16-core machine.
+  direct: { shader: 'matmul-direct.wgsl', tile: 32, targetWorkgroups: 16 },
+};
+/** split-K chunks are multiples of the tiled kernel's K step. */
 const BK = 16;
-/** Output tiles below which 'auto' starts splitting K (keeps every core of a GPU busy). */
-const TARGET_WORKGROUPS = 128;
 /** Keep each split at least this long: shorter ones cost more in the reduce than they save. */
 const MIN_K_PER_SPLIT = 256;
 
-export function chooseSplitK(M: number, N: number, K: number): number {
-  const tiles = ceilDiv(M, TILE) * ceilDiv(N, TILE);
-  if (tiles >= TARGET_WORKGROUPS) return 1;
-  return Math.max(1, Math.min(ceilDiv(TARGET_WORKGROUPS, tiles), Math.floor(K / MIN_K_PER_SPLIT)));
+/** The kernel that is fastest on this adapter: barrier-free on CPU drivers, tiled on GPUs. */
+export function matmulKernelFor(engine: Engine): MatmulKernel {
+  return engine.ctx.adapter.isSoftware ? 'direct' : 'tiled';
+}
+
+export function chooseSplitK(M: number, N: number, K: number, kernel: MatmulKernel = 'tiled'): number {
+  const { tile, targetWorkgroups } = KERNELS[kernel];
+  const tiles = ceilDiv(M, tile) * ceilDiv(N, tile);
+  if (tiles >= targetWorkgroups) return 1;
+  return Math.max(1, Math.min(ceilDiv(targetWorkgroups, tiles), Math.floor(K / MIN_K_PER_SPLIT)));
 }
 
 /** Dispatches computing C from A and B (see MatmulOptions). Scratch for split-K comes from `arena`. */
@@ -49,19 +73,21 @@ export async function matmulDispatches(
 ): Promise<Dispatch[]> {
   const { M, N, K } = o;
   if (M <= 0 || N <= 0 || K <= 0) throw new RangeError(`${label}: empty matmul ${M}×${N}×${K}`);
-  const requested = o.splitK === 'auto' || o.splitK === undefined ? chooseSplitK(M, N, K) : o.splitK;
+  const kernel = o.kernel ?? matmulKernelFor(engine);
+  const { shader, tile } = KERNELS[kernel];
+  const requested = o.splitK === 'auto' || o.splitK === undefined ? chooseSplitK(M, N, K, kernel) : o.splitK;
   const kChunk = Math.ceil(ceilDiv(K, Math.max(1, requested)) / BK) * BK;
   const splits = ceilDiv(K, kChunk);
   const epilogue = EPILOGUE_CODE[o.epilogue ?? 'none'];
   const dummy = o.bias ?? arena.f32(`${label}/no-bias`, 1);
-  const grid: [number, number, number] = [ceilDiv(N, TILE), ceilDiv(M, TILE), splits];
+  const grid: [number, number, number] = [ceilDiv(N, tile), ceilDiv(M, tile), splits];
 
   if (splits === 1) {
     return [
       await makeDispatch(engine, arena, {
         label,
         kernel: {
-          shader: 'matmul.wgsl',
+          shader,
           entryPoint: 'main',
           constants: {
             TRANS_A: o.transA ? 1 : 0,
@@ -82,7 +108,7 @@ export async function matmulDispatches(
     await makeDispatch(engine, arena, {
       label: `${label}/split`,
       kernel: {
-        shader: 'matmul.wgsl',
+        shader,
         entryPoint: 'main',
         constants: { TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0, SPLIT: 1 },
       },

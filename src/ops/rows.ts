@@ -129,6 +129,8 @@ export async function scatterRows(
 export const COLUMN_SUM_CHUNK = 256;
 /** At most this many rows left: one final pass (each thread then sums ≤ 128 values). */
 const COLUMN_SUM_FINAL_ROWS = 1024;
+/** The same for the barrier-free kernel, where a thread sums every row left itself. */
+const COLUMN_SUM_FINAL_ROWS_DIRECT = COLUMN_SUM_CHUNK;
 /** Columns per column-sum workgroup (shaders/column-sum.wgsl TC). */
 const COLUMN_SUM_TILE = 32;
 
@@ -137,6 +139,8 @@ export interface ColumnSumShape {
   C: number;
   /** out += sums instead of out = sums (parameter gradients accumulate). */
   accumulate?: boolean;
+  /** 'shared' (tree in workgroup memory) or 'direct' (no barriers); default by adapter. */
+  plan?: 'shared' | 'direct';
 }
 
 /**
@@ -159,17 +163,20 @@ export async function columnSum(
   requireElements(label, 'x', io.x, rows * C, `(rows, C) = (${rows}, ${C})`);
   requireElements(label, 'out', io.out, C, `(C) = (${C})`);
   const columnTiles = ceilDiv(C, COLUMN_SUM_TILE);
+  const direct = (shape.plan ?? (engine.ctx.adapter.isSoftware ? 'direct' : 'shared')) === 'direct';
+  const entryPoint = direct ? 'main_direct' : 'main';
+  const finalRows = direct ? COLUMN_SUM_FINAL_ROWS_DIRECT : COLUMN_SUM_FINAL_ROWS;
   const out: Dispatch[] = [];
   let current = io.x;
   let currentRows = rows;
   let level = 0;
-  while (currentRows > COLUMN_SUM_FINAL_ROWS) {
+  while (currentRows > finalRows) {
     const chunks = ceilDiv(currentRows, COLUMN_SUM_CHUNK);
     const partials = arena.f32(`${label}/column-sum-partials-${level}`, chunks * C); // (chunks, C)
     out.push(
       await makeDispatch(engine, arena, {
         label: `${label}/partial-${level}`,
-        kernel: { shader: 'column-sum.wgsl', entryPoint: 'main', constants: { ACCUMULATE: 0 } },
+        kernel: { shader: 'column-sum.wgsl', entryPoint, constants: { ACCUMULATE: 0 } },
         params: params().u32(currentRows).u32(C).u32(COLUMN_SUM_CHUNK).u32(0).build(),
         buffers: [current, partials],
         workgroups: [columnTiles, chunks],
@@ -182,7 +189,7 @@ export async function columnSum(
   out.push(
     await makeDispatch(engine, arena, {
       label: `${label}/final`,
-      kernel: { shader: 'column-sum.wgsl', entryPoint: 'main', constants: { ACCUMULATE: shape.accumulate ? 1 : 0 } },
+      kernel: { shader: 'column-sum.wgsl', entryPoint, constants: { ACCUMULATE: shape.accumulate ? 1 : 0 } },
       params: params().u32(currentRows).u32(C).u32(currentRows).u32(0).build(),
       buffers: [current, io.out],
       workgroups: [columnTiles, 1],

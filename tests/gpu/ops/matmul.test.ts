@@ -1,7 +1,8 @@
-// matmul.wgsl against the float64 reference: every layout, bias, GELU epilogues, accumulate,
-// split-K, and shapes that are not multiples of the 64×64×16 tile.
+// Both matmul kernels (matmul.wgsl tiled, matmul-direct.wgsl barrier-free) against the float64
+// reference: every layout, bias, GELU epilogues, accumulate, split-K, and shapes that are not
+// multiples of the tiles (64×64×16 and 32×32).
 import { describe, expect, it } from 'vitest';
-import { chooseSplitK, matmulDispatches, type MatmulOptions } from '../../../src/ops/matmul.ts';
+import { chooseSplitK, matmulDispatches, matmulKernelFor, type MatmulKernel, type MatmulOptions } from '../../../src/ops/matmul.ts';
 import { matmulRef } from '../../../src/reference/matmul.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
@@ -11,7 +12,7 @@ interface Case extends Omit<MatmulOptions, 'bias'> {
   bias?: boolean;
 }
 
-async function check(c: Case, seed = 1): Promise<number> {
+async function checkWith(c: Case, seed = 1): Promise<number> {
   const engine = await testEngine();
   const arena = testArena(engine);
   const rng = new Random(seed);
@@ -39,13 +40,15 @@ async function check(c: Case, seed = 1): Promise<number> {
   return expectAllClose(got, want, { atol: 2e-6 * Math.sqrt(c.K) * 4, rtol: 1e-5, label: `matmul ${JSON.stringify(c)}`, shape: [c.M, c.N] });
 }
 
-describe('matmul kernel vs float64 reference', () => {
+for (const kernel of ['tiled', 'direct'] as MatmulKernel[]) describe(`matmul kernel '${kernel}' vs float64 reference`, () => {
+  const check = (c: Case, seed = 1) => checkWith({ ...c, kernel }, seed);
   const shapes: [number, number, number][] = [
     [1, 1, 1],
     [64, 64, 16],
     [37, 53, 29],
     [130, 70, 200],
     [5, 300, 3],
+    [19, 1280, 320], // stage-3 pointwise layer at mask ratio 0.6: thin M
   ];
   for (const [M, N, K] of shapes) {
     for (const transA of [false, true]) {
@@ -76,8 +79,15 @@ describe('matmul kernel vs float64 reference', () => {
     await check({ M: 33, N: 17, K: 1000, splitK: 4, bias: true, epilogue: 'gelu-erf', accumulate: true });
   });
   it('auto split-K splits thin, long products and leaves large ones alone', () => {
-    expect(chooseSplitK(160, 40, 25088)).toBeGreaterThan(1);
-    expect(chooseSplitK(1024, 1024, 1024)).toBe(1);
-    expect(chooseSplitK(40, 40, 100)).toBe(1);
+    expect(chooseSplitK(160, 40, 25088, kernel)).toBeGreaterThan(1);
+    expect(chooseSplitK(1024, 1024, 1024, kernel)).toBe(1);
+    expect(chooseSplitK(40, 40, 100, kernel)).toBe(1);
+  });
+});
+
+describe('matmul kernel choice', () => {
+  it('uses the barrier-free kernel on a software adapter and the tiled one on a GPU', async () => {
+    const engine = await testEngine();
+    expect(matmulKernelFor(engine)).toBe(engine.ctx.adapter.isSoftware ? 'direct' : 'tiled');
   });
 });

@@ -59,8 +59,9 @@ describe('gatherRows / scatterRows vs float64 reference', () => {
   }
 });
 
-describe('columnSum vs float64 reference', () => {
-  // rows ≤ 1024: one pass; 3000: partials then final; 300000: two partial levels.
+for (const plan of ['shared', 'direct'] as const) describe(`columnSum (${plan}) vs float64 reference`, () => {
+  // shared: rows ≤ 1024 one pass, 3000 partials then final, 300000 two partial levels;
+  // direct: the same with 256 in place of 1024.
   for (const [rows, C, accumulate] of [
     [1, 1, false],
     [37, 5, false],
@@ -68,6 +69,7 @@ describe('columnSum vs float64 reference', () => {
     [3000, 37, false],
     [300000, 3, true],
     [70, 3072, false],
+    [257, 9, true],
   ] as const) {
     it(`rows=${rows} C=${C} accumulate=${accumulate}`, async () => {
       const engine = await testEngine();
@@ -76,14 +78,14 @@ describe('columnSum vs float64 reference', () => {
       const x = rng.uniformArray(rows * C);
       const out0 = rng.uniformArray(C);
       const out = arena.fromData('out', out0);
-      await run(engine, await columnSum(engine, arena, 'colsum', { x: arena.fromData('x', x), out }, { rows, C, accumulate }));
+      await run(engine, await columnSum(engine, arena, 'colsum', { x: arena.fromData('x', x), out }, { rows, C, accumulate, plan }));
       const got = await readF32(engine, out, C);
       arena.destroy();
       // f32 tree sums of rows values in [-1, 1]: error ~ sqrt(rows)·eps·(partial magnitudes).
       expectAllClose(got, columnSumRef(x, rows, C, accumulate ? out0 : undefined), {
         atol: 2e-6 * Math.sqrt(rows) * 4,
         rtol: 1e-5,
-        label: `columnSum rows=${rows} C=${C}`,
+        label: `columnSum ${plan} rows=${rows} C=${C}`,
       });
     });
   }
