@@ -3,12 +3,13 @@
 # registry) needs to run the benchmarks, into ONE archive under 64 MiB:
 #   bin/node                       this machine's Node binary (links only libc/libstdc++)
 #   app/                           the project: src/, shaders/, scripts/, package.json,
-#                                  tsconfig.json, one model fixture (for `bench --checkpoint`)
+#                                  tsconfig.json, the model fixtures and tests/helpers (for
+#                                  check-parity.ts and `bench --checkpoint`)
 #   app/node_modules/              the runtime closure of tsx (+ esbuild's binary), webgpu
 #                                  (dawn.node for linux-x64 only), sharp (the CLI imports it),
 #                                  fflate, and TF.js core + WebGPU backend; maps, typings,
 #                                  tests and other platforms' builds pruned
-#   debs/                          Vulkan loader packages (libvulkan1 …) for machines without one
+#   debs/                          Vulkan loader + libglvnd packages for machines without them
 # The archive is xz-compressed (the Node binary alone is ~24 MB compressed).
 # Usage: scripts/gpu-machine/pack.sh [OUT_DIR]   (default dist/gpu-machine, ignored by git)
 # Then on the device machine (see /work/.library/device/README.md), carrying OUT_DIR:
@@ -32,8 +33,9 @@ cp "$NODE_BIN" "$STAGE/bin/node"
 
 # ---- the project (what `fcmae bench` and bench:kernels load at run time)
 ( cd "$ROOT" && cp -r src shaders scripts package.json tsconfig.json "$STAGE/app/" )
-mkdir -p "$STAGE/app/tests/fixtures/model"
-cp -r "$ROOT/tests/fixtures/model/base" "$STAGE/app/tests/fixtures/model/"
+mkdir -p "$STAGE/app/tests/fixtures"
+cp -r "$ROOT/tests/fixtures/model" "$STAGE/app/tests/fixtures/"
+cp -r "$ROOT/tests/helpers" "$STAGE/app/tests/"
 rm -rf "$STAGE/app/scripts/gpu-machine/__pycache__"
 
 # ---- node_modules: the dependency closure of the runtime entry packages
@@ -101,15 +103,18 @@ for pkg in tfjs-backend-webgpu tfjs-backend-cpu; do
   [ -d "$d" ] && find "$d" -mindepth 1 \( -type d -prune -o -type f ! -name 'tf-*.node.js' \) -exec rm -rf {} +
 done
 
-# ---- Vulkan loader packages (Debian's; they unpack anywhere with dpkg -x)
+# ---- Vulkan loader packages (Debian's; they unpack anywhere with dpkg -x). The NVIDIA Vulkan
+# driver (libGLX_nvidia.so.0) also needs libglvnd's dispatch libraries: without them the loader
+# says "Could not get 'vkCreateInstance' ... Found no drivers" (seen on the H100 machine).
+LOADER_PACKAGES="libvulkan1 libglvnd0 libgl1 libglx0 libegl1 libgles2 libopengl0"
 if command -v apt-get >/dev/null; then
   APT_STATE="$(mktemp -d /tmp/fcmae-apt.XXXXXX)"
   mkdir -p "$APT_STATE/partial"
   apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists="$APT_STATE")
-  if apt-get "${apt_opts[@]}" update >/dev/null 2>&1 && (cd "$STAGE/debs" && apt-get "${apt_opts[@]}" download libvulkan1 >/dev/null 2>&1); then
+  if apt-get "${apt_opts[@]}" update >/dev/null 2>&1 && (cd "$STAGE/debs" && apt-get "${apt_opts[@]}" download $LOADER_PACKAGES >/dev/null 2>&1); then
     echo "Vulkan loader: $(ls "$STAGE/debs")"
   else
-    echo "pack.sh: could not download libvulkan1 (no registry?); run.sh will rely on the machine's own loader" >&2
+    echo "pack.sh: could not download $LOADER_PACKAGES (no registry?); run.sh will rely on the machine's own loader" >&2
   fi
   rm -rf "$APT_STATE"
 fi

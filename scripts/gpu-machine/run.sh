@@ -8,7 +8,8 @@
 #   UNPACK_DIR     where to unpack (default /tmp/fcmae-gpu)
 #   BENCH_TIMEOUT  seconds allowed per benchmark command (default 130: the four fit the device
 #                  tool's 10-minute limit per command)
-# Files written: environment.txt, step-sweep.json, peer.json, grads-step.json, kernels.json,
+# Files written: environment.txt, parity.txt (the model's loss and gradients against the
+# PyTorch fixtures on this adapter), step-sweep.json, peer.json, grads-step.json, kernels.json,
 # log.txt (every command's stderr), summary.txt (the readable tables).
 set -uo pipefail
 
@@ -27,9 +28,10 @@ SUMMARY="$OUT/summary.txt"
 rm -rf "$DEST" && mkdir -p "$DEST"
 tar -xJf "$ARCHIVE" -C "$DEST" || { echo "run.sh: could not unpack $ARCHIVE" >&2; exit 1; }
 
-# Vulkan loader: Dawn dlopens libvulkan.so.1. Install the carried Debian packages only where
-# the machine has none (unpacking over a working system can break it).
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+# Vulkan loader: Dawn dlopens libvulkan.so.1, and NVIDIA's Vulkan driver needs libglvnd's
+# libGLdispatch. Install the carried Debian packages only where the machine lacks one of them
+# (unpacking over a working system can break it).
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch.so.0'; then
   for f in "$DEST"/debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" / ; done
   ldconfig 2>/dev/null || true
 fi
@@ -84,6 +86,9 @@ else
 fi
 FIXTURE=tests/fixtures/model/base
 
+# correctness first: the GPU-only kernel paths against PyTorch, through the whole model
+run "parity" "$OUT/parity.txt" "${TSX[@]}" scripts/gpu-machine/check-parity.ts
+
 run "step sweep" "$OUT/step-sweep.json" "${TSX[@]}" src/cli/main.ts bench "${SWEEP[@]}" --json
 run "TF.js peer" "$OUT/peer.json" "${TSX[@]}" src/cli/main.ts bench "${PEER[@]}" --json
 run "grads step" "$OUT/grads-step.json" "${TSX[@]}" src/cli/main.ts bench --checkpoint "$FIXTURE/weights.safetensors" --batch "$FIXTURE/batch.safetensors" --steps "$STEPS" --json
@@ -112,6 +117,6 @@ if (k) {
   for (const r of k.kernels) console.log(`  ${r.family.padEnd(10)} ${r.kernel.padEnd(16)} ratio ${String(r.mask_ratio ?? '-').padEnd(4)} ${r.shape.padEnd(22)} ${f(r.ms_median).padStart(8)} ms  ${f(r.throughput).padStart(8)} ${r.throughput_unit}`);
 } else console.log('kernels: no result');
 EOF
-cat "$SUMMARY"
+cat "$OUT/parity.txt" "$SUMMARY"
 echo "results in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 [ "$failures" -eq 0 ] || { echo "run.sh: $failures benchmark command(s) failed" >&2; exit 1; }
