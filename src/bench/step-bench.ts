@@ -131,7 +131,7 @@ class StepRunner {
    * One step over `phases` (default all): upload, encode, submit, wait for the loss. Returns
    * the wall time, the loss and per-phase GPU times when timed.
    */
-  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases): Promise<{ wallMs: number; loss: number; phaseMs: number[] | null }> {
+  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases, timestamps = true): Promise<{ wallMs: number; loss: number; phaseMs: number[] | null }> {
     const { engine, trainer } = this;
     const plan = trainer.plan;
     const device = engine.ctx.device;
@@ -140,7 +140,7 @@ class StepRunner {
     const optimizing = !this.gradientsOnly && phases.includes(plan.optimizerPhase);
     if (optimizing) plan.setOptimizerStep(++trainer.stepCount, lr);
     const encoder = device.createCommandEncoder({ label: 'bench step' });
-    const timer = phases === this.phases ? this.timer : null;
+    const timer = timestamps && phases === this.phases ? this.timer : null;
     phases.forEach((phase, i) => {
       const pass = timer ? timer.beginPass(encoder, phase.name, i) : encoder.beginComputePass({ label: phase.name });
       encodeDispatches(pass, phase.dispatches);
@@ -256,16 +256,25 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios
       entries.push({ s, trainer, runner, images, maskFor, wall: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
       for (let i = 0; i < s.warmupSteps; i++) await runner.step(images, maskFor(), lr);
     }
+    // The wall time comes from steps encoded exactly as the trainer encodes them (no
+    // timestamp queries: they cost real time on a GPU); each is followed by a step of the same
+    // ratio with timestamped phases, which gives the GPU time per phase.
     for (let i = 0; i < base.steps; i++) {
       for (const e of entries) {
-        const r = await e.runner.step(e.images, e.maskFor(), lr);
+        const r = await e.runner.step(e.images, e.maskFor(), lr, e.runner.phases, false);
         e.wall.push(r.wallMs);
         e.losses.push(r.loss);
-        if (r.phaseMs) {
-          r.phaseMs.forEach((ms, k) => e.phaseSamples[k]!.push(ms));
-          e.gpuTotals.push(r.phaseMs.reduce((x, y) => x + y, 0));
+        let note = '';
+        if (e.runner.hasTimer) {
+          const t = await e.runner.step(e.images, e.maskFor(), lr);
+          if (t.phaseMs) {
+            t.phaseMs.forEach((ms, k) => e.phaseSamples[k]!.push(ms));
+            const gpu = t.phaseMs.reduce((x, y) => x + y, 0);
+            e.gpuTotals.push(gpu);
+            note = ` (timestamped step: GPU ${gpu.toFixed(1)} ms)`;
+          }
         }
-        log(`  step ${i + 1}/${base.steps}${ratios.length > 1 ? ` (ratio ${e.s.maskRatio})` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}`);
+        log(`  step ${i + 1}/${base.steps}${ratios.length > 1 ? ` (ratio ${e.s.maskRatio})` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}${note}`);
       }
     }
     const results: StepBenchResult[] = [];

@@ -7,8 +7,9 @@
 //    honours the same way) and take performance.now() differences; several calls go into one
 //    submission when a call is short, so the fence's latency is spread over them.
 // The wall-clock figure is always measured too: it is what a user waits for.
-// Surprise: timestamps are quantised by some browsers (Chrome rounds to 100 µs without
-// developer flags); Dawn in Node and SwiftShader report nanoseconds.
+// Surprise: Dawn quantises timestamps to 65.5 µs by default (Chrome too): src/gpu/node-device.ts
+// and the benchmark's Chromium (tests/helpers/browser.ts) turn that off; an ordinary browser
+// page keeps it, so short phases read 0 there.
 import { Usage } from '../gpu/buffers.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import { throwIfFailed } from '../gpu/device.ts';

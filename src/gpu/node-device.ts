@@ -45,8 +45,15 @@ function swiftShaderIcd(): string | undefined {
   return SWIFTSHADER_ICDS.find((p) => existsSync(p));
 }
 
+/**
+ * Dawn rounds GPU timestamps to 2^16 ns (65.5 µs) by default, a browser's defence against
+ * timing attacks; on a real GPU most kernels then time as 0 (seen on an H100). A Node process
+ * is not a web page: ask for full resolution.
+ */
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+
 async function tryAdapter(d: typeof import('webgpu')): Promise<GPU | null> {
-  const gpu = d.create([]);
+  const gpu = d.create(DAWN_FLAGS);
   liveInstances.push(gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   return adapter ? gpu : null;

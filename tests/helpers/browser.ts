@@ -31,6 +31,8 @@ export async function launchChromium(): Promise<Browser> {
     headless: true,
     args: [
       '--enable-unsafe-webgpu',
+      // full-resolution GPU timestamps for the browser benchmark (Dawn rounds to 65.5 µs)
+      '--disable-dawn-features=timestamp_quantization',
       '--no-sandbox',
       '--disable-background-networking',
       '--disable-component-update',

@@ -1,0 +1,87 @@
+// The `bench` command end to end, on a tiny model (speed itself is never asserted: benchmarks
+// measure, tests check that what they print is consistent and that the timed step is the
+// right step). Checks the JSON document of a mask-ratio sweep, that `--checkpoint --batch`
+// times exactly the step whose loss PyTorch computed, and that the TF.js peer agrees on the loss.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.ts';
+import { FIXTURE_DIR } from '../../helpers/fixtures.ts';
+
+const TINY = ['--depths', '1,1,1,1', '--dims', '8,16,24,32', '--decoder-dim', '16', '--input-size', '64'];
+
+interface StepResult {
+  what: string;
+  mask_ratio: number;
+  visible_patches: number;
+  patches: number;
+  steps: number;
+  step_ms_median: number;
+  step_ms_p10: number;
+  step_ms_p90: number;
+  images_per_second: number;
+  batch_size: number;
+  gpu_step_ms_median: number | null;
+  phase_timing_method: string;
+  phases: { phase: string; ms_median: number; gflop: number }[];
+  dispatches: { phase: string; dispatch: string; kernel: string; ms: number }[];
+  gpu_bytes_peak: number;
+  gflop_per_step: number;
+  loss_first: number;
+  loss_last: number;
+}
+
+function bench(args: string[]): { results: StepResult[]; sweep?: { mask_ratio: number; step_time_vs_ratio0: number; gflop_vs_ratio0: number }[]; peer?: Record<string, number | string>[] } {
+  const r = runCli(['bench', ...args, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+describe('fcmae bench', () => {
+  it('mask-ratio sweep: a consistent JSON document, and sparsity cuts FLOPs and memory', () => {
+    const doc = bench([...TINY, '--batch-size', '1', '--sweep', '0,0.5', '--steps', '2', '--warmup', '1']);
+    expect(doc.results.map((r) => [r.mask_ratio, r.visible_patches, r.patches])).toEqual([[0, 4, 4], [0.5, 2, 4]]);
+    for (const r of doc.results) {
+      expect(r.what).toBe('training step');
+      expect(r.steps).toBe(2);
+      expect(r.step_ms_p10).toBeLessThanOrEqual(r.step_ms_median);
+      expect(r.step_ms_median).toBeLessThanOrEqual(r.step_ms_p90);
+      expect(r.images_per_second).toBeCloseTo((1000 * r.batch_size) / r.step_ms_median, 6);
+      expect(Number.isFinite(r.loss_first) && Number.isFinite(r.loss_last)).toBe(true);
+      if (r.phase_timing_method === 'gpu-timestamps') {
+        // every phase of the plan timed, and every dispatch of one step profiled
+        expect(r.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['stem', 'stage 0', 'decoder', 'loss', 'optimizer']));
+        expect(r.phases.every((p) => p.ms_median >= 0)).toBe(true);
+        expect(r.dispatches.every((d) => /\.wgsl:/.test(d.kernel) && d.ms >= 0)).toBe(true);
+        expect(r.dispatches.length).toBeGreaterThan(50);
+        expect(r.gpu_step_ms_median).toBeGreaterThan(0);
+      }
+    }
+    const [dense, sparse] = doc.results as [StepResult, StepResult];
+    expect(sparse.gflop_per_step).toBeLessThan(dense.gflop_per_step);
+    expect(sparse.gpu_bytes_peak).toBeLessThan(dense.gpu_bytes_peak);
+    expect(doc.sweep!.map((s) => s.mask_ratio)).toEqual([0, 0.5]);
+    expect(doc.sweep![1]!.gflop_vs_ratio0).toBeCloseTo(sparse.gflop_per_step / dense.gflop_per_step, 12);
+    expect(doc.sweep![1]!.step_time_vs_ratio0).toBeCloseTo(sparse.step_ms_median / dense.step_ms_median, 12);
+  });
+
+  it('--checkpoint --batch times the gradient step of the grads command: same loss as PyTorch', () => {
+    const base = join(FIXTURE_DIR, 'model', 'base');
+    const expected = JSON.parse(readFileSync(join(base, 'expected.json'), 'utf8')) as { loss: number; mask_ratio: number };
+    const doc = bench(['--checkpoint', join(base, 'weights.safetensors'), '--batch', join(base, 'batch.safetensors'), '--steps', '2']);
+    const r = doc.results[0]!;
+    expect(r.what).toMatch(/^gradients/);
+    expect(r.mask_ratio).toBe(expected.mask_ratio);
+    // no optimizer step: every timed step sees the same weights, so the same loss
+    // (f32 engine vs f64 reference: 1e-4 relative, as in the parity test)
+    for (const loss of [r.loss_first, r.loss_last]) expect(Math.abs(loss - expected.loss) / expected.loss).toBeLessThan(1e-4);
+  });
+
+  it('--peer tfjs: the TF.js step starts from the same weights and batch and agrees on the loss', () => {
+    const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--peer', 'tfjs']);
+    const p = doc.peer![0]!;
+    expect(p.loss_rel_diff as number).toBeLessThan(1e-4);
+    expect(p.grad_norm_max_rel_diff as number).toBeLessThan(1e-3);
+    expect(p.speedup_vs_tfjs as number).toBeCloseTo((p.tfjs_step_ms_median as number) / (p.ours_step_ms_median as number), 9);
+  });
+});
