@@ -17,7 +17,7 @@ import type { FolderListing } from './browser-folder.ts';
 import { resampleBox, type PixelImage } from './image.ts';
 import { indexFiles, SNIFF_BYTES, summariseSkipped, type ImageType, type IndexInput, type SkippedFile } from './indexing.ts';
 import type { Random } from '../util/random.ts';
-import type { DatasetSource, DatasetSummary } from '../worker/protocol.ts';
+import type { DatasetSource, DatasetSummary } from './dataset-summary.ts';
 
 export class DecodeStormError extends Error {
   override readonly name = 'DecodeStormError';

@@ -48,8 +48,10 @@ import type { GeluForm, GrnMode } from '../model/config.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
+import type { DatasetSummary } from '../data/dataset-summary.ts';
 
 export type { DatasetFile, FolderListing, SkippedFile, SkipCode, LoadReport };
+export type { CacheStats, DatasetSource, DatasetSummary } from '../data/dataset-summary.ts';
 
 // ---------------------------------------------------------------------------------- GPU
 
@@ -128,45 +130,8 @@ export interface RunError {
 
 // ---------------------------------------------------------------------------------- dataset
 
-export type DatasetSource = 'demo' | 'files' | 'directory' | 'zip';
-
-export interface DatasetSummary {
-  source: DatasetSource;
-  /** Folder or zip name, 'demo' for the built-in set. */
-  name: string;
-  /** Images usable for training (indexed minus those that failed to decode so far). */
-  images: number;
-  /** Sorted class names (first-level subfolders), empty when unlabelled. */
-  classes: string[];
-  /** Images per class, aligned with classes. */
-  classCounts: number[];
-  /** Every file not used, with its reason, sorted by path. */
-  skipped: SkippedFile[];
-  skippedByCode: Partial<Record<SkipCode, number>>;
-  /** Images decoded at least once (cache or verification pass). */
-  decoded: number;
-  /** True once every indexed image has been decoded (so `skipped` is final). */
-  verified: boolean;
-  /** Shorter side the images are decoded to, pixels (from the input size). */
-  decodeSize: number;
-  cache: CacheStats;
-  /** Increases whenever any field above changes. */
-  revision: number;
-}
-
-export interface CacheStats {
-  /** Decoded pixels held in memory, bytes. */
-  memoryBytes: number;
-  memoryBudgetBytes: number;
-  memoryEntries: number;
-  /** Entries spilled to the origin-private file system (0 when OPFS is unavailable). */
-  spilledEntries: number;
-  spilledBytes: number;
-  hits: number;
-  misses: number;
-  /** Full decodes performed (a spill read-back is not a decode). */
-  decodes: number;
-}
+// DatasetSource, DatasetSummary and CacheStats live in src/data/dataset-summary.ts (the data
+// layer produces them); re-exported above for the worker's clients.
 
 export interface LoadOptions {
   cancelId?: number;
