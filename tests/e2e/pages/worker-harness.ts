@@ -8,6 +8,8 @@ import type { FolderListing, GpuStatus, WorkerEvent } from '../../../src/worker/
 export interface MainThreadProbe {
   /** Timer callbacks that ran during the probe. */
   ticks: number;
+  /** How long the probed work took, ms (a free main thread fits about elapsedMs / 10 ticks). */
+  elapsedMs: number;
   /** Largest delay of a 10 ms timer beyond its due time, ms. */
   maxLateMs: number;
   /** 95th percentile of that delay, ms. */
@@ -67,13 +69,15 @@ const harness = {
       }, 10);
     };
     schedule();
+    const start = performance.now();
     try {
       const result = await work();
+      const elapsedMs = performance.now() - start;
       return {
         result,
         probe: (() => {
           const sorted = [...late].sort((a, b) => a - b);
-          return { ticks: late.length, maxLateMs: sorted[sorted.length - 1] ?? 0, p95LateMs: sorted[Math.floor(sorted.length * 0.95)] ?? 0, longTasks };
+          return { ticks: late.length, elapsedMs, maxLateMs: sorted[sorted.length - 1] ?? 0, p95LateMs: sorted[Math.floor(sorted.length * 0.95)] ?? 0, longTasks };
         })(),
       };
     } finally {
