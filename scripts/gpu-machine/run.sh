@@ -6,6 +6,7 @@
 #   OUT            where results go (default ./gpu-results)
 #   FCMAE_QUICK=1  small settings, for a check against SwiftShader on a CPU-only machine
 #   UNPACK_DIR     where to unpack (default /tmp/fcmae-gpu)
+#   SWEEP_BATCH    batch size of the mask-ratio sweep (default 8)
 #   BENCH_TIMEOUT  seconds allowed per benchmark command (default 130: the four fit the device
 #                  tool's 10-minute limit per command)
 # Files written: environment.txt, parity.txt (the model's loss and gradients against the
@@ -79,7 +80,7 @@ if [ "${FCMAE_QUICK:-0}" = 1 ]; then
   KERNELS=(--quick --filter 's3')
   STEPS=2
 else
-  SWEEP=(--model atto --input-size 224 --batch-size 8 --sweep 0,0.6,0.75 --steps 20)
+  SWEEP=(--model atto --input-size 224 --batch-size "${SWEEP_BATCH:-8}" --sweep 0,0.6,0.75 --steps 20)
   PEER=(--model atto --input-size 96 --batch-size 2 --mask-ratio 0.6 --steps 20 --peer tfjs)
   KERNELS=()
   STEPS=20
