@@ -90,6 +90,9 @@ export interface MemoryEstimate {
 
 export interface TrainShape extends WorkShape {
   batchSize: number;
+  /** Non-square inputs: height and width in pixels (default inputSize both). */
+  height?: number;
+  width?: number;
 }
 
 /**
@@ -105,7 +108,9 @@ export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {
 /** Bytes FcmaePlan allocates for this configuration (main buffers; see the file header). */
 export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstimate {
   const N = w.batchSize;
-  const L = (w.inputSize / MASK_PATCH) ** 2;
+  const H = w.height ?? w.inputSize;
+  const W = w.width ?? w.inputSize;
+  const L = (H / MASK_PATCH) * (W / MASK_PATCH);
   const V = keptCount(L, w.maskRatio);
   const encV = w.denseEncoder ? L : V;
   const lossPatches = L - V > 0 ? L - V : L;
@@ -115,7 +120,7 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   const buffers: [string, number][] = []; // (name, floats)
   const add = (name: string, floats: number) => buffers.push([name, floats]);
   for (const n of ['params', 'grads', 'adam-m', 'adam-v']) add(n, table.totalFloats);
-  add('image', N * 3 * w.inputSize * w.inputSize);
+  add('image', N * 3 * H * W);
   add('target', N * L * PATCH_VALUES);
   add('pred', N * lossPatches * PATCH_VALUES);
   add('d-pred', N * lossPatches * PATCH_VALUES);
@@ -165,6 +170,17 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
     if (floats > largest[1]) largest = [name, floats];
   }
   return { totalBytes, largestBufferBytes: largest[1] * 4, largestBufferName: largest[0] };
+}
+
+/** A training plan refused before any allocation: its largest buffer exceeds the adapter's limits. */
+export class PlanTooLargeError extends Error {
+  override readonly name = 'PlanTooLargeError';
+  constructor(
+    message: string,
+    readonly estimate: MemoryEstimate,
+  ) {
+    super(message);
+  }
 }
 
 export interface FitVerdict {

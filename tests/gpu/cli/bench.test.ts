@@ -77,6 +77,14 @@ describe('fcmae bench', () => {
     for (const loss of [r.loss_first, r.loss_last]) expect(Math.abs(loss - expected.loss) / expected.loss).toBeLessThan(1e-4);
   });
 
+  it('refuses, before allocating, a batch whose buffers exceed the adapter, naming the buffer and the estimate', () => {
+    const r = runCli(['bench', '--depths', '1,1,1,1', '--dims', '8,16,24,32', '--decoder-dim', '16', '--input-size', '1024', '--batch-size', '256', '--steps', '1'], { timeoutMs: 60_000 });
+    expect(r.code).not.toBe(0);
+    // 256 images of 1024² px: the image buffer alone is 3 GiB, over SwiftShader's 1 GiB per buffer
+    expect(r.stderr).toMatch(/fcmae bench: batch 256 of 1024×1024 images does not fit this adapter: buffer \S+ needs [\d.]+ GiB, above this adapter's [\d.]+ (GiB|MiB) per buffer: lower the batch size or input size \(the plan needs [\d.]+ GiB in all\)/);
+    expect(r.stderr).not.toMatch(/Invalid Buffer|validation/);
+  });
+
   it('--peer tfjs: the TF.js step starts from the same weights and batch and agrees on the loss', () => {
     const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--peer', 'tfjs']);
     const p = doc.peer![0]!;

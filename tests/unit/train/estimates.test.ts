@@ -79,6 +79,17 @@ describe('memoryEstimate', () => {
     expect(fixed).toBeLessThan(params * 16 + 4 * 4 * 64 * 100);
   });
 
+  it('non-square inputs: H×W images and (H/32)·(W/32) patches; square by default', () => {
+    const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1);
+    const base = { maskRatio: 0, denseEncoder: false, batchSize: 2 };
+    expect(memoryEstimate(c, { ...base, inputSize: 64, height: 64, width: 64 })).toEqual(memoryEstimate(c, { ...base, inputSize: 64 }));
+    // 96×64 has 6 patches, 64×64 has 4: every per-patch and per-pixel buffer grows by 3/2
+    const wide = memoryEstimate(c, { ...base, inputSize: 64, height: 64, width: 96 });
+    const square = memoryEstimate(c, { ...base, inputSize: 64 });
+    const fixed = 4 * paramTable(c).totalFloats * 4;
+    expect(wide.totalBytes - fixed).toBe(1.5 * (square.totalBytes - fixed));
+  });
+
   it('fitsAdapter names the buffer and limit when too large', () => {
     const big = memoryEstimate(modelConfig('base'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 512 });
     const v = fitsAdapter(big, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
