@@ -46,7 +46,7 @@ export function loadModelFixture(name: string): ModelFixture {
 
 class FixtureMismatchError extends Error {}
 
-function require(ok: boolean, what: string): void {
+function ensure(ok: boolean, what: string): void {
   if (!ok) throw new FixtureMismatchError(what);
 }
 
@@ -54,14 +54,14 @@ function require(ok: boolean, what: string): void {
 export async function trainerForFixture(engine: Engine, f: ModelFixture, lr = 1e-3): Promise<Trainer> {
   const c = f.expected.config;
   const config = configFromStateDict(f.weights);
-  require(JSON.stringify(config.depths) === JSON.stringify(c.depths), `depths ${config.depths} vs fixture ${c.depths}`);
-  require(JSON.stringify(config.dims) === JSON.stringify(c.dims), `dims ${config.dims} vs fixture ${c.dims}`);
-  require(config.grn === (c.grn ?? true), `grn ${config.grn} vs fixture ${c.grn ?? true}`);
+  ensure(JSON.stringify(config.depths) === JSON.stringify(c.depths), `depths ${config.depths} vs fixture ${c.depths}`);
+  ensure(JSON.stringify(config.dims) === JSON.stringify(c.dims), `dims ${config.dims} vs fixture ${c.dims}`);
+  ensure(config.grn === (c.grn ?? true), `grn ${config.grn} vs fixture ${c.grn ?? true}`);
   validateConfig(config);
   const options: StepOptions = { grnMode: c.grn_mode, gelu: c.gelu, normPix: c.norm_pix, denseEncoder: c.dense_encoder };
   const L = (c.input_h / 32) * (c.input_w / 32);
   const masked = f.mask.reduce((a, b) => a + b, 0) / f.expected.batch;
-  require(keptCount(L, f.expected.mask_ratio) === L - masked, `kept patches ${keptCount(L, f.expected.mask_ratio)} vs fixture mask ${L - masked}`);
+  ensure(keptCount(L, f.expected.mask_ratio) === L - masked, `kept patches ${keptCount(L, f.expected.mask_ratio)} vs fixture mask ${L - masked}`);
   const { adamw } = f.expected;
   const trainer = await Trainer.create(engine, {
     config,
