@@ -1,6 +1,6 @@
-// Matrix multiply for software adapters (SwiftShader and other CPU Vulkan drivers): the same
-// contract as matmul.wgsl — C[M,N] (+)= op(A)·op(B) (+ bias) then GELU, split-K partials — but
-// with no workgroup memory and no barriers.
+// Matrix multiply for software adapters (SwiftShader and other CPU Vulkan drivers): the
+// contract of matmul.wgsl (matmul-common.wgsl: C[M,N] (+)= op(A)·op(B) (+ bias) then GELU,
+// split-K partials), with no workgroup memory and no barriers.
 //
 // Why a second kernel: a CPU driver runs each workgroup as a set of 4-lane SIMD groups and
 // implements workgroupBarrier() by switching between them (coroutines), and a read from
@@ -16,31 +16,10 @@
 // where (oa, sa) = (m·K, 1) for A stored (M,K) and (m, M) for A stored (K,M) (TRANS_A);
 // (ob, sb) = (n, N) for B stored (K,N) and (n·K, 1) for B stored (N,K) (TRANS_B).
 // Rows and columns past the edge read a clamped (valid) index and are never stored.
-//#include "gelu-common.wgsl"
+//#include "matmul-common.wgsl"
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  k_chunk: u32, // K per split (K when not split)
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>; // (M, N), or (S, M, N) when SPLIT
-@group(0) @binding(4) var<storage, read> bias: array<f32>;    // (N); bound to any buffer when !HAS_BIAS
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false; // C += result instead of C = result
-override EPILOGUE: u32 = 0u;       // 0 none, 1 GELU erf, 2 GELU tanh
-override SPLIT: bool = false;      // write partials (S, M, N)
-
-// Workgroup WG_X×WG_Y invocations, each an 8×8 block: a (8·WG_Y)×(8·WG_X) tile of C.
-override WG_X: u32 = 4u;
-override WG_Y: u32 = 4u;
+// Workgroup 4×4 invocations, each an 8×8 block: a 32×32 tile of C (src/ops/matmul.ts: tile 32).
+const WG: u32 = 4u;
 
 fn a_offset(m: u32) -> u32 {
   let mc = min(m, p.M - 1u);
@@ -52,36 +31,23 @@ fn b_offset(n: u32) -> u32 {
   return select(nc, nc * p.K, TRANS_B);
 }
 
-fn finish(m: u32, n: u32, acc: f32, base: u32) {
-  if (n >= p.N) { return; }
-  var v = acc;
-  let o = base + m * p.N + n;
-  if (!SPLIT) {
-    if (HAS_BIAS) { v += bias[n]; }
-    v = gelu_apply(v, EPILOGUE);
-    if (ACCUMULATE) { v += C[o]; }
-  }
-  C[o] = v;
-}
-
 // Row m of the block: columns n0..n0+3 from lo, n0+4..n0+7 from hi (spelled out: a vector
 // indexed by a loop counter is another trip through memory on a CPU driver).
-fn store(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, base: u32) {
-  if (m >= p.M) { return; }
-  finish(m, n0, lo.x, base);
-  finish(m, n0 + 1u, lo.y, base);
-  finish(m, n0 + 2u, lo.z, base);
-  finish(m, n0 + 3u, lo.w, base);
-  finish(m, n0 + 4u, hi.x, base);
-  finish(m, n0 + 5u, hi.y, base);
-  finish(m, n0 + 6u, hi.z, base);
-  finish(m, n0 + 7u, hi.w, base);
+fn store_row(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, z: u32) {
+  store_c(m, n0, lo.x, z);
+  store_c(m, n0 + 1u, lo.y, z);
+  store_c(m, n0 + 2u, lo.z, z);
+  store_c(m, n0 + 3u, lo.w, z);
+  store_c(m, n0 + 4u, hi.x, z);
+  store_c(m, n0 + 5u, hi.y, z);
+  store_c(m, n0 + 6u, hi.z, z);
+  store_c(m, n0 + 7u, hi.w, z);
 }
 
-@compute @workgroup_size(WG_X, WG_Y, 1)
+@compute @workgroup_size(WG, WG, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m0 = (wid.y * WG_Y + lid.y) * 8u;
-  let n0 = (wid.x * WG_X + lid.x) * 8u;
+  let m0 = (wid.y * WG + lid.y) * 8u;
+  let n0 = (wid.x * WG + lid.x) * 8u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let k_begin = wid.z * p.k_chunk;
   let k_end = min(p.K, k_begin + p.k_chunk);
@@ -114,13 +80,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let a7 = vec4(A[oa7 + ka]); c7a = fma(a7, b0, c7a); c7b = fma(a7, b1, c7b);
   }
 
-  let base = select(0u, wid.z * p.M * p.N, SPLIT);
-  store(m0, n0, c0a, c0b, base);
-  store(m0 + 1u, n0, c1a, c1b, base);
-  store(m0 + 2u, n0, c2a, c2b, base);
-  store(m0 + 3u, n0, c3a, c3b, base);
-  store(m0 + 4u, n0, c4a, c4b, base);
-  store(m0 + 5u, n0, c5a, c5b, base);
-  store(m0 + 6u, n0, c6a, c6b, base);
-  store(m0 + 7u, n0, c7a, c7b, base);
+  store_row(m0, n0, c0a, c0b, wid.z);
+  store_row(m0 + 1u, n0, c1a, c1b, wid.z);
+  store_row(m0 + 2u, n0, c2a, c2b, wid.z);
+  store_row(m0 + 3u, n0, c3a, c3b, wid.z);
+  store_row(m0 + 4u, n0, c4a, c4b, wid.z);
+  store_row(m0 + 5u, n0, c5a, c5b, wid.z);
+  store_row(m0 + 6u, n0, c6a, c6b, wid.z);
+  store_row(m0 + 7u, n0, c7a, c7b, wid.z);
 }

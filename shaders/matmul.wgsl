@@ -1,36 +1,12 @@
-// Tiled matrix multiply: C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N]), then an optional
-// GELU epilogue. op(A) = A stored (M,K) row-major, or Aᵀ with A stored (K,M) when TRANS_A;
-// op(B) = B stored (K,N), or Bᵀ with B stored (N,K) when TRANS_B (a linear layer's weight).
-// The three products of a linear layer: forward x·Wᵀ (TRANS_B), dInput dY·W, dWeight dYᵀ·x
-// (TRANS_A, split over K).
+// Tiled matrix multiply for GPUs; the contract (layouts, options, split-K) is in
+// matmul-common.wgsl. The three products of a linear layer: forward x·Wᵀ (TRANS_B), dInput dY·W,
+// dWeight dYᵀ·x (TRANS_A, split over K).
 //
 // Tiling: one 64×64 tile of C per workgroup of 16×16 threads, each thread a 4×4 register
 // block (rows ty+16i, columns tx+16j: conflict-free reads of the shared tiles), K in steps of 16.
-// Split-K: workgroup z handles K range [z·k_chunk, (z+1)·k_chunk) and writes its partial
-// product into C + z·M·N (no bias, no epilogue); matmul_reduce.wgsl sums the partials.
 //
 // Dimension letters: M rows of C, N columns of C, K reduction length, S split count.
-//#include "gelu-common.wgsl"
-
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  k_chunk: u32, // K per split (K when not split)
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>; // (M, N), or (S, M, N) when SPLIT
-@group(0) @binding(4) var<storage, read> bias: array<f32>;    // (N); bound to any buffer when !HAS_BIAS
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false; // C += result instead of C = result
-override EPILOGUE: u32 = 0u;       // 0 none, 1 GELU erf, 2 GELU tanh
-override SPLIT: bool = false;      // write partials (S, M, N)
+//#include "matmul-common.wgsl"
 
 const BM: u32 = 64u;
 const BN: u32 = 64u;
@@ -91,21 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
 
-  let base = select(0u, wid.z * p.M * p.N, SPLIT);
   for (var i = 0u; i < 4u; i++) {
-    let m = m0 + ty + 16u * i;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + tx + 16u * j;
-      if (n >= p.N) { continue; }
-      var v = acc[i][j];
-      let o = base + m * p.N + n;
-      if (!SPLIT) {
-        if (HAS_BIAS) { v += bias[n]; }
-        v = gelu_apply(v, EPILOGUE);
-        if (ACCUMULATE) { v += C[o]; }
-      }
-      C[o] = v;
-    }
+    for (var j = 0u; j < 4u; j++) { store_c(m0 + ty + 16u * i, n0 + tx + 16u * j, acc[i][j], wid.z); }
   }
 }

@@ -1,0 +1,42 @@
+// What the two matmul kernels share (matmul.wgsl for GPUs, matmul-direct.wgsl for CPU drivers):
+// the parameters, bindings and options of their one contract, and the epilogue that writes an
+// element of C. Included by both; never compiled on its own.
+//   C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N]), then an optional GELU epilogue;
+//   op(A) = A stored (M,K), or Aᵀ with A stored (K,M) when TRANS_A;
+//   op(B) = B stored (K,N), or Bᵀ with B stored (N,K) when TRANS_B (a linear layer's weight).
+// Split-K: workgroup z handles K range [z·k_chunk, (z+1)·k_chunk) and writes its partial
+// product into C + z·M·N (no bias, no epilogue); matmul-reduce.wgsl sums the partials.
+//#include "gelu-common.wgsl"
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  k_chunk: u32, // K per split (K when not split)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>; // (M, N), or (S, M, N) when SPLIT
+@group(0) @binding(4) var<storage, read> bias: array<f32>;    // (N); bound to any buffer when !HAS_BIAS
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACCUMULATE: bool = false; // C += result instead of C = result
+override EPILOGUE: u32 = 0u;       // 0 none, 1 GELU erf, 2 GELU tanh
+override SPLIT: bool = false;      // write partials (S, M, N)
+
+// Element (m, n) of C, or of split `z`'s partials, from its accumulated sum; nothing outside C.
+fn store_c(m: u32, n: u32, acc: f32, z: u32) {
+  if (m >= p.M || n >= p.N) { return; }
+  var v = acc;
+  let o = select(0u, z * p.M * p.N, SPLIT) + m * p.N + n;
+  if (!SPLIT) {
+    if (HAS_BIAS) { v += bias[n]; }
+    v = gelu_apply(v, EPILOGUE);
+    if (ACCUMULATE) { v += C[o]; }
+  }
+  C[o] = v;
+}
