@@ -172,15 +172,34 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   return { totalBytes, largestBufferBytes: largest[1] * 4, largestBufferName: largest[0] };
 }
 
-/** A training plan refused before any allocation: its largest buffer exceeds the adapter's limits. */
+/** A training plan refused before any allocation: its largest buffer exceeds the device's limits. */
 export class PlanTooLargeError extends Error {
   override readonly name = 'PlanTooLargeError';
   constructor(
     message: string,
+    /** Which buffer, how large, the limit and what to lower (fitsAdapter's reason). */
+    readonly reason: string,
     readonly estimate: MemoryEstimate,
   ) {
     super(message);
   }
+}
+
+/**
+ * The plan's memory estimate, or a PlanTooLargeError when its largest buffer exceeds `limits`
+ * (pass the device's: they may be below the adapter's). Cheap: call it before allocating or
+ * generating anything for the plan.
+ */
+export function assertPlanFits(config: ModelConfig, w: TrainShape, limits: { maxBufferSize: number; maxStorageBufferBindingSize: number }): MemoryEstimate {
+  const estimate = memoryEstimate(config, w);
+  const verdict = fitsAdapter(estimate, limits);
+  if (!verdict.fits) {
+    const reason = verdict.reason!;
+    const H = w.height ?? w.inputSize;
+    const W = w.width ?? w.inputSize;
+    throw new PlanTooLargeError(`batch ${w.batchSize} of ${H}×${W} images does not fit this adapter: ${reason} (the plan needs ${formatBytes(estimate.totalBytes)} in all)`, reason, estimate);
+  }
+  return estimate;
 }
 
 export interface FitVerdict {

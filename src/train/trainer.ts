@@ -10,7 +10,7 @@ import { assembleReconstruction, type Reconstruction } from '../model/reconstruc
 import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { generateMasks, keptCount } from './masking.ts';
-import { fitsAdapter, formatBytes, memoryEstimate, PlanTooLargeError } from './estimates.ts';
+import { assertPlanFits } from './estimates.ts';
 
 export interface TrainerSettings {
   config: ModelConfig;
@@ -56,13 +56,9 @@ export class Trainer {
   static async create(engine: Engine, settings: TrainerSettings, params?: Float32Array): Promise<Trainer> {
     const { config, batchSize, height, width, maskRatio, options } = settings;
     const L = (height / 32) * (width / 32);
-    // Refuse before allocating anything: a buffer over the adapter's limit would only fail later,
+    // Refuse before allocating anything: a buffer over the device's limit would only fail later,
     // as a validation error naming an internal buffer.
-    const estimate = memoryEstimate(config, { inputSize: height, height, width, maskRatio, denseEncoder: options.denseEncoder, batchSize });
-    const verdict = fitsAdapter(estimate, engine.ctx.device.limits); // the device's, which may be below the adapter's
-    if (!verdict.fits) {
-      throw new PlanTooLargeError(`batch ${batchSize} of ${height}×${width} images does not fit this adapter: ${verdict.reason} (the plan needs ${formatBytes(estimate.totalBytes)} in all)`, estimate);
-    }
+    assertPlanFits(config, { inputSize: height, height, width, maskRatio, denseEncoder: options.denseEncoder, batchSize }, engine.ctx.device.limits);
     const plan = await FcmaePlan.build(engine, config, { batchSize, height, width, visible: keptCount(L, maskRatio) }, options, settings.adamw ?? ADAMW_DEFAULTS);
     const trainer = new Trainer(engine, plan, settings);
     plan.setParams(params ?? initialParams(plan.table, new Random(settings.seed)));

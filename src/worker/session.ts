@@ -39,7 +39,7 @@ import { fromCanonical, formatLoadReport } from '../io/name-schemes.ts';
 import { openAnyCheckpoint, writeNativeCheckpoint } from '../io/native-checkpoint.ts';
 import { writeTorchCheckpoint } from '../io/pytorch.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
-import { fitsAdapter, memoryEstimate } from '../train/estimates.ts';
+import { assertPlanFits, PlanTooLargeError } from '../train/estimates.ts';
 import { cancelledError, CancelRegistry, raceCancellation, throwIfCancelled } from './cancellation.ts';
 import { runErrorOf, toWorkerError } from './errors.ts';
 import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
@@ -489,21 +489,19 @@ export class TrainingSession {
     return learningRateAt(step - 1, lrScheduleOf(this.config));
   }
 
-  /** Refuses, before allocating, a plan whose largest buffer exceeds the adapter's limits. */
-  private checkFits(c: TrainingConfig, engine: Engine, batchSize = c.batchSize, maskRatio = c.maskRatio): void {
-    const m = memoryEstimate(modelOf(c), { inputSize: c.inputSize, maskRatio, denseEncoder: c.denseEncoder, batchSize });
-    const verdict = fitsAdapter(m, engine.ctx.adapter.limits);
-    if (!verdict.fits) throw new WorkerError('too-large', `this configuration does not fit the GPU: ${verdict.reason}`, 'Lower the batch size, the input size or the model size.', { bytes: m.largestBufferBytes, buffer: m.largestBufferName });
+  /** The page's form of a plan refused for size (estimates.ts: assertPlanFits). */
+  private static tooLarge(e: PlanTooLargeError): WorkerError {
+    return new WorkerError('too-large', `this configuration does not fit the GPU: ${e.reason}`, 'Lower the batch size, the input size or the model size.', { bytes: e.estimate.largestBufferBytes, buffer: e.estimate.largestBufferName });
   }
 
   /**
    * Builds a Trainer inside error scopes (so an out-of-memory or validation error is pinned to
    * this build, not to a later step) and under the GPU lock (no step is submitted meanwhile).
+   * Trainer.create refuses a plan too large for the device before allocating anything.
    */
   private async buildTrainer(c: TrainingConfig, params: Float32Array, batchSize = c.batchSize, maskRatio = c.maskRatio): Promise<Trainer> {
     return this.gpuLock.run(async () => {
       const engine = await this.ensureEngine();
-      this.checkFits(c, engine, batchSize, maskRatio);
       const device = engine.ctx.device;
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
@@ -517,6 +515,7 @@ export class TrainingSession {
       const validation = await device.popErrorScope();
       const oom = await device.popErrorScope();
       if (oom || validation || failure) trainer?.destroy();
+      if (failure instanceof PlanTooLargeError) throw TrainingSession.tooLarge(failure);
       if (oom) throw new GpuRuntimeError('out-of-memory', oom.message, 'building the training plan');
       if (validation) throw new GpuRuntimeError('validation', validation.message, 'building the training plan');
       if (failure) throw failure;
@@ -536,12 +535,32 @@ export class TrainingSession {
 
   /** Fresh weights for the config (what Trainer.create would draw) and a new run at step 0. */
   private async buildFresh(c: TrainingConfig): Promise<void> {
+    // Trainer.create checks the size too, but drawing the weights comes first and takes seconds
+    // (gigabytes) for the largest models: refuse before that.
+    try {
+      assertPlanFits(modelOf(c), { inputSize: c.inputSize, maskRatio: c.maskRatio, denseEncoder: c.denseEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
+    } catch (e) {
+      throw e instanceof PlanTooLargeError ? TrainingSession.tooLarge(e) : e;
+    }
     const table = paramTable(modelOf(c));
     const params = initialParams(table, new Random(c.seed));
     const trainer = await this.buildTrainer(c, params);
     this.destroyModel();
     this.installModel(trainer, c);
     this.newRun(c.seed, { step: 0, params, m: null, v: null });
+  }
+
+  /** Config c with a freshly built model; on failure the previous config and model stay. */
+  private async replaceModel(c: TrainingConfig): Promise<void> {
+    const previous = this.config;
+    this.config = c;
+    try {
+      await this.buildFresh(c);
+    } catch (e) {
+      this.config = previous;
+      throw e;
+    }
+    await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
   }
 
   private destroyModel(): void {
@@ -606,17 +625,7 @@ export class TrainingSession {
     if (change.level === 'reset' && this.model && !options.allowReset) return result(false, false);
     throwIfCancelled(signal, 'setConfig');
     if (!this.model) {
-      const engine = await this.ensureEngine();
-      this.checkFits(c, engine);
-      const previous = this.config;
-      this.config = c;
-      try {
-        await this.buildFresh(c);
-      } catch (e) {
-        this.config = previous;
-        throw e;
-      }
-      await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
+      await this.replaceModel(c);
       this.emit({ type: 'status', status: this.status() });
       return result(true, true);
     }
@@ -630,15 +639,7 @@ export class TrainingSession {
       // A new run: the loop stops and stays stopped (the person starts the new run).
       await this.stopLoop();
       throwIfCancelled(signal, 'setConfig');
-      const previous = this.config;
-      this.config = c;
-      try {
-        await this.buildFresh(c);
-      } catch (e) {
-        this.config = previous;
-        throw e;
-      }
-      await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
+      await this.replaceModel(c);
     } else {
       await this.whilePaused(async () => {
         throwIfCancelled(signal, 'setConfig');
