@@ -8,12 +8,17 @@ import { ConfigError, customConfig, modelConfig, SIZE_NAMES, type ModelConfig, t
 import { UsageError, type OptionSpec, type Options } from './args.ts';
 import type { CheckpointModelConfig, LoadReport } from '../io/name-schemes.ts';
 
+/** The decoder's size: also for commands whose encoder comes from a checkpoint. */
+export const DECODER_OPTION_SPEC = {
+  'decoder-dim': { type: 'string' },
+  'decoder-depth': { type: 'string' },
+} satisfies OptionSpec;
+
 export const MODEL_OPTION_SPEC = {
   model: { type: 'string' },
   depths: { type: 'string' },
   dims: { type: 'string' },
-  'decoder-dim': { type: 'string' },
-  'decoder-depth': { type: 'string' },
+  ...DECODER_OPTION_SPEC,
 } satisfies OptionSpec;
 
 export const STEP_OPTION_SPEC = {

@@ -19,9 +19,11 @@ export interface SpillStore {
 }
 
 export interface PixelCacheStats {
+  /** Decoded pixels held in memory, bytes. */
   memoryBytes: number;
   memoryBudgetBytes: number;
   memoryEntries: number;
+  /** Entries spilled to the origin-private file system (0 when OPFS is unavailable). */
   spilledEntries: number;
   spilledBytes: number;
   hits: number;

@@ -1,6 +1,7 @@
 // What the data layer reports about a loaded dataset: counts, classes, skipped files with
 // their reasons, and the decoded-pixel cache. Produced by src/data/browser-dataset.ts and sent
 // unchanged by the worker (src/worker/protocol.ts re-exports these types).
+import type { PixelCacheStats } from './browser-cache.ts';
 import type { SkipCode, SkippedFile } from './indexing.ts';
 
 export type DatasetSource = 'demo' | 'files' | 'directory' | 'zip';
@@ -29,16 +30,8 @@ export interface DatasetSummary {
   revision: number;
 }
 
-export interface CacheStats {
-  /** Decoded pixels held in memory, bytes. */
-  memoryBytes: number;
-  memoryBudgetBytes: number;
-  memoryEntries: number;
-  /** Entries spilled to the origin-private file system (0 when OPFS is unavailable). */
-  spilledEntries: number;
-  spilledBytes: number;
-  hits: number;
-  misses: number;
+/** The decoded-pixel cache's counters (browser-cache.ts), plus the full decodes done so far. */
+export interface CacheStats extends PixelCacheStats {
   /** Full decodes performed (a spill read-back is not a decode). */
   decodes: number;
 }

@@ -13,7 +13,7 @@ import { paramTable } from '../../model/parameters.ts';
 import { stateDictFromFlat } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { checkpointModelConfig, checkpointProblems, stepOptionsFrom } from '../model-options.ts';
+import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
 import { paramsWithOverrides } from './reconstruct.ts';
 
 export const convertUsage =
@@ -40,12 +40,8 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     format: { type: 'string' },
     seed: { type: 'string' },
     'timm-conv-mlp': { type: 'string' },
-    'decoder-dim': { type: 'string' },
-    'decoder-depth': { type: 'string' },
-    grn: { type: 'string' },
-    gelu: { type: 'string' },
-    'norm-pix': { type: 'string' },
-    'dense-encoder': { type: 'string' },
+    ...DECODER_OPTION_SPEC,
+    ...STEP_OPTION_SPEC,
   });
   const inPath = o.string('in');
   const out = o.string('out');

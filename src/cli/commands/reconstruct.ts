@@ -22,7 +22,7 @@ import { Trainer } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { checkpointModelConfig, checkpointProblems, stepOptionsFrom } from '../model-options.ts';
+import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
 
 export const reconstructUsage =
   'reconstruct --checkpoint FILE --images DIR --out FILE.png [--mask-ratio R] [--seed K] [--input-size PX] [--count N] [--decoder-dim D] [--decoder-depth K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false]';
@@ -116,12 +116,8 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
     seed: { type: 'string' },
     'input-size': { type: 'string' },
     count: { type: 'string' },
-    'decoder-dim': { type: 'string' },
-    'decoder-depth': { type: 'string' },
-    grn: { type: 'string' },
-    gelu: { type: 'string' },
-    'norm-pix': { type: 'string' },
-    'dense-encoder': { type: 'string' },
+    ...DECODER_OPTION_SPEC,
+    ...STEP_OPTION_SPEC,
   });
   const ckptPath = o.string('checkpoint');
   const dir = o.string('images');
