@@ -58,6 +58,7 @@ export function stepReport(r: StepBenchResult, adapter: string): string {
   const s = r.stepMs;
   lines.push(`step time (wall, upload to loss on host): median ${ms(s.median)} ms ${spread(s.relSpread)} (min ${ms(s.min)}, max ${ms(s.max)}, n = ${s.n}); ${num(r.imagesPerSecond)} images/s`);
   if (r.gpuStepMs) lines.push(`GPU time per step (sum of phase timestamps): median ${ms(r.gpuStepMs.median)} ms ${spread(r.gpuStepMs.relSpread)}`);
+  lines.push(`per step: ${r.dispatchesPerStep} dispatches in ${r.passesPerStep} compute passes; host medians: upload ${ms(r.host.uploadMs.median)} ms, encode + submit ${ms(r.host.encodeMs.median)} ms, wait for the loss ${ms(r.host.readbackWaitMs.median)} ms`);
   const f = r.flops;
   lines.push(`FLOPs per step: ${num(f.total / 1e9)} GFLOP (forward ${num(f.forward / 1e9)}, backward ${num(f.backward / 1e9)}, optimizer ${num(f.optimizer / 1e9)}; matmul+conv ${num(f.matmulAndConv / 1e9)}); achieved ${num(r.gflopsAchieved)} GFLOP/s on the wall time`);
   lines.push(`GPU memory: ${bytes(r.memory.bytesAllocated)} allocated by the plan (peak ${bytes(r.memory.peakBytes)}, ${r.memory.buffers} buffers)`);
@@ -190,6 +191,11 @@ export function stepResultJson(r: StepBenchResult) {
     step_ms_mad: r.stepMs.mad,
     images_per_second: r.imagesPerSecond,
     gpu_step_ms_median: r.gpuStepMs?.median ?? null,
+    dispatches_per_step: r.dispatchesPerStep,
+    passes_per_step: r.passesPerStep,
+    upload_ms: r.host.uploadMs.median,
+    host_encode_ms: r.host.encodeMs.median,
+    readback_wait_ms: r.host.readbackWaitMs.median,
     phase_timing_method: r.phaseMethod,
     phases: r.phases.map((p) => ({ phase: p.name, ms_median: p.ms, gflop: p.flops / 1e9, gflops: p.gflops })),
     dispatches: r.dispatches.map((d) => ({ phase: d.phase, dispatch: d.label, kernel: d.kernel, workgroups: d.workgroups, ms: d.ms })),

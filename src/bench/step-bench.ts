@@ -88,6 +88,15 @@ export interface StepBenchResult {
   gflopsAchieved: number;
   /** Every dispatch of one extra step, each timed in its own pass (timestamps only; else empty). */
   dispatches: DispatchTime[];
+  /** Non-empty dispatches and compute passes encoded per step (what the trainer encodes). */
+  dispatchesPerStep: number;
+  passesPerStep: number;
+  /**
+   * Host time per timed (untimestamped) step, medians: writing the batch, mask tables and AdamW
+   * scalars (queue.writeBuffer), encoding every pass and submitting, and waiting from the submit
+   * until the loss is mapped on the host (GPU work + readback latency).
+   */
+  host: { uploadMs: Summary; encodeMs: Summary; readbackWaitMs: Summary };
   /** Loss of the first timed step and of the last. */
   firstLoss: number;
   lastLoss: number;
@@ -104,6 +113,26 @@ export function randomImages(N: number, height: number, width: number, seed: num
 }
 
 const DEFAULT_LR = 1.5e-4;
+
+/** One benchmark step's wall time and its host-side parts (ms). */
+interface StepTiming {
+  wallMs: number;
+  /** setBatch + setOptimizerStep: the queue.writeBuffer calls of the step. */
+  uploadMs: number;
+  /** Creating the encoder, encoding every pass, finish() and submit(). */
+  encodeMs: number;
+  /** From the submit until the loss is mapped on the host. */
+  readbackWaitMs: number;
+  loss: number;
+  phaseMs: number[] | null;
+}
+
+/** Dispatches (non-empty) and compute passes that encoding `phases` records. */
+export function countDispatches(phases: readonly Phase[]): { dispatches: number; passes: number } {
+  let dispatches = 0;
+  for (const p of phases) for (const d of p.dispatches) if (d.workgroups.every((w) => w > 0)) dispatches++;
+  return { dispatches, passes: phases.length };
+}
 
 /** Everything a timed step needs, shared by the benchmark and the peer comparison. */
 class StepRunner {
@@ -131,7 +160,7 @@ class StepRunner {
    * One step over `phases` (default all): upload, encode, submit, wait for the loss. Returns
    * the wall time, the loss and per-phase GPU times when timed.
    */
-  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases, timestamps = true): Promise<{ wallMs: number; loss: number; phaseMs: number[] | null }> {
+  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases, timestamps = true): Promise<StepTiming> {
     const { engine, trainer } = this;
     const plan = trainer.plan;
     const device = engine.ctx.device;
@@ -139,6 +168,7 @@ class StepRunner {
     plan.setBatch(images, mask);
     const optimizing = !this.gradientsOnly && phases.includes(plan.optimizerPhase);
     if (optimizing) plan.setOptimizerStep(++trainer.stepCount, lr);
+    const t1 = performance.now();
     const encoder = device.createCommandEncoder({ label: 'bench step' });
     const timer = timestamps && phases === this.phases ? this.timer : null;
     phases.forEach((phase, i) => {
@@ -149,11 +179,12 @@ class StepRunner {
     if (timer) timer.resolve(encoder, phases.length);
     const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
     device.queue.submit([encoder.finish()]);
+    const t2 = performance.now();
     const loss = new Float32Array(await lossRead.read())[0]!;
-    const wallMs = performance.now() - t0;
+    const t3 = performance.now();
     throwIfFailed(engine.ctx, 'benchmark step');
     const phaseMs = timer ? await timer.read(phases.length) : null;
-    return { wallMs, loss, phaseMs };
+    return { wallMs: t3 - t0, uploadMs: t1 - t0, encodeMs: t2 - t1, readbackWaitMs: t3 - t2, loss, phaseMs };
   }
 
   /**
@@ -227,6 +258,9 @@ interface SweepEntry {
   images: Float32Array;
   maskFor: () => Float32Array;
   wall: number[];
+  upload: number[];
+  encode: number[];
+  readbackWait: number[];
   phaseSamples: number[][];
   gpuTotals: number[];
   losses: number[];
@@ -253,7 +287,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios
       const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
       const maskFor = () => s.batch?.mask ?? trainer.nextMasks();
-      entries.push({ s, trainer, runner, images, maskFor, wall: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
+      entries.push({ s, trainer, runner, images, maskFor, wall: [], upload: [], encode: [], readbackWait: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
       for (let i = 0; i < s.warmupSteps; i++) await runner.step(images, maskFor(), lr);
     }
     // The wall time comes from steps encoded exactly as the trainer encodes them (no
@@ -263,6 +297,9 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios
       for (const e of entries) {
         const r = await e.runner.step(e.images, e.maskFor(), lr, e.runner.phases, false);
         e.wall.push(r.wallMs);
+        e.upload.push(r.uploadMs);
+        e.encode.push(r.encodeMs);
+        e.readbackWait.push(r.readbackWaitMs);
         e.losses.push(r.loss);
         let note = '';
         if (e.runner.hasTimer) {
@@ -309,6 +346,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: 
   const flops = fcmaeStepFlops(s.config, { batchSize: s.batchSize, height: s.height, width: s.width, visible: plan.V }, { denseEncoder: s.options.denseEncoder });
   const total = s.gradientsOnly ? flops.total - flops.optimizer : flops.total;
   const stepMs = summarize(e.wall);
+  const counts = countDispatches(runner.phases);
   const phases: PhaseResult[] = phaseMedians.map((ms, k) => {
     const name = runner.phases[k]!.name;
     const f = flops.byPhase.get(name) ?? 0;
@@ -333,6 +371,9 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: 
     flops: { total, forward: flops.forward, backward: flops.backward, optimizer: s.gradientsOnly ? 0 : flops.optimizer, matmulAndConv: flops.matmulAndConv },
     gflopsAchieved: total / stepMs.median / 1e6,
     dispatches,
+    dispatchesPerStep: counts.dispatches,
+    passesPerStep: counts.passes,
+    host: { uploadMs: summarize(e.upload), encodeMs: summarize(e.encode), readbackWaitMs: summarize(e.readbackWait) },
     firstLoss: e.losses[0]!,
     lastLoss: e.losses[e.losses.length - 1]!,
   };

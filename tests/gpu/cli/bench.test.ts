@@ -22,6 +22,12 @@ interface StepResult {
   images_per_second: number;
   batch_size: number;
   gpu_step_ms_median: number | null;
+  step_ms_max: number;
+  dispatches_per_step: number;
+  passes_per_step: number;
+  upload_ms: number;
+  host_encode_ms: number;
+  readback_wait_ms: number;
   phase_timing_method: string;
   phases: { phase: string; ms_median: number; gflop: number }[];
   dispatches: { phase: string; dispatch: string; kernel: string; ms: number }[];
@@ -48,7 +54,19 @@ describe('fcmae bench', () => {
       expect(r.step_ms_median).toBeLessThanOrEqual(r.step_ms_p90);
       expect(r.images_per_second).toBeCloseTo((1000 * r.batch_size) / r.step_ms_median, 6);
       expect(Number.isFinite(r.loss_first) && Number.isFinite(r.loss_last)).toBe(true);
+      // the fixed cost of a step: dispatch and pass counts, and the host's share of the wall time
+      expect(Number.isInteger(r.dispatches_per_step) && r.dispatches_per_step > 50).toBe(true);
+      expect(Number.isInteger(r.passes_per_step) && r.passes_per_step >= 10 && r.passes_per_step < r.dispatches_per_step).toBe(true);
+      for (const t of [r.upload_ms, r.host_encode_ms, r.readback_wait_ms]) {
+        expect(Number.isFinite(t) && t >= 0).toBe(true);
+        expect(t).toBeLessThanOrEqual(r.step_ms_max);
+      }
+      // waiting for the loss includes the GPU work: it is most of a step on any adapter
+      expect(r.readback_wait_ms).toBeGreaterThan(r.upload_ms);
       if (r.phase_timing_method === 'gpu-timestamps') {
+        // one pass per phase; the profile times exactly the dispatches a step encodes
+        expect(r.passes_per_step).toBe(r.phases.length);
+        expect(r.dispatches.length).toBe(r.dispatches_per_step);
         // every phase of the plan timed, and every dispatch of one step profiled
         expect(r.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['stem', 'stage 0', 'decoder', 'loss', 'optimizer']));
         expect(r.phases.every((p) => p.ms_median >= 0)).toBe(true);
