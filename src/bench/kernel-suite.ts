@@ -80,7 +80,7 @@ function randomBuffer(arena: BufferArena, label: string, count: number, rng: Ran
 /** Mask layout at `ratio` for N samples on the grid (seeded, as the trainer draws it). */
 function layoutAt(N: number, gridSide: number, ratio: number, seed: number): MaskLayout {
   const L = gridSide * gridSide;
-  return layoutFromMask(generateMasks(N, L, ratio, new Random(seed)), N, gridSide, gridSide);
+  return layoutFromMask(generateMasks(N, L, keptCount(L, ratio), new Random(seed)), N, gridSide, gridSide);
 }
 
 /** "M×N×K" with the transposed operands named, e.g. "25088×160×40 Bᵀ". */

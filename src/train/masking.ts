@@ -1,8 +1,12 @@
 // FCMAE random masking (spec §4), as the official code does it: per sample, draw standard
-// normal noise per patch, argsort it, keep the first len_keep = floor(L·(1 − ratio)) patches
-// of that order (mask 0) and mask the rest (mask 1). Every sample keeps the same count, which
-// the sparse layout relies on. The argsort is stable (ties broken by patch index), so a
-// seeded Random gives the same masks on every platform.
+// normal noise per patch, argsort it, keep the first len_keep patches of that order (mask 0)
+// and mask the rest (mask 1). Every sample keeps the same count, which the sparse layout
+// relies on. The argsort is stable (ties broken by patch index), so a seeded Random gives the
+// same masks on every platform.
+// The visible count V is the key everywhere below the edges (plans, trainers, checkpoints,
+// the worker): a mask ratio becomes V exactly once, with the official int(L·(1 − ratio))
+// (keptCount), and is shown as 1 − V/L (maskRatioOf). Going back from a ratio computed as
+// 1 − V/L does not round-trip: 9·(1 − (1 − 3/9)) = 2.9999…, floor 2.
 // Note the floor: at L = 49 and ratio 0.6 only 19 patches stay visible (61.2% masked).
 import { MaskError } from '../ops/sparse-layout.ts';
 import type { Random } from '../util/random.ts';
@@ -43,13 +47,27 @@ export function keptCount(L: number, ratio: number): number {
   return keep;
 }
 
+/** Checks a visible count for L patches: an integer in 1..L (L is the dense, ratio-0 case). */
+export function checkVisibleCount(L: number, visible: number): number {
+  checkGrid(L);
+  if (!Number.isInteger(visible) || visible < 1 || visible > L) {
+    throw new MaskError(`visible patches ${visible} must be an integer in 1..${L} (L = ${L} patches per image)`);
+  }
+  return visible;
+}
+
+/** The mask ratio a visible count stands for, for display: 1 − V/L. */
+export function maskRatioOf(L: number, visible: number): number {
+  return 1 - checkVisibleCount(L, visible) / L;
+}
+
 /**
- * Random masks (N, L), 1 = masked, 0 = visible, row-major patch order; exactly
- * keptCount(L, ratio) zeros per sample. Draws N·L normals from `rng`, sample by sample.
+ * Random masks (N, L), 1 = masked, 0 = visible, row-major patch order; exactly `visible`
+ * zeros per sample. Draws N·L normals from `rng`, sample by sample.
  */
-export function generateMasks(N: number, L: number, ratio: number, rng: Random): Float32Array {
+export function generateMasks(N: number, L: number, visible: number, rng: Random): Float32Array {
   if (!Number.isInteger(N) || N < 1) throw new MaskError(`batch size N = ${N} must be a positive integer`);
-  const keep = keptCount(L, ratio);
+  const keep = checkVisibleCount(L, visible);
   const mask = new Float32Array(N * L); // (N, L)
   const noise = new Float64Array(L); // (L)
   const order = new Int32Array(L); // (L) ids_shuffle

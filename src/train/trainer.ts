@@ -71,7 +71,7 @@ export class Trainer {
 
   /** Masks for the next batch from the trainer's seeded generator. */
   nextMasks(): Float32Array {
-    return generateMasks(this.settings.batchSize, this.plan.L, this.settings.maskRatio, this.maskRng);
+    return generateMasks(this.settings.batchSize, this.plan.L, this.plan.V, this.maskRng);
   }
 
   /**

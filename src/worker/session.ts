@@ -912,7 +912,7 @@ export class TrainingSession {
     const plan = model.trainer.plan;
     const N = plan.shape.batchSize;
     const k = this.submitted + 1;
-    const mask = generateMasks(N, plan.L, model.built.maskRatio, this.maskRng);
+    const mask = generateMasks(N, plan.L, plan.V, this.maskRng);
     const lr = this.lrAt(k);
     plan.setBatch(batch.images, mask);
     plan.setOptimizerStep(k, lr);
@@ -1106,7 +1106,7 @@ export class TrainingSession {
     const batch = await dataset.evaluationBatch(wanted, S);
     throwIfCancelled(signal, 'reconstruct');
     const N = batch.slots.length;
-    const mask = generateMasks(N, L, maskRatio, new Random(seed));
+    const mask = generateMasks(N, L, V, new Random(seed));
     const trainer = await this.evalTrainer(N, maskRatio, V);
     throwIfCancelled(signal, 'reconstruct');
     const { r, step } = await this.gpuLock.run(async () => {

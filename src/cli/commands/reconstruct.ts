@@ -160,7 +160,7 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
   const N = Math.min(count, images.length);
   const batch = makeEvalBatch(images, Array.from({ length: N }, (_, i) => i), inputSize); // (N, 3, S, S)
   const L = (inputSize / 32) ** 2;
-  const mask = generateMasks(N, L, maskRatio, new Random(seed)); // (N, L)
+  const mask = generateMasks(N, L, keptCount(L, maskRatio), new Random(seed)); // (N, L)
 
   const engine = await cli.engine();
   const trainer = await Trainer.create(engine, { config, batchSize: N, height: inputSize, width: inputSize, maskRatio, options, learningRate: () => 0, seed }, flat);

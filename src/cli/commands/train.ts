@@ -25,7 +25,7 @@ import { initialParams, paramTable, type ParamTable } from '../../model/paramete
 import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
-import { generateMasks } from '../../train/masking.ts';
+import { generateMasks, keptCount } from '../../train/masking.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
@@ -297,6 +297,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const { config, options, training, schedule, out, resume } = run;
   const { inputSize: S, batchSize: B, maskRatio, seed } = training;
   const L = (S / 32) ** 2;
+  const V = keptCount(L, maskRatio); // the ratio becomes a visible count once, here
 
   const metricsPath = join(out, 'metrics.jsonl');
   const continuing = resume !== null && resume.checkpoint.step > 0;
@@ -319,11 +320,11 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   }
   const sampler = new BatchSampler(images.length, B, seed);
   const batchFor = (k: number) => makeBatch(images, sampler.indices(k), S, new Random(streamSeed(seed, Stream.Augment, k))); // (B, 3, S, S)
-  const maskFor = (k: number) => generateMasks(B, L, maskRatio, new Random(streamSeed(seed, Stream.Mask, k))); // (B, L)
+  const maskFor = (k: number) => generateMasks(B, L, V, new Random(streamSeed(seed, Stream.Mask, k))); // (B, L)
   const E = Math.min(run.evalImages, images.length);
   const evalIndices = Array.from({ length: E }, (_, i) => Math.floor((i * images.length) / E));
   const evalBatch = makeEvalBatch(images, evalIndices, S); // (E, 3, S, S)
-  const evalMask = generateMasks(E, L, maskRatio, new Random(streamSeed(seed, Stream.Eval, 0))); // (E, L)
+  const evalMask = generateMasks(E, L, V, new Random(streamSeed(seed, Stream.Eval, 0))); // (E, L)
 
   // ---- model
   const table = paramTable(config);

@@ -16,7 +16,7 @@ import { writeTorchCheckpoint } from '../../../src/io/pytorch.ts';
 import { customConfig, DEFAULT_STEP_OPTIONS } from '../../../src/model/config.ts';
 import { initialParams, paramTable } from '../../../src/model/parameters.ts';
 import { stateDictFromFlat } from '../../../src/model/state-dict.ts';
-import { generateMasks } from '../../../src/train/masking.ts';
+import { generateMasks, keptCount } from '../../../src/train/masking.ts';
 import { Trainer } from '../../../src/train/trainer.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
@@ -106,7 +106,7 @@ describe('fcmae reconstruct', () => {
     // The same computation in-process: same decode, same eval view, same seeded mask.
     const folder = await decodeFolder(await indexFolder(data), { shorterSide: Math.trunc(S / 0.875) });
     const images = makeEvalBatch(folder.images, [0, 1, 2, 3, 4], S); // (N, 3, S, S)
-    const mask = generateMasks(N, 4, RATIO, new Random(SEED)); // (N, L)
+    const mask = generateMasks(N, 4, keptCount(4, RATIO), new Random(SEED)); // (N, L)
     const engine = await testEngine();
     const trainer = await Trainer.create(engine, { config, batchSize: N, height: S, width: S, maskRatio: RATIO, options: DEFAULT_STEP_OPTIONS, learningRate: () => 0, seed: 0 }, flat);
     const rec = await trainer.reconstruct(images, mask);
