@@ -3,6 +3,7 @@
 import { bytes, formatTable, ms, num, spread } from './format.ts';
 import type { KernelResult } from './kernel-suite.ts';
 import type { PeerComparison, StepBenchResult } from './step-bench.ts';
+import { describeVisible, formatMaskRatio } from '../train/masking.ts';
 
 export interface MatmulComparison {
   n: number;
@@ -18,6 +19,9 @@ export interface MatmulComparison {
 }
 
 const ratioLabel = (r: number | null) => (r === null ? '-' : String(r));
+
+/** The sweep's reference row: the dense one (every patch visible) when present, else the first. */
+const sweepBase = (results: StepBenchResult[]) => results.find((r) => r.visiblePatches === r.patches) ?? results[0]!;
 
 export function kernelTable(rows: KernelResult[]): string {
   return formatTable(
@@ -53,7 +57,7 @@ export function phaseGroups(r: StepBenchResult): { name: string; ms: number; flo
 
 export function stepReport(r: StepBenchResult, adapter: string): string {
   const lines: string[] = [];
-  lines.push(`FCMAE ${r.what}: ${r.model}, ${r.height}×${r.width} px, batch ${r.batchSize}, mask ratio ${r.maskRatio} (${r.visiblePatches}/${r.patches} patches visible)`);
+  lines.push(`FCMAE ${r.what}: ${r.model}, ${r.height}×${r.width} px, batch ${r.batchSize}, ${describeVisible(r.patches, r.visiblePatches)}`);
   lines.push(`adapter: ${adapter}`);
   const s = r.stepMs;
   lines.push(`step time (wall, upload to loss on host): median ${ms(s.median)} ms ${spread(s.relSpread)} (min ${ms(s.min)}, max ${ms(s.max)}, n = ${s.n}); ${num(r.imagesPerSecond)} images/s`);
@@ -118,11 +122,12 @@ export function dispatchReport(r: StepBenchResult, top = 12): string {
 }
 
 export function sweepTable(results: StepBenchResult[]): string {
-  const base = results.find((r) => r.maskRatio === 0) ?? results[0]!;
+  const base = sweepBase(results);
+  const baseLabel = formatMaskRatio(base.maskRatio);
   return formatTable(
-    ['mask ratio', 'visible', 'step ms', 'spread', 'vs ratio ' + base.maskRatio, 'FLOPs vs ratio ' + base.maskRatio, 'GPU ms', 'images/s', 'memory'],
+    ['mask ratio', 'visible', 'step ms', 'spread', 'vs ratio ' + baseLabel, 'FLOPs vs ratio ' + baseLabel, 'GPU ms', 'images/s', 'memory'],
     results.map((r) => [
-      String(r.maskRatio),
+      formatMaskRatio(r.maskRatio),
       `${r.visiblePatches}/${r.patches}`,
       ms(r.stepMs.median),
       spread(r.stepMs.relSpread),
@@ -138,7 +143,7 @@ export function sweepTable(results: StepBenchResult[]): string {
 export function peerReport(p: PeerComparison, adapter: string): string {
   const s = p.settings;
   return [
-    `FCMAE training step vs TensorFlow.js (WebGPU backend): ${s.model}, ${s.height}×${s.width} px, batch ${s.batchSize}, mask ratio ${s.maskRatio}`,
+    `FCMAE training step vs TensorFlow.js (WebGPU backend): ${s.model}, ${s.height}×${s.width} px, batch ${s.batchSize}, ${describeVisible(s.patches, s.visiblePatches)}`,
     `adapters: ours ${adapter}; TF.js ${p.tfjsAdapter}`,
     `loss check (same weights and batch): ours ${p.loss.ours.toPrecision(7)}, TF.js ${p.loss.tfjs.toPrecision(7)}, relative difference ${p.loss.relDiff.toExponential(2)}; per-parameter gradient norms within ${p.gradNormMaxRelDiff.value.toExponential(2)} (worst ${p.gradNormMaxRelDiff.parameter})`,
     formatTable(
@@ -233,8 +238,8 @@ export function peerJson(p: PeerComparison) {
 }
 
 export function sweepJson(results: StepBenchResult[]) {
-  const base = results.find((x) => x.maskRatio === 0) ?? results[0]!;
-  return results.map((r) => ({ mask_ratio: r.maskRatio, step_ms_median: r.stepMs.median, step_time_vs_ratio0: r.stepMs.median / base.stepMs.median, gflop_vs_ratio0: r.flops.total / base.flops.total }));
+  const base = sweepBase(results);
+  return results.map((r) => ({ mask_ratio: r.maskRatio, visible_patches: r.visiblePatches, patches: r.patches, step_ms_median: r.stepMs.median, step_time_vs_ratio0: r.stepMs.median / base.stepMs.median, gflop_vs_ratio0: r.flops.total / base.flops.total }));
 }
 
 export function matmulJson(m: MatmulComparison) {

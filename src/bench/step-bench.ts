@@ -16,6 +16,7 @@ import type { ModelConfig, StepOptions } from '../model/config.ts';
 import type { Phase } from '../model/fcmae.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
+import { describeVisible, maskRatioOf } from '../train/masking.ts';
 import { Trainer } from '../train/trainer.ts';
 import { Random } from '../util/random.ts';
 import { fcmaeStepFlops } from './flops.ts';
@@ -30,7 +31,8 @@ export interface StepBenchSettings {
   batchSize: number;
   height: number;
   width: number;
-  maskRatio: number;
+  /** Patches kept visible per sample (the plan's key; a ratio becomes this once, at the edge). */
+  visible: number;
   options: StepOptions;
   /** Timed steps. */
   steps: number;
@@ -72,6 +74,7 @@ export interface StepBenchResult {
   batchSize: number;
   height: number;
   width: number;
+  /** 1 − visiblePatches/patches, for display. */
   maskRatio: number;
   visiblePatches: number;
   patches: number;
@@ -242,12 +245,12 @@ function settingsParams(s: StepBenchSettings): Float32Array {
 
 async function makeTrainer(engine: Engine, s: StepBenchSettings, params: Float32Array): Promise<Trainer> {
   const lr = s.learningRate ?? DEFAULT_LR;
-  return Trainer.create(engine, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, maskRatio: s.maskRatio, options: s.options, adamw: ADAMW_DEFAULTS, learningRate: () => lr, seed: s.seed }, params);
+  return Trainer.create(engine, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, visible: s.visible, options: s.options, adamw: ADAMW_DEFAULTS, learningRate: () => lr, seed: s.seed }, params);
 }
 
-/** Run the step benchmark for one config and mask ratio. */
+/** Run the step benchmark for one config and visible count. */
 export async function benchStep(engine: Engine, s: StepBenchSettings, log: (line: string) => void = () => {}): Promise<StepBenchResult> {
-  const [result] = await benchSweep(engine, s, [s.maskRatio], log);
+  const [result] = await benchSweep(engine, s, [s.visible], log);
   return result!;
 }
 
@@ -267,22 +270,23 @@ interface SweepEntry {
 }
 
 /**
- * The step benchmark at several mask ratios (same weights and images). Every plan is built
- * and warmed up first, then the timed steps interleave the ratios (step i of ratio 0, of
- * ratio 0.6, …) so a change in background load hits all of them alike.
+ * The step benchmark at several visible counts (same weights and images). Every plan is built
+ * and warmed up first, then the timed steps interleave the counts (step i of V = L, of
+ * V = 19, …) so a change in background load hits all of them alike.
  */
-export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios: number[], log: (line: string) => void = () => {}): Promise<StepBenchResult[]> {
+export async function benchSweep(engine: Engine, base: StepBenchSettings, visibleCounts: number[], log: (line: string) => void = () => {}): Promise<StepBenchResult[]> {
   if (!Number.isInteger(base.steps) || base.steps < 1) throw new RangeError(`steps = ${base.steps} must be a positive integer`);
-  if (!ratios.length) throw new RangeError('benchSweep: no mask ratios');
+  if (!visibleCounts.length) throw new RangeError('benchSweep: no visible counts');
+  const L = (base.height / 32) * (base.width / 32);
   const method: PhaseMethod = base.phaseTiming === 'auto' ? (engine.ctx.hasTimestamps ? 'gpu-timestamps' : 'prefix-differencing') : base.phaseTiming;
   if (method === 'gpu-timestamps' && !engine.ctx.hasTimestamps) throw new RangeError(`phase timing 'gpu-timestamps' needs the 'timestamp-query' feature, which this adapter lacks`);
   const lr = base.learningRate ?? DEFAULT_LR;
   const params = settingsParams(base);
   const entries: SweepEntry[] = [];
   try {
-    for (const maskRatio of ratios) {
-      const s = { ...base, maskRatio };
-      log(`  ratio ${maskRatio}: building the plan (pipelines compiled ahead), ${s.warmupSteps} warm-up step(s)`);
+    for (const visible of visibleCounts) {
+      const s = { ...base, visible };
+      log(`  ${describeVisible(L, visible)}: building the plan (pipelines compiled ahead), ${s.warmupSteps} warm-up step(s)`);
       const trainer = await makeTrainer(engine, s, params);
       const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
@@ -311,7 +315,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, ratios
             note = ` (timestamped step: GPU ${gpu.toFixed(1)} ms)`;
           }
         }
-        log(`  step ${i + 1}/${base.steps}${ratios.length > 1 ? ` (ratio ${e.s.maskRatio})` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}${note}`);
+        log(`  step ${i + 1}/${base.steps}${visibleCounts.length > 1 ? ` (${e.s.visible}/${L} visible)` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}${note}`);
       }
     }
     const results: StepBenchResult[] = [];
@@ -357,7 +361,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: 
     batchSize: s.batchSize,
     height: s.height,
     width: s.width,
-    maskRatio: s.maskRatio,
+    maskRatio: maskRatioOf(plan.L, plan.V),
     visiblePatches: plan.V,
     patches: plan.L,
     what: s.gradientsOnly ? 'gradients (as grads)' : 'training step',
@@ -384,7 +388,7 @@ export class PeerMismatchError extends Error {
 }
 
 export interface PeerComparison {
-  settings: { model: string; batchSize: number; height: number; width: number; maskRatio: number };
+  settings: { model: string; batchSize: number; height: number; width: number; visiblePatches: number; patches: number; maskRatio: number };
   tfjsAdapter: string;
   loss: { ours: number; tfjs: number; relDiff: number };
   /** Largest relative difference of per-parameter gradient norms (layout-independent). */
@@ -448,7 +452,7 @@ export async function comparePeer(engine: Engine, tf: Tf, s: StepBenchSettings, 
     const t = summarize(tfjsMs);
     const mem = tf.memory() as { numBytesInGPUAllocated?: number; numBytes?: number };
     return {
-      settings: { model: configName(s.config), batchSize: s.batchSize, height: s.height, width: s.width, maskRatio: s.maskRatio },
+      settings: { model: configName(s.config), batchSize: s.batchSize, height: s.height, width: s.width, visiblePatches: trainer.plan.V, patches: trainer.plan.L, maskRatio: maskRatioOf(trainer.plan.L, trainer.plan.V) },
       tfjsAdapter: tfjsAdapterName(tf),
       loss: { ours: ours.loss, tfjs: theirs.loss, relDiff },
       gradNormMaxRelDiff: worst,

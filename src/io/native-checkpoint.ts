@@ -18,6 +18,8 @@
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
 import { paramTable } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
+import { MaskError } from '../ops/sparse-layout.ts';
+import { checkVisibleCount, keptCount } from '../train/masking.ts';
 import { openCheckpoint, type OpenedCheckpoint } from './checkpoint.ts';
 import { toCanonical } from './name-schemes.ts';
 import { parseSafetensors, writeSafetensors, type WriteTensor } from './safetensors.ts';
@@ -33,7 +35,13 @@ export interface TrainingSettings {
   /** Square input side, pixels (a multiple of 32). */
   inputSize: number;
   batchSize: number;
+  /** The mask ratio the run was asked for (what its flags or page said). */
   maskRatio: number;
+  /**
+   * Patches kept visible per sample: the plan's key, int(L·(1 − maskRatio)) when the run
+   * started from a ratio. Files written before this field existed get it from maskRatio.
+   */
+  visiblePatches: number;
   /** Base learning rate per 256 images. */
   blr: number;
   warmupSteps: number;
@@ -341,6 +349,7 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
     inputSize: field(file, 'training', t, 'inputSize', 'int') as number,
     batchSize: field(file, 'training', t, 'batchSize', 'int') as number,
     maskRatio: field(file, 'training', t, 'maskRatio', 'number') as number,
+    visiblePatches: 0, // set below, after the ratio and input size are checked
     blr: field(file, 'training', t, 'blr', 'number') as number,
     warmupSteps: field(file, 'training', t, 'warmupSteps', 'int') as number,
     totalSteps: field(file, 'training', t, 'totalSteps', 'int') as number,
@@ -349,6 +358,14 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
   if (training.inputSize < 32 || training.inputSize % 32) throw new NativeCheckpointError('bad-metadata', file, 'training.inputSize', `${training.inputSize} is not a positive multiple of 32`);
   if (training.batchSize < 1) throw new NativeCheckpointError('bad-metadata', file, 'training.batchSize', `${training.batchSize} must be ≥ 1`);
   if (!(training.maskRatio >= 0 && training.maskRatio < 1)) throw new NativeCheckpointError('bad-metadata', file, 'training.maskRatio', `${training.maskRatio} must be in [0, 1)`);
+  const L = (training.inputSize / 32) ** 2;
+  const storedVisible = t.visiblePatches !== undefined;
+  try {
+    training.visiblePatches = storedVisible ? checkVisibleCount(L, field(file, 'training', t, 'visiblePatches', 'int') as number) : keptCount(L, training.maskRatio);
+  } catch (e) {
+    if (e instanceof MaskError) throw new NativeCheckpointError('bad-metadata', file, storedVisible ? 'training.visiblePatches' : 'training.maskRatio', e.message);
+    throw e;
+  }
 
   const step = intEntry(file, metadata, 'step');
   const d = jsonEntry(file, metadata, 'data');
@@ -368,7 +385,9 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
     if (adamwStep !== step) throw new NativeCheckpointError('bad-metadata', file, 'adamw.step', `${adamwStep} differs from step ${step}`);
   }
 
-  const expectedHash = settingsHash({ config, options, training, adamwSettings });
+  // an older file hashed its training settings without visiblePatches
+  const { visiblePatches: _derived, ...trainingWithoutCount } = training;
+  const expectedHash = settingsHash({ config, options, training: storedVisible ? training : (trainingWithoutCount as TrainingSettings), adamwSettings });
   if (metadata.settings_hash !== expectedHash) {
     throw new NativeCheckpointError(
       'hash-mismatch',

@@ -13,7 +13,7 @@
 import { fcmaeStepFlops } from '../bench/flops.ts';
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
-import { keptCount } from './masking.ts';
+import { checkVisibleCount } from './masking.ts';
 
 export interface ParamCounts {
   encoder: number;
@@ -30,7 +30,8 @@ export function paramCounts(config: ModelConfig): ParamCounts {
 
 export interface WorkShape {
   inputSize: number;
-  maskRatio: number;
+  /** Patches kept visible per image (1..L): a ratio becomes this once, with keptCount. */
+  visible: number;
   denseEncoder: boolean;
 }
 
@@ -70,7 +71,7 @@ export function encoderMacs(config: ModelConfig, patches: number): number {
 
 export function macsPerImage(config: ModelConfig, w: WorkShape): MacsPerImage {
   const L = (w.inputSize / MASK_PATCH) ** 2;
-  const V = keptCount(L, w.maskRatio);
+  const V = checkVisibleCount(L, w.visible);
   const encP = w.denseEncoder ? L : V;
   const lossPatches = L - V > 0 ? L - V : L;
   const D = config.decoderDim;
@@ -100,8 +101,7 @@ export interface TrainShape extends WorkShape {
  * a multiply-add is 2, and norms, GELU, GRN, the loss and AdamW count too), unlike the MACs.
  */
 export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {
-  const L = (w.inputSize / MASK_PATCH) ** 2;
-  const shape = { batchSize: w.batchSize, height: w.inputSize, width: w.inputSize, visible: keptCount(L, w.maskRatio) };
+  const shape = { batchSize: w.batchSize, height: w.height ?? w.inputSize, width: w.width ?? w.inputSize, visible: w.visible };
   return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder }).total;
 }
 
@@ -111,7 +111,7 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   const H = w.height ?? w.inputSize;
   const W = w.width ?? w.inputSize;
   const L = (H / MASK_PATCH) * (W / MASK_PATCH);
-  const V = keptCount(L, w.maskRatio);
+  const V = checkVisibleCount(L, w.visible);
   const encV = w.denseEncoder ? L : V;
   const lossPatches = L - V > 0 ? L - V : L;
   const d = config.dims;

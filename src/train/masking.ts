@@ -61,6 +61,16 @@ export function maskRatioOf(L: number, visible: number): number {
   return 1 - checkVisibleCount(L, visible) / L;
 }
 
+/** A mask ratio for display: at most 3 decimals, trailing zeros dropped (0.6, 0.612, 0). */
+export function formatMaskRatio(ratio: number): string {
+  return String(Number(ratio.toFixed(3)));
+}
+
+/** "19/49 visible (mask ratio 0.612)": how logs and reports name a visible count. */
+export function describeVisible(L: number, visible: number): string {
+  return `${visible}/${L} visible (mask ratio ${formatMaskRatio(maskRatioOf(L, visible))})`;
+}
+
 /**
  * Random masks (N, L), 1 = masked, 0 = visible, row-major patch order; exactly `visible`
  * zeros per sample. Draws N·L normals from `rng`, sample by sample.

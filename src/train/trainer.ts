@@ -9,7 +9,7 @@ import { initialParams } from '../model/parameters.ts';
 import { assembleReconstruction, type Reconstruction } from '../model/reconstruction.ts';
 import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
-import { generateMasks, keptCount } from './masking.ts';
+import { generateMasks } from './masking.ts';
 import { assertPlanFits } from './estimates.ts';
 
 export interface TrainerSettings {
@@ -17,7 +17,8 @@ export interface TrainerSettings {
   batchSize: number;
   height: number;
   width: number;
-  maskRatio: number;
+  /** Patches kept visible per sample (1..L; L is the dense case): the plan's key. */
+  visible: number;
   options: StepOptions;
   adamw?: AdamWConfig;
   /** Learning rate for optimizer step k (1-based). */
@@ -54,12 +55,11 @@ export class Trainer {
   }
 
   static async create(engine: Engine, settings: TrainerSettings, params?: Float32Array): Promise<Trainer> {
-    const { config, batchSize, height, width, maskRatio, options } = settings;
-    const L = (height / 32) * (width / 32);
+    const { config, batchSize, height, width, visible, options } = settings;
     // Refuse before allocating anything: a buffer over the device's limit would only fail later,
     // as a validation error naming an internal buffer.
-    assertPlanFits(config, { inputSize: height, height, width, maskRatio, denseEncoder: options.denseEncoder, batchSize }, engine.ctx.device.limits);
-    const plan = await FcmaePlan.build(engine, config, { batchSize, height, width, visible: keptCount(L, maskRatio) }, options, settings.adamw ?? ADAMW_DEFAULTS);
+    assertPlanFits(config, { inputSize: height, height, width, visible, denseEncoder: options.denseEncoder, batchSize }, engine.ctx.device.limits);
+    const plan = await FcmaePlan.build(engine, config, { batchSize, height, width, visible }, options, settings.adamw ?? ADAMW_DEFAULTS);
     const trainer = new Trainer(engine, plan, settings);
     plan.setParams(params ?? initialParams(plan.table, new Random(settings.seed)));
     return trainer;

@@ -30,7 +30,7 @@ function sizeOptions(s: Settings, limits: Limits) {
       let note = '';
       let title: string | undefined;
       if (limits) {
-        const m = memoryEstimate(c, { inputSize: s.inputSize, maskRatio: s.maskRatio, denseEncoder: s.denseEncoder, batchSize: s.batchSize });
+        const m = memoryEstimate(c, { inputSize: s.inputSize, visible: visiblePatches(s.inputSize, s.maskRatio), denseEncoder: s.denseEncoder, batchSize: s.batchSize });
         const fit = fitsAdapter(m, limits);
         if (!fit.fits) {
           note = ` — won't fit: ${formatBytes(m.largestBufferBytes)} buffer`;
@@ -54,7 +54,7 @@ export function ModelPanel() {
   const figures = useMemo(() => {
     if (!config) return null;
     try {
-      const shape = { inputSize: settings.inputSize, maskRatio: settings.maskRatio, denseEncoder: settings.denseEncoder };
+      const shape = { inputSize: settings.inputSize, visible: visiblePatches(settings.inputSize, settings.maskRatio), denseEncoder: settings.denseEncoder };
       const params = paramCounts(config);
       const macs = macsPerImage(config, shape);
       const train = { ...shape, batchSize: settings.batchSize };

@@ -471,13 +471,14 @@ export class TrainingSession {
     return planInfo(validateTrainingConfig(config));
   }
 
-  private settingsFor(c: TrainingConfig, batchSize = c.batchSize, maskRatio = c.maskRatio) {
+  /** The Trainer's settings; the config's mask ratio becomes the plan's visible count here (patchesOf). */
+  private settingsFor(c: TrainingConfig, batchSize = c.batchSize, visible = patchesOf(c).V) {
     return {
       config: modelOf(c),
       batchSize,
       height: c.inputSize,
       width: c.inputSize,
-      maskRatio,
+      visible,
       options: stepOptionsOf(c),
       adamw: adamwOf(c),
       learningRate: (k: number) => this.lrAt(k),
@@ -499,7 +500,7 @@ export class TrainingSession {
    * this build, not to a later step) and under the GPU lock (no step is submitted meanwhile).
    * Trainer.create refuses a plan too large for the device before allocating anything.
    */
-  private async buildTrainer(c: TrainingConfig, params: Float32Array, batchSize = c.batchSize, maskRatio = c.maskRatio): Promise<Trainer> {
+  private async buildTrainer(c: TrainingConfig, params: Float32Array, batchSize = c.batchSize, visible = patchesOf(c).V): Promise<Trainer> {
     return this.gpuLock.run(async () => {
       const engine = await this.ensureEngine();
       const device = engine.ctx.device;
@@ -508,7 +509,7 @@ export class TrainingSession {
       let trainer: Trainer | null = null;
       let failure: unknown = null;
       try {
-        trainer = await Trainer.create(engine, this.settingsFor(c, batchSize, maskRatio), params);
+        trainer = await Trainer.create(engine, this.settingsFor(c, batchSize, visible), params);
       } catch (e) {
         failure = e;
       }
@@ -538,7 +539,7 @@ export class TrainingSession {
     // Trainer.create checks the size too, but drawing the weights comes first and takes seconds
     // (gigabytes) for the largest models: refuse before that.
     try {
-      assertPlanFits(modelOf(c), { inputSize: c.inputSize, maskRatio: c.maskRatio, denseEncoder: c.denseEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
+      assertPlanFits(modelOf(c), { inputSize: c.inputSize, visible: patchesOf(c).V, denseEncoder: c.denseEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
     } catch (e) {
       throw e instanceof PlanTooLargeError ? TrainingSession.tooLarge(e) : e;
     }
@@ -1070,7 +1071,7 @@ export class TrainingSession {
 
   // ============================================================================ reconstruction
 
-  private async evalTrainer(N: number, maskRatio: number, V: number): Promise<Trainer> {
+  private async evalTrainer(N: number, V: number): Promise<Trainer> {
     const model = this.model!;
     const plan = model.trainer.plan;
     if (plan.shape.batchSize === N && plan.V === V) return model.trainer;
@@ -1082,7 +1083,7 @@ export class TrainingSession {
         old.destroy();
         this.evalTrainers.delete(k);
       }
-      t = await this.buildTrainer(model.built, new Float32Array(plan.table.totalFloats), N, maskRatio);
+      t = await this.buildTrainer(model.built, new Float32Array(plan.table.totalFloats), N, V);
       this.evalTrainers.set(key, t);
     }
     return t;
@@ -1107,7 +1108,7 @@ export class TrainingSession {
     throwIfCancelled(signal, 'reconstruct');
     const N = batch.slots.length;
     const mask = generateMasks(N, L, V, new Random(seed));
-    const trainer = await this.evalTrainer(N, maskRatio, V);
+    const trainer = await this.evalTrainer(N, V);
     throwIfCancelled(signal, 'reconstruct');
     const { r, step } = await this.gpuLock.run(async () => {
       const current = this.model;

@@ -148,10 +148,13 @@ export function lrScheduleOf(c: TrainingConfig): LrSchedule {
 
 /** The native checkpoint's training settings. */
 export function trainingSettingsOf(c: TrainingConfig): TrainingSettings {
-  return { inputSize: c.inputSize, batchSize: c.batchSize, maskRatio: c.maskRatio, blr: c.blr, warmupSteps: c.warmupSteps, totalSteps: c.totalSteps, seed: c.seed };
+  return { inputSize: c.inputSize, batchSize: c.batchSize, maskRatio: c.maskRatio, visiblePatches: patchesOf(c).V, blr: c.blr, warmupSteps: c.warmupSteps, totalSteps: c.totalSteps, seed: c.seed };
 }
 
-/** Patches per image L and visible patches V for a config. */
+/**
+ * Patches per image L and visible patches V for a config: the one place the worker turns the
+ * page's mask ratio into the plan's visible count.
+ */
 export function patchesOf(c: Pick<TrainingConfig, 'inputSize' | 'maskRatio'>): { L: number; V: number } {
   const L = (c.inputSize / 32) ** 2;
   return { L, V: keptCount(L, c.maskRatio) };
@@ -161,10 +164,10 @@ export function patchesOf(c: Pick<TrainingConfig, 'inputSize' | 'maskRatio'>): {
 export function planInfo(c: TrainingConfig, bytesAllocated: number | null = null): PlanInfo {
   const model = modelOf(c);
   const counts = paramCounts(model);
-  const work = { inputSize: c.inputSize, maskRatio: c.maskRatio, denseEncoder: c.denseEncoder };
+  const { L, V } = patchesOf(c);
+  const work = { inputSize: c.inputSize, visible: V, denseEncoder: c.denseEncoder };
   const macs = macsPerImage(model, work);
   const memory = memoryEstimate(model, { ...work, batchSize: c.batchSize });
-  const { L, V } = patchesOf(c);
   return {
     paramCount: counts.total,
     encoderParamCount: counts.encoder,

@@ -260,7 +260,12 @@ def forward_loss(imgs, pred, mask, cfg):
 
 def random_mask(n, L, ratio, generator):
     """Spec §4: len_keep = floor(L·(1−ratio)); the len_keep smallest of standard-normal noise are kept."""
-    len_keep = int(math.floor(L * (1 - ratio)))
+    return random_mask_keep(n, L, int(math.floor(L * (1 - ratio))), generator)
+
+
+def random_mask_keep(n, L, len_keep, generator):
+    """The official masking for a given visible count: per sample the len_keep patches with the
+    smallest standard-normal noise stay visible (0), the rest are masked (1)."""
     noise = torch.randn(n, L, generator=generator, dtype=torch.float64)
     ids_shuffle = torch.argsort(noise, dim=1)
     mask = torch.ones(n, L, dtype=torch.float64)

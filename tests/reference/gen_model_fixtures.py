@@ -42,7 +42,7 @@ from fcmae_reference import (  # noqa: E402
     loss_target,
     masked_mean_loss,
     official_sparse_to_dense,
-    random_mask,
+    random_mask_keep,
     to_official_sparse_state_dict,
 )
 from gen_safetensors import read_safetensors, write_safetensors  # noqa: E402
@@ -59,7 +59,8 @@ ADAMW = {"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.05, "s
 SMALL = dict(depths=[1, 1, 2, 1], dims=[8, 16, 24, 32])
 TINY = dict(depths=[1, 1, 2, 1], dims=[4, 8, 12, 16])  # keeps the fixtures small (pred is 3072·D)
 
-# name, config, batch size, mask ratio, seed
+# name, config, batch size, mask (a float: mask ratio, len_keep = int(L·(1 − ratio)); an int:
+# the visible count itself), seed
 CASES = [
     ("base", FcmaeConfig(**SMALL, decoder_depth=1, decoder_dim=16, input_h=64, input_w=64), 2, 0.5, 1),
     ("nonsquare_batch_grn", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=96, input_w=64, grn_mode="batch"), 2, 0.75, 2),
@@ -70,6 +71,11 @@ CASES = [
     ("ratio0", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=64, input_w=64), 2, 0.0, 6),
     # Blocks without GRN (V1-style ablation), encoder and decoder.
     ("no_grn", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=64, input_w=64, grn=False), 2, 0.5, 7),
+    # Visible counts whose ratio 1 − V/L does not round-trip through int(L·(1 − ratio)):
+    # 9·(1 − (1 − 3/9)) = 2.9999… and 49·(1 − (1 − 27/49)) = 26.9999…; the official code makes
+    # these masks from ratios 0.6 (int(9·0.4) = 3) and 0.44 (int(49·0.56) = 27).
+    ("keep3of9", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=96, input_w=96), 2, 3, 8),
+    ("keep27of49", FcmaeConfig(**TINY, decoder_depth=1, decoder_dim=8, input_h=224, input_w=224), 2, 27, 9),
 ]
 SPARSE_CHECKPOINT_CASE = "base"
 
@@ -161,7 +167,7 @@ def check_masked_pixels(model, imgs, mask, loss, pred, latent, generator):
     return "ok"
 
 
-def check_options_matter(model, imgs, mask, loss, ratio):
+def check_options_matter(model, imgs, mask, loss):
     cfg = model.cfg
     flips = {"gelu": "tanh" if cfg.gelu == "erf" else "erf", "norm_pix": not cfg.norm_pix}
     other_mode = "batch" if cfg.grn_mode == "per-sample" else "per-sample"
@@ -172,7 +178,7 @@ def check_options_matter(model, imgs, mask, loss, ratio):
         other = clone_model(model, FcmaeConfig(**{**cfg.to_json(), "grn_mode": other_mode}))
         with torch.no_grad():
             assert torch.equal(other(imgs, mask)[0], loss), "no GRN, yet grn_mode changes the loss"
-    if ratio > 0:
+    if float(mask.sum()) > 0:
         flips["dense_encoder"] = not cfg.dense_encoder
     report = {}
     _, _, _, grads = loss_and_grads(model, imgs, mask)
@@ -309,21 +315,23 @@ def main(names):
     os.makedirs(OUT, exist_ok=True)
     total = 0
     summary = []
-    for name, cfg, n, ratio, seed in CASES:
+    for name, cfg, n, mask_spec, seed in CASES:
         if names and name not in names:
             continue
         gen = torch.Generator().manual_seed(1000 + seed)
         model = build(cfg, seed)
         h, w = cfg.grid
         imgs = make_images(n, cfg.input_h, cfg.input_w, gen)
-        mask = random_mask(n, h * w, ratio, gen)
+        L = h * w
+        keep = mask_spec if isinstance(mask_spec, int) else int(math.floor(L * (1 - mask_spec)))
+        mask = random_mask_keep(n, L, keep, gen)
         loss, pred, latent, grads = loss_and_grads(model, imgs, mask)
         assert math.isfinite(float(loss))
 
         check_autograd_harvest(model, imgs, mask, grads)
         fd_count, fd_worst = check_finite_differences(model, imgs, mask, grads, gen)
         masked_px = check_masked_pixels(model, imgs, mask, loss, pred, latent, gen)
-        options = check_options_matter(model, imgs, mask, loss, ratio)
+        options = check_options_matter(model, imgs, mask, loss)
         independence = check_sample_independence(model, imgs, mask, latent, gen)
         no_grn = check_no_grn(model, imgs, mask, loss, grads, gen)
         ratio0 = check_ratio0_dense(model, imgs, mask, latent)
@@ -365,7 +373,8 @@ def main(names):
             "config": cfg.to_json(),
             "decoder_grn_mode": "per-sample",
             "batch": n,
-            "mask_ratio": ratio,
+            **({} if isinstance(mask_spec, int) else {"mask_ratio": mask_spec}),
+            "visible_per_sample": keep,
             "masked_per_sample": int(mask[0].sum()),
             "seed": seed,
             "loss": float(loss),

@@ -13,7 +13,9 @@ import { customConfig } from '../../model/config.ts';
 import { flatFromStateDict, paramTable } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { readBatchFile } from './grads.ts';
+import { readBatchFile } from '../batch-file.ts';
+import { checkMaskRatio } from '../shape-options.ts';
+import { describeVisible } from '../../train/masking.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 
 const CMD = 'bench';
@@ -61,7 +63,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   const peer = o.has('peer') ? o.choice('peer', ['tfjs'] as const, 'tfjs') : null;
 
   let base: StepBenchSettings;
-  let ratios: number[];
+  let counts: number[]; // visible patches per sample, one plan each
   if (o.has('checkpoint') || o.has('batch')) {
     for (const conflicting of ['model', 'depths', 'dims', 'input-size', 'batch-size', 'mask-ratio', 'sweep', 'peer']) {
       if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --checkpoint/--batch (the files fix the model and the batch)`);
@@ -75,31 +77,33 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     if (!ckpt.report.decoderInFile) throw new UsageError(`${ckpt.fileName}: the checkpoint has no decoder: an FCMAE step needs one`);
     const { flat, problems } = flatFromStateDict(paramTable(config), ckpt.tensors);
     if (problems.missing.length || problems.misshaped.length) throw new UsageError(`${ckpt.fileName}: cannot map to the engine: ${[...problems.missing, ...problems.misshaped.map((m) => m.name)].join(', ')}`);
-    const maskRatio = 1 - batch.visible / batch.L;
-    base = { config, batchSize: batch.N, height: batch.height, width: batch.width, maskRatio, options, steps, warmupSteps, seed, phaseTiming, params: flat, batch: { images: batch.imgs, mask: batch.mask }, gradientsOnly: true };
-    ratios = [maskRatio];
+    base = { config, batchSize: batch.N, height: batch.height, width: batch.width, visible: batch.visible, options, steps, warmupSteps, seed, phaseTiming, params: flat, batch: { images: batch.imgs, mask: batch.mask }, gradientsOnly: true };
+    counts = [batch.visible];
   } else {
     const config = modelConfigFromOptions(o, 'atto');
     const size = o.number('input-size', 224, { integer: true, min: 32 });
     if (size % 32) throw new UsageError(`${CMD}: --input-size ${size} must be a multiple of 32`);
     const batchSize = o.number('batch-size', 8, { integer: true, min: 1 });
     if (o.has('sweep') && o.has('mask-ratio')) throw new UsageError(`${CMD}: give --mask-ratio or --sweep, not both`);
-    ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', 0.6, { min: 0, max: 0.99 })];
-    base = { config, batchSize, height: size, width: size, maskRatio: ratios[0]!, options, steps, warmupSteps, seed, phaseTiming };
+    const ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', 0.6, { min: 0, max: 0.99 })];
+    // the ratios become visible counts here, once
+    counts = ratios.map((r) => checkMaskRatio(CMD, r, size));
+    base = { config, batchSize, height: size, width: size, visible: counts[0]!, options, steps, warmupSteps, seed, phaseTiming };
     // the peer (src/bench/tfjs-peer.ts) builds ConvNeXt V2 blocks, GRN included
     if (peer && !config.grn) throw new UsageError(`${CMD}: --peer tfjs: the TF.js peer implements blocks with GRN only (drop --grn off)`);
   }
 
   const engine = await cli.engine();
   const adapter = adapterLabel(engine.ctx.adapter);
-  progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at mask ratio ${ratios.join(', ')}${base.config.grn ? '' : ', blocks without GRN'}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${ratios.length > 1 ? ' each, interleaved' : ''}`);
-  const results: StepBenchResult[] = await benchSweep(engine, base, ratios, progress);
+  const L = (base.height / 32) * (base.width / 32);
+  progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at ${counts.map((v) => describeVisible(L, v)).join(', ')}${base.config.grn ? '' : ', blocks without GRN'}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${counts.length > 1 ? ' each, interleaved' : ''}`);
+  const results: StepBenchResult[] = await benchSweep(engine, base, counts, progress);
   const peers: PeerComparison[] = [];
   if (peer) {
     const tf = await loadTfjsWebgpuNode();
-    for (const maskRatio of ratios) {
-      progress(`bench: TF.js peer at mask ratio ${maskRatio}`);
-      peers.push(await comparePeer(engine, tf, { ...base, maskRatio }, progress));
+    for (const visible of counts) {
+      progress(`bench: TF.js peer at ${describeVisible(L, visible)}`);
+      peers.push(await comparePeer(engine, tf, { ...base, visible }, progress));
     }
   }
 
@@ -123,6 +127,6 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     return;
   }
   for (const r of results) cli.log(stepReport(r, adapter) + '\n');
-  if (results.length > 1) cli.log(`mask-ratio sweep (step time relative to ratio ${results.find((r) => r.maskRatio === 0)?.maskRatio ?? results[0]!.maskRatio}):\n${sweepTable(results)}\n`);
+  if (results.length > 1) cli.log(`mask-ratio sweep:\n${sweepTable(results)}\n`);
   for (const p of peers) cli.log(peerReport(p, adapter) + '\n');
 }

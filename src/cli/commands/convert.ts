@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fromCanonical, formatLoadReport, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
+import { keptCount } from '../../train/masking.ts';
 import { openAnyCheckpoint, writeNativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
 import { writeSafetensors } from '../../io/safetensors.ts';
@@ -23,7 +24,7 @@ const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm'] as const
 type Format = (typeof FORMATS)[number];
 
 /** Settings a converted file gets when its source has none: the `train` command's defaults. */
-const DEFAULT_TRAINING: TrainingSettings = { inputSize: 224, batchSize: 8, maskRatio: 0.6, blr: 1.5e-4, warmupSteps: 50, totalSteps: 1000, seed: 0 };
+const DEFAULT_TRAINING: TrainingSettings = { inputSize: 224, batchSize: 8, maskRatio: 0.6, visiblePatches: keptCount(49, 0.6), blr: 1.5e-4, warmupSteps: 50, totalSteps: 1000, seed: 0 };
 
 const DECODER = /^(proj\.|mask_token$|decoder\.|pred\.)/;
 const CLASSIFIER = /^(norm|head)\./;

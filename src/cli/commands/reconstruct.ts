@@ -12,16 +12,16 @@ import { decodeFolder, indexFolder, type FolderIndex } from '../../data/node-fol
 import { openAnyCheckpoint } from '../../io/native-checkpoint.ts';
 import { formatLoadReport } from '../../io/name-schemes.ts';
 import { encodePng, panelGrid, type RgbaImage } from '../../io/png.ts';
-import { ConfigError, validateInputSize, type ModelConfig, type StepOptions } from '../../model/config.ts';
+import type { ModelConfig, StepOptions } from '../../model/config.ts';
 import { initialParams, paramTable, toEngineLayout } from '../../model/parameters.ts';
 import type { Reconstruction } from '../../model/reconstruction.ts';
 import type { StateDict } from '../../model/state-dict.ts';
-import { MaskError } from '../../ops/sparse-layout.ts';
-import { generateMasks, keptCount } from '../../train/masking.ts';
+import { describeVisible, generateMasks } from '../../train/masking.ts';
 import { Trainer } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
+import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
 import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
 
 export const reconstructUsage =
@@ -62,26 +62,6 @@ export async function loadImageFolder(
     throw new UsageError(`${command}: --${option} ${dir}: no decodable images (${decoded.index.skipped.length} files skipped)`);
   }
   return decoded;
-}
-
-/** The mask-ratio check of the engine, as a usage error naming the option. */
-export function checkMaskRatio(command: string, ratio: number, inputSize: number): number {
-  const L = (inputSize / 32) ** 2;
-  try {
-    return keptCount(L, ratio);
-  } catch (e) {
-    if (e instanceof MaskError) throw new UsageError(`${command}: --mask-ratio ${ratio}: ${e.message}`);
-    throw e;
-  }
-}
-
-export function checkInputSize(command: string, size: number): void {
-  try {
-    validateInputSize(size, size);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${command}: --input-size ${size}: ${e.message}`);
-    throw e;
-  }
 }
 
 /** Grid rows = samples; columns = original | masked input | prediction | prediction pasted. */
@@ -136,8 +116,13 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
   const native = ckpt.native;
   const inputSize = o.number('input-size', native?.training.inputSize ?? 224, { integer: true });
   checkInputSize(cmd, inputSize);
-  const maskRatio = o.number('mask-ratio', native?.training.maskRatio ?? 0.6);
-  checkMaskRatio(cmd, maskRatio, inputSize);
+  const L = (inputSize / 32) ** 2;
+  // the flag's ratio becomes a count here; a native file's own count holds at its own input size
+  const visible = o.has('mask-ratio') || !native
+    ? checkMaskRatio(cmd, o.number('mask-ratio', 0.6), inputSize)
+    : inputSize === native.training.inputSize
+      ? native.training.visiblePatches
+      : checkMaskRatio(cmd, native.training.maskRatio, inputSize);
   const defaults = stepOptionsFrom(o);
   const options: StepOptions = native
     ? {
@@ -159,16 +144,15 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
   const { images } = await loadImageFolder(dir, decodeSideFor(inputSize), cli, cmd, 'images');
   const N = Math.min(count, images.length);
   const batch = makeEvalBatch(images, Array.from({ length: N }, (_, i) => i), inputSize); // (N, 3, S, S)
-  const L = (inputSize / 32) ** 2;
-  const mask = generateMasks(N, L, keptCount(L, maskRatio), new Random(seed)); // (N, L)
+  const mask = generateMasks(N, L, visible, new Random(seed)); // (N, L)
 
   const engine = await cli.engine();
-  const trainer = await Trainer.create(engine, { config, batchSize: N, height: inputSize, width: inputSize, maskRatio, options, learningRate: () => 0, seed }, flat);
+  const trainer = await Trainer.create(engine, { config, batchSize: N, height: inputSize, width: inputSize, visible, options, learningRate: () => 0, seed }, flat);
   try {
     const rec = await trainer.reconstruct(batch, mask);
     writeFileSync(out, encodePng(reconstructionGrid(batch, rec, N, inputSize)));
     const how = rec.denormalisation === 'true-patch-statistics' ? '; predictions de-normalised with each true patch mean and std (norm-pix target)' : '';
-    cli.log(`loss ${rec.loss.toPrecision(6)} on ${N} images at mask ratio ${maskRatio} (${inputSize} px)${how}`);
+    cli.log(`loss ${rec.loss.toPrecision(6)} on ${N} images, ${describeVisible(L, visible)} (${inputSize} px)${how}`);
     cli.log(`grid (original | masked input | reconstruction | reconstruction + visible patches) written to ${out}`);
   } finally {
     trainer.destroy();

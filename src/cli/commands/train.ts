@@ -25,13 +25,14 @@ import { initialParams, paramTable, type ParamTable } from '../../model/paramete
 import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
-import { generateMasks, keptCount } from '../../train/masking.ts';
+import { describeVisible, generateMasks } from '../../train/masking.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
-import { checkInputSize, checkMaskRatio, decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
+import { decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
+import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
 
 export const trainUsage =
   'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
@@ -144,13 +145,14 @@ function trainingFromOptions(o: Options, defaults: TrainingSettings | null): Tra
   checkInputSize(CMD, inputSize);
   const batchSize = o.number('batch-size', defaults?.batchSize ?? 8, { integer: true, min: 1, max: 4096 });
   const maskRatio = o.number('mask-ratio', defaults?.maskRatio ?? 0.6);
-  checkMaskRatio(CMD, maskRatio, inputSize);
+  // the ratio becomes the plan's visible count here, once; a file's own count holds at its own size
+  const visiblePatches = defaults && !o.has('mask-ratio') && inputSize === defaults.inputSize ? defaults.visiblePatches : checkMaskRatio(CMD, maskRatio, inputSize);
   const totalSteps = o.number('steps', defaults?.totalSteps ?? 1000, { integer: true, min: 1 });
   const blr = o.number('blr', defaults?.blr ?? 1.5e-4, { min: 0 });
   // The recipe warms up for 5% of the run (40 of 800 epochs).
   const warmupSteps = o.number('warmup', defaults && !o.has('steps') ? defaults.warmupSteps : Math.round(0.05 * totalSteps), { integer: true, min: 0 });
   const seed = o.number('seed', defaults?.seed ?? 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
-  return { inputSize, batchSize, maskRatio, blr, warmupSteps, totalSteps, seed };
+  return { inputSize, batchSize, maskRatio, visiblePatches, blr, warmupSteps, totalSteps, seed };
 }
 
 function timestamp(): string {
@@ -235,10 +237,7 @@ function parseRun(argv: string[]): RunPlan {
       notes.push(`--steps ${totalSteps} differs from ${name}'s planned ${t.totalSteps}: the learning-rate schedule changes from here on, so the run departs from the original plan`);
     }
     if (fresh) training = trainingFromOptions(o, { ...t, totalSteps });
-    else {
-      training = { ...t, totalSteps };
-      checkMaskRatio(CMD, training.maskRatio, training.inputSize);
-    }
+    else training = { ...t, totalSteps }; // the file's visible count was checked when it was read
   } else {
     config = modelConfigFromOptions(o);
     options = stepOptionsFrom(o);
@@ -295,9 +294,8 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const run = parseRun(argv);
   for (const n of run.notes) cli.warn(`warning: ${n}`);
   const { config, options, training, schedule, out, resume } = run;
-  const { inputSize: S, batchSize: B, maskRatio, seed } = training;
+  const { inputSize: S, batchSize: B, visiblePatches: V, seed } = training;
   const L = (S / 32) ** 2;
-  const V = keptCount(L, maskRatio); // the ratio becomes a visible count once, here
 
   const metricsPath = join(out, 'metrics.jsonl');
   const continuing = resume !== null && resume.checkpoint.step > 0;
@@ -332,7 +330,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const initial = resume ? flatOf(table, resume.checkpoint.params, basename(resume.path)) : initialParams(table, new Random(seed));
   const engine = await cli.engine();
   const learningRate = (k: number) => learningRateAt(k - 1, schedule); // trainer steps are 1-based, the schedule 0-based
-  const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, maskRatio, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
+  const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, visible: V, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
   let evalTrainer: Trainer | null = null;
   const startStep = resume?.checkpoint.step ?? 0;
   if (resume) {
@@ -349,7 +347,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const c = config;
   cli.log(
     `model: ${c.size ?? 'custom'} (depths ${c.depths}, dims ${c.dims}, decoder ${c.decoderDepth}×${c.decoderDim}${c.grn ? '' : ', no GRN'}), ${table.count.toLocaleString('en')} parameters; ` +
-      `${S}×${S} px, ${L} patches, ${trainer.plan.V} visible (mask ratio ${maskRatio}); batch ${B}; ` +
+      `${S}×${S} px, ${describeVisible(L, trainer.plan.V)} patches; batch ${B}; ` +
       `peak lr ${schedule.peakLr.toExponential(3)} (blr ${training.blr}), warmup ${schedule.warmupSteps}, ${training.totalSteps} steps; out ${out}`,
   );
 
@@ -370,7 +368,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
     writeFileSync(path + '.partial', bytes);
     renameSync(path + '.partial', path); // never leave a half-written checkpoint under the real name
     lastCheckpoint = { path, step: k };
-    evalTrainer ??= await Trainer.create(engine, { config, batchSize: E, height: S, width: S, maskRatio, options, learningRate: () => 0, seed }, flat);
+    evalTrainer ??= await Trainer.create(engine, { config, batchSize: E, height: S, width: S, visible: V, options, learningRate: () => 0, seed }, flat);
     evalTrainer.plan.setParams(flat);
     const rec = await evalTrainer.reconstruct(evalBatch, evalMask);
     const png = join(out, `reconstruction-${pad(k)}.png`);

@@ -95,6 +95,17 @@ describe('fcmae bench', () => {
     for (const loss of [r.loss_first, r.loss_last]) expect(Math.abs(loss - expected.loss) / expected.loss).toBeLessThan(1e-4);
   });
 
+  it('--checkpoint --batch times batches whose visible count does not round-trip a ratio (3 of 9, 27 of 49)', () => {
+    for (const [name, visible, patches] of [['keep3of9', 3, 9], ['keep27of49', 27, 49]] as const) {
+      const dir = join(FIXTURE_DIR, 'model', name);
+      const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { loss: number };
+      const r = bench(['--checkpoint', join(dir, 'weights.safetensors'), '--batch', join(dir, 'batch.safetensors'), '--steps', '1', '--warmup', '0', '--phase-timing', 'off']).results[0]!;
+      expect([r.visible_patches, r.patches], name).toEqual([visible, patches]);
+      expect(r.mask_ratio).toBeCloseTo(1 - visible / patches, 12);
+      expect(Math.abs(r.loss_first - expected.loss) / expected.loss, name).toBeLessThan(1e-4);
+    }
+  });
+
   it('refuses, before allocating, a batch whose buffers exceed the adapter, naming the buffer and the estimate', () => {
     const r = runCli(['bench', '--depths', '1,1,1,1', '--dims', '8,16,24,32', '--decoder-dim', '16', '--input-size', '1024', '--batch-size', '256', '--steps', '1'], { timeoutMs: 60_000 });
     expect(r.code).not.toBe(0);

@@ -41,7 +41,7 @@ beforeAll(() => {
   source = {
     config,
     options: { ...DEFAULT_STEP_OPTIONS, grnMode: 'batch' },
-    training: { inputSize: 96, batchSize: 4, maskRatio: 0.6, blr: 1e-3, warmupSteps: 2, totalSteps: 40, seed: 9 },
+    training: { inputSize: 96, batchSize: 4, maskRatio: 0.6, visiblePatches: 3, blr: 1e-3, warmupSteps: 2, totalSteps: 40, seed: 9 },
     step: 17,
     data: { source: '/data/x', imageCount: 33 },
     params: stateDictFromFlat(table, initialParams(table, rng)),

@@ -81,7 +81,7 @@ beforeAll(async () => {
     writeNativeCheckpoint({
       config,
       options: DEFAULT_STEP_OPTIONS,
-      training: { inputSize: S, batchSize: 2, maskRatio: 0.6, blr: 1.5e-4, warmupSteps: 0, totalSteps: 10, seed: 0 },
+      training: { inputSize: S, batchSize: 2, maskRatio: 0.6, visiblePatches: keptCount((S / 32) ** 2, 0.6), blr: 1.5e-4, warmupSteps: 0, totalSteps: 10, seed: 0 },
       step: 0,
       data: { source: 'test', imageCount: 6 },
       params: stateDictFromFlat(table, flat),
@@ -100,7 +100,7 @@ describe('fcmae reconstruct', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/skipped todo\.txt: not an image/);
     expect(r.stderr).toMatch(/model\.safetensors: canonical names, custom .*: \d+ tensors loaded/);
-    const m = r.stdout.match(/^loss (\S+) on 5 images at mask ratio 0\.5 \(64 px\); predictions de-normalised with each true patch mean and std/m);
+    const m = r.stdout.match(/^loss (\S+) on 5 images, 2\/4 visible \(mask ratio 0\.5\) \(64 px\); predictions de-normalised with each true patch mean and std/m);
     expect(m, r.stdout).not.toBeNull();
 
     // The same computation in-process: same decode, same eval view, same seeded mask.
@@ -108,7 +108,7 @@ describe('fcmae reconstruct', () => {
     const images = makeEvalBatch(folder.images, [0, 1, 2, 3, 4], S); // (N, 3, S, S)
     const mask = generateMasks(N, 4, keptCount(4, RATIO), new Random(SEED)); // (N, L)
     const engine = await testEngine();
-    const trainer = await Trainer.create(engine, { config, batchSize: N, height: S, width: S, maskRatio: RATIO, options: DEFAULT_STEP_OPTIONS, learningRate: () => 0, seed: 0 }, flat);
+    const trainer = await Trainer.create(engine, { config, batchSize: N, height: S, width: S, visible: keptCount((S / 32) ** 2, RATIO), options: DEFAULT_STEP_OPTIONS, learningRate: () => 0, seed: 0 }, flat);
     const rec = await trainer.reconstruct(images, mask);
     trainer.destroy();
     // printed with 6 significant digits
@@ -144,7 +144,7 @@ describe('fcmae reconstruct', () => {
     expect(r.stderr).toContain('official-dense names');
     expect(r.stderr).toContain('decoder not in file: initialised');
     expect(r.stderr).toMatch(/warning: .* has no decoder: .*meaningless/);
-    expect(r.stdout).toMatch(/^loss \S+ on 2 images at mask ratio 0\.25 \(64 px\)/m);
+    expect(r.stdout).toMatch(/^loss \S+ on 2 images, 3\/4 visible \(mask ratio 0\.25\) \(64 px\)/m);
     expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
   }, 300_000);
 

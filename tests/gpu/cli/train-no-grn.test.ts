@@ -98,7 +98,7 @@ describe('fcmae train --grn off', () => {
       writeNativeCheckpoint({
         config,
         options: DEFAULT_STEP_OPTIONS,
-        training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, blr: 1.5e-4, warmupSteps: 1, totalSteps: 4, seed: 0 },
+        training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, visiblePatches: 1, blr: 1.5e-4, warmupSteps: 1, totalSteps: 4, seed: 0 },
         step: 0,
         data: { source: data, imageCount: 4 },
         params: stateDictFromFlat(table, initialParams(table, new Random(1))),

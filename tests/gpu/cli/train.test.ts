@@ -140,7 +140,7 @@ describe('fcmae train', () => {
       const path = join(runA, `checkpoint-0000${step}.safetensors`);
       const ckpt = readNativeCheckpoint(new Uint8Array(readFileSync(path)), path);
       expect(ckpt.step).toBe(step);
-      expect(ckpt.training).toEqual({ inputSize: 64, batchSize: 2, maskRatio: 0.6, blr: 3, warmupSteps: 3, totalSteps: 30, seed: 11 });
+      expect(ckpt.training).toEqual({ inputSize: 64, batchSize: 2, maskRatio: 0.6, visiblePatches: 1, blr: 3, warmupSteps: 3, totalSteps: 30, seed: 11 });
       expect(ckpt.data.imageCount).toBe(12);
       expect(ckpt.adamw?.step).toBe(step);
       expect(ckpt.params.has('mask_token') && ckpt.params.has('pred.weight')).toBe(true);
@@ -203,7 +203,7 @@ describe('fcmae train', () => {
       writeNativeCheckpoint({
         config,
         options: DEFAULT_STEP_OPTIONS,
-        training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, blr: 1.5e-4, warmupSteps: 1, totalSteps: 4, seed: 0 },
+        training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, visiblePatches: 1, blr: 1.5e-4, warmupSteps: 1, totalSteps: 4, seed: 0 },
         step: 0,
         data: { source: data, imageCount: 12 },
         params,

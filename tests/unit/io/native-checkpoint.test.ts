@@ -32,7 +32,7 @@ function input(withAdam: boolean): NativeCheckpointInput {
   return {
     config,
     options: { ...DEFAULT_STEP_OPTIONS, gelu: 'tanh' },
-    training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, blr: 1.5e-4, warmupSteps: 3, totalSteps: 30, seed: 5 },
+    training: { inputSize: 64, batchSize: 2, maskRatio: 0.6, visiblePatches: 1, blr: 1.5e-4, warmupSteps: 3, totalSteps: 30, seed: 5 },
     step: 12,
     data: { source: '/data/cats', imageCount: 12 },
     params,
@@ -166,7 +166,7 @@ describe('native checkpoint', () => {
     expect(h({ ...a, config: customConfig([1, 1, 2, 1], [8, 16, 24, 32], 16, 2) })).not.toBe(h(a));
     // property order does not matter
     const t = a.training;
-    const reordered = { seed: t.seed, totalSteps: t.totalSteps, warmupSteps: t.warmupSteps, blr: t.blr, maskRatio: t.maskRatio, batchSize: t.batchSize, inputSize: t.inputSize };
+    const reordered = { seed: t.seed, totalSteps: t.totalSteps, warmupSteps: t.warmupSteps, blr: t.blr, maskRatio: t.maskRatio, visiblePatches: t.visiblePatches, batchSize: t.batchSize, inputSize: t.inputSize };
     expect(h({ ...a, training: reordered })).toBe(h(a));
   });
 

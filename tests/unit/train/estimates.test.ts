@@ -23,8 +23,8 @@ describe('macsPerImage', () => {
 
   it('the sparse encoder costs the visible fraction of the dense one', () => {
     const c = modelConfig('atto');
-    const sparse = macsPerImage(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: false });
-    const dense = macsPerImage(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: true });
+    const sparse = macsPerImage(c, { inputSize: 224, visible: 19, denseEncoder: false });
+    const dense = macsPerImage(c, { inputSize: 224, visible: 19, denseEncoder: true });
     expect(sparse.encoderPatches).toBe(19); // floor(49·0.4)
     expect(dense.encoderPatches).toBe(49);
     // every encoder layer is per-site, so cost scales exactly with computed patches
@@ -34,12 +34,12 @@ describe('macsPerImage', () => {
 
   it('decoder: proj on encoded patches, blocks on all L, pred on the masked patches', () => {
     const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 2);
-    const m = macsPerImage(c, { inputSize: 64, maskRatio: 0.5, denseEncoder: false });
+    const m = macsPerImage(c, { inputSize: 64, visible: 2, denseEncoder: false });
     // L = 4, V = 2, M = 2: proj 2·32·16, two blocks of width 16 on 4 sites, pred 2·16·3072
     const block = 4 * (49 * 16 + 8 * 16 * 16);
     expect(m.decoder).toBe(2 * 32 * 16 + 2 * block + 2 * 16 * 3072);
     // ratio 0: nothing masked, the loss reconstructs all 4 patches
-    const m0 = macsPerImage(c, { inputSize: 64, maskRatio: 0, denseEncoder: false });
+    const m0 = macsPerImage(c, { inputSize: 64, visible: 4, denseEncoder: false });
     expect(m0.decoder).toBe(4 * 32 * 16 + 2 * block + 4 * 16 * 3072);
   });
 });
@@ -56,17 +56,17 @@ describe('paramCounts', () => {
 describe('memoryEstimate', () => {
   it('stage-0 activations equal the dense network shape N·(H/4)²·4·d0 in the dense ablation', () => {
     const c = modelConfig('atto');
-    const m = memoryEstimate(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: true, batchSize: 64 });
+    const m = memoryEstimate(c, { inputSize: 224, visible: 19, denseEncoder: true, batchSize: 64 });
     // the largest buffer is a (rows, 4·d0) stage-0 MLP activation: 64 · 56² · 160 floats
     expect(m.largestBufferBytes).toBe(64 * 56 * 56 * 160 * 4);
     expect(m.largestBufferName).toBe('encoder.stages.0.0/h');
-    const sparse = memoryEstimate(c, { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 64 });
+    const sparse = memoryEstimate(c, { inputSize: 224, visible: 19, denseEncoder: false, batchSize: 64 });
     expect(sparse.largestBufferBytes).toBe(64 * 19 * 64 * 160 * 4);
   });
 
   it('parameter state is 4 copies; activations grow linearly with the batch', () => {
     const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1);
-    const shape = { inputSize: 64, maskRatio: 0.5, denseEncoder: false };
+    const shape = { inputSize: 64, visible: 2, denseEncoder: false };
     const m1 = memoryEstimate(c, { ...shape, batchSize: 1 });
     const m2 = memoryEstimate(c, { ...shape, batchSize: 2 });
     const m3 = memoryEstimate(c, { ...shape, batchSize: 3 });
@@ -81,25 +81,25 @@ describe('memoryEstimate', () => {
 
   it('non-square inputs: H×W images and (H/32)·(W/32) patches; square by default', () => {
     const c = customConfig([1, 1, 1, 1], [8, 16, 24, 32], 16, 1);
-    const base = { maskRatio: 0, denseEncoder: false, batchSize: 2 };
+    const base = { visible: 4, denseEncoder: false, batchSize: 2 };
     expect(memoryEstimate(c, { ...base, inputSize: 64, height: 64, width: 64 })).toEqual(memoryEstimate(c, { ...base, inputSize: 64 }));
-    // 96×64 has 6 patches, 64×64 has 4: every per-patch and per-pixel buffer grows by 3/2
-    const wide = memoryEstimate(c, { ...base, inputSize: 64, height: 64, width: 96 });
+    // 96×64 has 6 patches, 64×64 has 4, all visible: every per-patch and per-pixel buffer grows by 3/2
+    const wide = memoryEstimate(c, { ...base, visible: 6, inputSize: 64, height: 64, width: 96 });
     const square = memoryEstimate(c, { ...base, inputSize: 64 });
     const fixed = 4 * paramTable(c).totalFloats * 4;
     expect(wide.totalBytes - fixed).toBe(1.5 * (square.totalBytes - fixed));
   });
 
   it('fitsAdapter names the buffer and limit when too large', () => {
-    const big = memoryEstimate(modelConfig('base'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 512 });
+    const big = memoryEstimate(modelConfig('base'), { inputSize: 224, visible: 19, denseEncoder: false, batchSize: 512 });
     const v = fitsAdapter(big, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
     expect(v.fits).toBe(false);
     // 512 · 19 · 64 · 512 floats = 1.2 GiB in each stage-0 MLP activation
     expect(v.reason ?? '').toMatch(/lower the batch size/);
     // huge: 660M weights × 4 bytes = 2.5 GiB in one buffer
-    const huge = fitsAdapter(memoryEstimate(modelConfig('huge'), { inputSize: 224, maskRatio: 0.6, denseEncoder: false, batchSize: 1 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
+    const huge = fitsAdapter(memoryEstimate(modelConfig('huge'), { inputSize: 224, visible: 19, denseEncoder: false, batchSize: 1 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 });
     expect(huge.reason).toMatch(/buffer params needs 2\.\d GiB, above this adapter's 1\.0 GiB per buffer: the weights alone are too large/);
-    expect(fitsAdapter(memoryEstimate(modelConfig('atto'), { inputSize: 160, maskRatio: 0.6, denseEncoder: false, batchSize: 16 }), { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }).fits).toBe(true);
+    expect(fitsAdapter(memoryEstimate(modelConfig('atto'), { inputSize: 160, visible: 10, denseEncoder: false, batchSize: 16 }), { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }).fits).toBe(true);
   });
 });
 
@@ -108,7 +108,7 @@ describe('GRN on/off', () => {
   const dims = [8, 16, 24, 32];
   const on = customConfig(depths, dims, 16, 1);
   const off = customConfig(depths, dims, 16, 1, false);
-  const shape = { inputSize: 64, maskRatio: 0.5, denseEncoder: false, batchSize: 2 };
+  const shape = { inputSize: 64, visible: 2, denseEncoder: false, batchSize: 2 };
 
   it('parameters: 8C fewer per block, encoder and decoder', () => {
     const a = paramCounts(on);
