@@ -1,6 +1,6 @@
 """Model-level FCMAE fixtures: weights, batch, loss, every gradient, a 5-step AdamW trajectory.
 
-Run: /usr/bin/python3 tests/reference/gen_model_fixtures.py [NAME ...]  → tests/fixtures/model/<config>/*
+Run: /work/.refvenv/bin/python tests/reference/gen_model_fixtures.py [NAME ...]  → tests/fixtures/model/<config>/*
 (see tests/fixtures/model/README.md for the files). Deterministic: fixed seeds. With names,
 only those configs are checked and written (e.g. `no_grn`), leaving the others' files alone.
 
