@@ -167,18 +167,29 @@ class StepRunner {
     const { engine, trainer } = this;
     const plan = trainer.plan;
     const device = engine.ctx.device;
+    const timer = timestamps && phases === this.phases ? this.timer : null;
+    const encode = (encoder: GPUCommandEncoder) =>
+      phases.forEach((phase, i) => {
+        const pass = timer ? timer.beginPass(encoder, phase.name, i) : encoder.beginComputePass({ label: phase.name });
+        encodeDispatches(pass, phase.dispatches);
+        pass.end();
+      });
+    if (!this.gradientsOnly && phases === this.phases) {
+      // a training step: the trainer's own submission, with the bench's timed passes
+      if (trainer.settings.learningRate(trainer.stepCount + 1) !== lr) throw new Error(`internal: bench lr ${lr} differs from the trainer's`);
+      const t0 = performance.now();
+      const s = trainer.submit(images, mask, { encode, beforeSubmit: (encoder) => void timer?.resolve(encoder, phases.length) });
+      const { loss } = await s.result;
+      const t3 = performance.now();
+      const phaseMs = timer ? await timer.read(phases.length) : null;
+      return { wallMs: t3 - t0, uploadMs: s.uploadMs, encodeMs: s.encodeMs, readbackWaitMs: t3 - s.submittedAt, loss, phaseMs };
+    }
+    if (phases.includes(plan.optimizerPhase)) throw new Error('internal: a bench step with the optimizer runs every phase');
     const t0 = performance.now();
     plan.setBatch(images, mask);
-    const optimizing = !this.gradientsOnly && phases.includes(plan.optimizerPhase);
-    if (optimizing) plan.setOptimizerStep(++trainer.stepCount, lr);
     const t1 = performance.now();
     const encoder = device.createCommandEncoder({ label: 'bench step' });
-    const timer = timestamps && phases === this.phases ? this.timer : null;
-    phases.forEach((phase, i) => {
-      const pass = timer ? timer.beginPass(encoder, phase.name, i) : encoder.beginComputePass({ label: phase.name });
-      encodeDispatches(pass, phase.dispatches);
-      pass.end();
-    });
+    encode(encoder);
     if (timer) timer.resolve(encoder, phases.length);
     const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
     device.queue.submit([encoder.finish()]);
@@ -194,7 +205,7 @@ class StepRunner {
    * One more step with every dispatch in its own timestamped pass: where the time goes inside
    * the phases. Pass boundaries add a little time of their own, so the sum exceeds a step.
    */
-  async dispatchProfile(images: Float32Array, mask: Float32Array, lr: number): Promise<DispatchTime[]> {
+  async dispatchProfile(images: Float32Array, mask: Float32Array): Promise<DispatchTime[]> {
     const { engine, trainer } = this;
     const plan = trainer.plan;
     const device = engine.ctx.device;
@@ -202,16 +213,21 @@ class StepRunner {
     const timer = PassTimer.create(engine, list.length);
     if (!timer) return [];
     try {
-      plan.setBatch(images, mask);
-      if (!this.gradientsOnly) plan.setOptimizerStep(++trainer.stepCount, lr);
-      const encoder = device.createCommandEncoder({ label: 'bench dispatch profile' });
-      list.forEach(({ d }, i) => {
-        const pass = timer.beginPass(encoder, d.label, i);
-        encodeDispatches(pass, [d]);
-        pass.end();
-      });
-      timer.resolve(encoder, list.length);
-      await this.fence.submitAndWait(encoder, 'benchmark dispatch profile');
+      const encode = (encoder: GPUCommandEncoder) =>
+        list.forEach(({ d }, i) => {
+          const pass = timer.beginPass(encoder, d.label, i);
+          encodeDispatches(pass, [d]);
+          pass.end();
+        });
+      if (this.gradientsOnly) {
+        plan.setBatch(images, mask);
+        const encoder = device.createCommandEncoder({ label: 'bench dispatch profile' });
+        encode(encoder);
+        timer.resolve(encoder, list.length);
+        await this.fence.submitAndWait(encoder, 'benchmark dispatch profile');
+      } else {
+        await trainer.submit(images, mask, { encode, beforeSubmit: (encoder) => void timer.resolve(encoder, list.length) }).result;
+      }
       const times = await timer.read(list.length);
       return list.map(({ phase, d }, i) => ({ phase, label: d.label, kernel: d.pipeline.label, workgroups: d.workgroups, ms: times[i]! }));
     } finally {
@@ -290,7 +306,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
       const trainer = await makeTrainer(engine, s, params);
       const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
-      const maskFor = () => s.batch?.mask ?? trainer.nextMasks();
+      const maskFor = () => s.batch?.mask ?? trainer.masksFor(trainer.stepCount + 1);
       entries.push({ s, trainer, runner, images, maskFor, wall: [], upload: [], encode: [], readbackWait: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
       for (let i = 0; i < s.warmupSteps; i++) await runner.step(images, maskFor(), lr);
     }
@@ -319,7 +335,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
       }
     }
     const results: StepBenchResult[] = [];
-    for (const e of entries) results.push(await finishEntry(e, method, lr, log));
+    for (const e of entries) results.push(await finishEntry(e, method, log));
     return results;
   } finally {
     for (const e of entries) {
@@ -329,7 +345,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
   }
 }
 
-async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: (line: string) => void): Promise<StepBenchResult> {
+async function finishEntry(e: SweepEntry, method: PhaseMethod, log: (line: string) => void): Promise<StepBenchResult> {
   const { s, runner, trainer } = e;
   const plan = trainer.plan;
   let phaseMedians: number[] = [];
@@ -346,7 +362,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, lr: number, log: 
     }
     phaseMedians = runner.phases.map((_, k) => prefixMedians[k + 1]! - prefixMedians[k]!);
   }
-  const dispatches = method === 'gpu-timestamps' ? await runner.dispatchProfile(e.images, e.maskFor(), lr) : [];
+  const dispatches = method === 'gpu-timestamps' ? await runner.dispatchProfile(e.images, e.maskFor()) : [];
   const flops = fcmaeStepFlops(s.config, { batchSize: s.batchSize, height: s.height, width: s.width, visible: plan.V }, { denseEncoder: s.options.denseEncoder });
   const total = s.gradientsOnly ? flops.total - flops.optimizer : flops.total;
   const stepMs = summarize(e.wall);
@@ -412,7 +428,7 @@ export async function comparePeer(engine: Engine, tf: Tf, s: StepBenchSettings, 
   const params = settingsParams(s);
   const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
   const trainer = await makeTrainer(engine, s, params);
-  const mask = s.batch?.mask ?? trainer.nextMasks();
+  const mask = s.batch?.mask ?? trainer.masksFor(1);
   const runner = new StepRunner(engine, trainer, false, false);
   const peer = new TfjsFcmaePeer(tf, table, params, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, options: s.options, adamw: ADAMW_DEFAULTS });
   const lr = s.learningRate ?? DEFAULT_LR;

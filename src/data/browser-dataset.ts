@@ -1,7 +1,8 @@
 // The dataset as the browser worker sees it: index first (file heads sniffed, indexing.ts rules),
 // decode lazily (browser-decode.ts, bounded concurrency), keep resized pixels in a bounded cache
-// (browser-cache.ts, OPFS spill), and hand out training batches (seeded epoch permutation +
-// the official augmentation, augment.ts) and the fixed evaluation batch (centre crop).
+// (browser-cache.ts, OPFS spill), and hand out the training images a run asks for (the run picks
+// the slots: train/run.ts; the official augmentation: augment.ts) and the fixed evaluation batch
+// (centre crop).
 //
 // Images keep a stable slot (their position in the index, sorted by path). A file that fails to
 // decode moves to `skipped` with reason code 'decode-failed' and its slot is never drawn again;
@@ -12,11 +13,12 @@
 import { makeBatch, makeEvalBatch } from './augment.ts';
 import { PixelCache } from './browser-cache.ts';
 import { Semaphore, mapLimited } from './browser-concurrency.ts';
-import { BrowserDecodeError, decodeImageBlob } from './browser-decode.ts';
+import { BrowserDecodeError, decodeImageBlob, type BrowserDecodeOptions } from './browser-decode.ts';
 import type { FolderListing } from './browser-folder.ts';
 import { resampleBox, type PixelImage } from './image.ts';
 import { indexFiles, SNIFF_BYTES, summariseSkipped, type ImageType, type IndexInput, type SkippedFile } from './indexing.ts';
 import type { Random } from '../util/random.ts';
+import { evaluationSlots, type BatchSource } from '../train/run.ts';
 import type { DatasetSource, DatasetSummary } from './dataset-summary.ts';
 
 export class DecodeStormError extends Error {
@@ -64,7 +66,12 @@ export interface DatasetOptions {
   /** Concurrent decodes (default 4). */
   concurrency?: number;
   storm?: StormPolicy;
+  /** Turns a file into pixels (default: the browser's decoder; Node tests pass the Node one). */
+  decode?: PixelDecoder;
 }
+
+/** A file's bytes to RGB pixels with the shorter side at `shorterSide` (browser-decode.ts's contract). */
+export type PixelDecoder = (blob: Blob, options: BrowserDecodeOptions) => Promise<PixelImage>;
 
 export interface IndexProgress {
   signal?: AbortSignal;
@@ -85,6 +92,7 @@ export class BrowserDataset {
   private readonly decoding = new Map<number, Promise<PixelImage | null>>();
   private outcomes: boolean[] = []; // true = failed, most recent last
   private readonly storm: StormPolicy;
+  private readonly decode: PixelDecoder;
   decodeSize: number;
   decodes = 0;
   revision = 0;
@@ -107,6 +115,7 @@ export class BrowserDataset {
     this.decodeSize = options.decodeSize;
     this.semaphore = new Semaphore(options.concurrency ?? 4);
     this.storm = options.storm ?? DEFAULT_STORM_POLICY;
+    this.decode = options.decode ?? decodeImageBlob;
   }
 
   /** Indexes a listing: reads each file's first bytes (bounded concurrency) and classifies it. */
@@ -236,7 +245,7 @@ export class BrowserDataset {
         if (cached) return cached;
         return this.semaphore.run(async () => {
           try {
-            const image = await decodeImageBlob(await s.blob(), { shorterSide: size, path: s.path });
+            const image = await this.decode(await s.blob(), { shorterSide: size, path: s.path });
             this.decodes++;
             this.recordOutcome(false);
             if (size === this.decodeSize) this.cache.put(slot, image);
@@ -295,36 +304,35 @@ export class BrowserDataset {
   }
 
   /**
-   * A training batch (N, 3, S, S): slots drawn from `sampler`, decoded (failures replaced by the
-   * next draw), augmented with `augment` in batch order.
+   * Augmented training images (N, 3, S, S) of `slots` in that order, the augmentation drawn
+   * from `augment` image by image; null when one of them failed to decode (its slot is then
+   * unusable and the run draws the batch again).
    */
-  async trainingBatch(N: number, S: number, sampler: EpochSampler, augment: Random, signal?: AbortSignal): Promise<{ images: Float32Array; slots: number[] }> {
-    const chosen: { slot: number; image: PixelImage }[] = [];
-    while (chosen.length < N) {
-      this.checkStorm();
+  async trainingImages(slots: ArrayLike<number>, S: number, augment: Random, signal?: AbortSignal): Promise<Float32Array | null> {
+    this.checkStorm();
+    if (this.alive.length === 0) throw new EmptyDatasetError(this.name, 'no image could be decoded');
+    const images = await Promise.all(Array.from(slots, (s) => this.image(s)));
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    if (images.some((im) => im === null)) {
       if (this.alive.length === 0) throw new EmptyDatasetError(this.name, 'no image could be decoded');
-      const want = N - chosen.length;
-      const draws = Array.from({ length: want }, () => sampler.next(this.slots.length, (s) => !this.slots[s]!.failed));
-      const images = await Promise.all(draws.map((s) => this.image(s)));
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      images.forEach((im, i) => {
-        if (im) chosen.push({ slot: draws[i]!, image: im });
-      });
+      return null;
     }
-    const out = makeBatch(
-      chosen.map((c) => c.image),
-      Int32Array.from(chosen, (_, i) => i),
-      S,
-      augment,
-    );
-    return { images: out, slots: chosen.map((c) => c.slot) };
+    return makeBatch(images as PixelImage[], Int32Array.from(images, (_, i) => i), S, augment);
+  }
+
+  /** The data set as a training run's batch source: every indexed slot, those that failed unusable. */
+  batchSource(): BatchSource {
+    return {
+      size: this.slots.length,
+      usable: (slot) => !this.slots[slot]!.failed,
+      trainingImages: (slots, S, rng, signal) => this.trainingImages(slots, S, rng, signal),
+    };
   }
 
   /** `count` slots spread evenly over the usable images (the fixed evaluation batch). */
   evaluationSlots(count: number): number[] {
-    const n = this.alive.length;
-    if (n === 0) throw new EmptyDatasetError(this.name, 'no usable images');
-    return Array.from({ length: count }, (_, i) => this.alive[Math.floor((i * n) / count) % n]!);
+    if (this.alive.length === 0) throw new EmptyDatasetError(this.name, 'no usable images');
+    return evaluationSlots(this.alive, count);
   }
 
   /** Evaluation batch (N, 3, S, S) of the given slots (torchvision Resize(S/0.875) + CenterCrop(S)); failures are replaced. */
@@ -360,36 +368,5 @@ export class BrowserDataset {
       rgba[j + 3] = 255;
     }
     return rgba;
-  }
-}
-
-/**
- * Seeded epoch sampler: a fresh Fisher–Yates permutation of the slots per epoch; slots that
- * `usable` rejects (failed decodes) are skipped.
- */
-export class EpochSampler {
-  private order: Int32Array = new Int32Array(0);
-  private position = 0;
-  epoch = 0;
-
-  constructor(private readonly rng: Random) {}
-
-  next(slots: number, usable: (slot: number) => boolean): number {
-    for (let guard = 0; guard < 2 * slots + 2; guard++) {
-      if (this.position >= this.order.length || this.order.length !== slots) {
-        this.order = Int32Array.from({ length: slots }, (_, i) => i);
-        for (let i = slots - 1; i > 0; i--) {
-          const j = this.rng.int(i + 1);
-          const t = this.order[i]!;
-          this.order[i] = this.order[j]!;
-          this.order[j] = t;
-        }
-        this.position = 0;
-        this.epoch++;
-      }
-      const s = this.order[this.position++]!;
-      if (usable(s)) return s;
-    }
-    throw new EmptyDatasetError('sampler', `none of the ${slots} images is usable`);
   }
 }

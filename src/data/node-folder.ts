@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeBmp } from './bmp.ts';
 import type { PixelImage } from './image.ts';
-import { type ImageIndex, type ImageType, type IndexInput, type SkippedFile, SNIFF_BYTES, indexFiles, markDecodeFailed } from './indexing.ts';
+import { type ImageIndex, type ImageType, type IndexInput, type SkippedFile, SNIFF_BYTES, indexFiles, markDecodeFailed, sniffImageType } from './indexing.ts';
 
 export interface FolderFile {
   /** Relative to the walked root, '/' separated. */
@@ -197,7 +197,12 @@ function targetSize(width: number, height: number, options: DecodeOptions): { wi
  * Decodes one image file to RGB with its shorter side = options.shorterSide. `type` is the
  * sniffed type from the index (BMP is decoded by bmp.ts). Throws ImageDecodeError.
  */
-export async function decodeImageFile(absPath: string, type: ImageType, options: DecodeOptions): Promise<PixelImage> {
+export function decodeImageFile(absPath: string, type: ImageType, options: DecodeOptions): Promise<PixelImage> {
+  return decodeImageSource(absPath, type, options, absPath);
+}
+
+/** As decodeImageFile, from a path or from the file's bytes; `what` names it in errors. */
+export async function decodeImageSource(source: string | Uint8Array, type: ImageType, options: DecodeOptions, what: string): Promise<PixelImage> {
   if (!(Number.isInteger(options.shorterSide) && options.shorterSide > 0)) {
     throw new Error(`decodeImageFile: shorterSide ${options.shorterSide} must be a positive integer`);
   }
@@ -206,13 +211,13 @@ export async function decodeImageFile(absPath: string, type: ImageType, options:
     let width: number;
     let height: number;
     if (type === 'bmp') {
-      const bmp = decodeBmp(new Uint8Array(await readFile(absPath)));
+      const bmp = decodeBmp(typeof source === 'string' ? new Uint8Array(await readFile(source)) : source);
       width = bmp.width;
       height = bmp.height;
       pipeline = sharp(bmp.data, { raw: { width, height, channels: 3 } });
     } else {
       // 'truncated' rejects cut-off files but tolerates harmless warnings that browsers ignore too.
-      pipeline = sharp(absPath, { failOn: 'truncated', animated: false }).autoOrient();
+      pipeline = sharp(source, { failOn: 'truncated', animated: false }).autoOrient();
       const meta = await pipeline.metadata();
       if (!meta.width || !meta.height) throw new Error('no image dimensions in the header');
       width = meta.autoOrient?.width ?? meta.width;
@@ -228,8 +233,20 @@ export async function decodeImageFile(absPath: string, type: ImageType, options:
     if (info.channels !== 3) throw new Error(`decoder produced ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (e) {
-    throw new ImageDecodeError(absPath, errorText(e).split('\n')[0]!.trim());
+    throw new ImageDecodeError(what, errorText(e).split('\n')[0]!.trim());
   }
+}
+
+/**
+ * The browser data set's decoder contract (browser-dataset.ts PixelDecoder) with this file's
+ * decoder, so the worker's session runs in Node on exactly the pixels the CLI trains on.
+ */
+export async function decodeImageBlobWithSharp(blob: Blob, options: DecodeOptions & { path?: string }): Promise<PixelImage> {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const what = options.path ?? 'image';
+  const type = sniffImageType(bytes);
+  if (!type || type === 'heic' || type === 'tiff' || type === 'jxl') throw new ImageDecodeError(what, `not a decodable image (${type ?? 'unknown type'})`);
+  return decodeImageSource(bytes, type, options, what);
 }
 
 export interface DecodedFolder {

@@ -61,6 +61,11 @@ async function tryAdapter(d: typeof import('webgpu')): Promise<GPU | null> {
 
 /** Acquire a device in Node, choosing the backend as described above. */
 export async function acquireNodeGpu(options: NodeGpuOptions = {}): Promise<GpuContext> {
+  return acquireGpu(await nodeGpu(options), options);
+}
+
+/** Dawn's `GPU` object (what navigator.gpu is in a browser), the backend chosen as described above. */
+export async function nodeGpu(options: Pick<NodeGpuOptions, 'backend'> = {}): Promise<GPU> {
   const d = await loadDawn();
   const backend = (process.env.FCMAE_GPU as NodeGpuOptions['backend']) ?? options.backend ?? 'auto';
   let gpu: GPU | null = null;
@@ -83,5 +88,5 @@ export async function acquireNodeGpu(options: NodeGpuOptions = {}): Promise<GpuC
         '(SwiftShader, a CPU fallback: slow but correct).',
     );
   }
-  return acquireGpu(gpu, options);
+  return gpu;
 }

@@ -1,7 +1,9 @@
-// The training loop's engine-side core: owns a plan, draws masks, applies the learning-rate
-// schedule, submits one command buffer per step and reads the loss back without stalling
-// (the promise of step k resolves while step k+1 is already queued).
+// The training step's engine-side core: owns a plan, applies the learning-rate schedule, submits
+// one command buffer per step and reads the loss back without stalling (the promise of step k
+// resolves while step k+1 is already queued). The trainer's state (weights, AdamW moments, step)
+// is read and written only through saveState / restoreState / copyStateFrom / encodeStateRead.
 import { throwIfFailed } from '../gpu/device.ts';
+import { upload, type PendingRead } from '../gpu/buffers.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig, StepOptions } from '../model/config.ts';
 import { FcmaePlan } from '../model/fcmae.ts';
@@ -11,6 +13,7 @@ import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { generateMasks } from './masking.ts';
 import { assertPlanFits } from './estimates.ts';
+import { Stream, streamRandom } from './streams.ts';
 
 export interface TrainerSettings {
   config: ModelConfig;
@@ -34,6 +37,39 @@ export interface StepResult {
   ms: number;
 }
 
+/** Everything a run needs to continue exactly: flat parameters and AdamW moments (engine layout). */
+export interface TrainerState {
+  /** Optimizer steps taken. */
+  step: number;
+  params: Float32Array;
+  /** AdamW moments; null = zero (a fresh run, or a file that has none). */
+  m: Float32Array | null;
+  v: Float32Array | null;
+}
+
+/** Ways a driver extends one step's submission without owning the step. */
+export interface StepHooks {
+  /** Encodes the step's work instead of the plain forward + backward + AdamW (e.g. with per-phase timestamps). */
+  encode?: (encoder: GPUCommandEncoder) => void;
+  /**
+   * Called once the step and its loss copy are encoded, before submit: extra copies that ride
+   * in the same submission (snapshots, timestamp resolves). The returned function runs after submit.
+   */
+  beforeSubmit?: (encoder: GPUCommandEncoder, step: number) => (() => void) | void;
+}
+
+/** A step on the GPU queue: its number and lr are known at once, its loss when `result` resolves. */
+export interface SubmittedStep {
+  step: number;
+  lr: number;
+  submittedAt: number;
+  /** Host time writing the batch, masks and AdamW scalars, ms. */
+  uploadMs: number;
+  /** Host time encoding and submitting the command buffer, ms. */
+  encodeMs: number;
+  result: Promise<StepResult>;
+}
+
 export class NonFiniteLossError extends Error {
   override readonly name = 'NonFiniteLossError';
   constructor(readonly step: number, readonly loss: number) {
@@ -42,16 +78,17 @@ export class NonFiniteLossError extends Error {
 }
 
 export class Trainer {
-  /** Optimizer steps taken. */
-  stepCount = 0;
-  private maskRng: Random;
+  private steps = 0;
 
   private constructor(
     readonly engine: Engine,
     readonly plan: FcmaePlan,
     readonly settings: TrainerSettings,
-  ) {
-    this.maskRng = new Random(settings.seed ^ 0x5bd1e995);
+  ) {}
+
+  /** Optimizer steps taken (the next step is stepCount + 1). */
+  get stepCount(): number {
+    return this.steps;
   }
 
   static async create(engine: Engine, settings: TrainerSettings, params?: Float32Array): Promise<Trainer> {
@@ -69,32 +106,112 @@ export class Trainer {
     return this.plan.L;
   }
 
-  /** Masks for the next batch from the trainer's seeded generator. */
-  nextMasks(): Float32Array {
-    return generateMasks(this.settings.batchSize, this.plan.L, this.plan.V, this.maskRng);
+  /** The masks (N, L) of step `step` of the run seeded `seed`: its own stream, the same in every driver. */
+  masksFor(step: number, seed = this.settings.seed): Float32Array {
+    return generateMasks(this.settings.batchSize, this.plan.L, this.plan.V, streamRandom(seed, Stream.Mask, step));
   }
 
   /**
-   * One optimizer step on `images` (N, 3, H, W). The returned promise resolves with the loss of
-   * this step (computed before the update); the GPU work is queued at once.
+   * Queues optimizer step stepCount + 1 on `images` (N, 3, H, W) and `mask` (N, L). `result`
+   * resolves with the loss of this step (computed before the update).
    */
-  step(images: Float32Array, mask: Float32Array = this.nextMasks()): Promise<StepResult> {
+  submit(images: Float32Array, mask: Float32Array, hooks: StepHooks = {}): SubmittedStep {
     const { plan, engine } = this;
+    if (engine.ctx.lostError) throw engine.ctx.lostError;
+    const t0 = performance.now();
     plan.setBatch(images, mask);
-    const step = ++this.stepCount;
+    const step = this.steps + 1;
     const lr = this.settings.learningRate(step);
     plan.setOptimizerStep(step, lr);
+    const t1 = performance.now();
     const encoder = engine.ctx.device.createCommandEncoder({ label: `step ${step}` });
-    plan.encodeStep(encoder, { backward: true, optimizer: true });
+    if (hooks.encode) hooks.encode(encoder);
+    else plan.encodeStep(encoder, { backward: true, optimizer: true });
     const pending = engine.readback.copy(encoder, plan.loss, 0, 4);
-    const t0 = performance.now();
+    const after = hooks.beforeSubmit?.(encoder, step);
     engine.ctx.device.queue.submit([encoder.finish()]);
-    return pending.read().then((buf) => {
+    const submittedAt = performance.now();
+    this.steps = step;
+    after?.();
+    const result = pending.read().then((buf) => {
       throwIfFailed(engine.ctx, `training step ${step}`);
       const loss = new Float32Array(buf)[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
-      return { step, loss, lr, ms: performance.now() - t0 };
+      return { step, loss, lr, ms: performance.now() - submittedAt };
     });
+    return { step, lr, submittedAt, uploadMs: t1 - t0, encodeMs: submittedAt - t1, result };
+  }
+
+  /** One optimizer step (see submit); the masks default to the step's own stream. */
+  step(images: Float32Array, mask: Float32Array = this.masksFor(this.steps + 1), hooks?: StepHooks): Promise<StepResult> {
+    return this.submit(images, mask, hooks).result;
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** Writes weights, moments (null: zero) and the step count; queued before any later step. */
+  restoreState(state: TrainerState): void {
+    const { plan, engine } = this;
+    const n = plan.table.totalFloats;
+    for (const [what, a] of [['parameters', state.params], ['AdamW m', state.m], ['AdamW v', state.v]] as const) {
+      if (a && a.length !== n) throw new RangeError(`${what}: ${a.length} floats for a model of ${n}`);
+    }
+    if (!Number.isInteger(state.step) || state.step < 0) throw new RangeError(`step ${state.step} must be an integer ≥ 0`);
+    const device = engine.ctx.device;
+    plan.setParams(state.params);
+    if (state.m) upload(device, plan.adamM, state.m);
+    if (state.v) upload(device, plan.adamV, state.v);
+    if (!state.m || !state.v) {
+      const encoder = device.createCommandEncoder({ label: 'reset AdamW moments' });
+      if (!state.m) encoder.clearBuffer(plan.adamM);
+      if (!state.v) encoder.clearBuffer(plan.adamV);
+      device.queue.submit([encoder.finish()]);
+    }
+    this.steps = state.step;
+  }
+
+  /**
+   * Encodes copies of the weights (and moments) as they stand after the work already in
+   * `encoder`; read() after that encoder is submitted.
+   */
+  encodeStateRead(encoder: GPUCommandEncoder, withMoments = true): { read(): Promise<TrainerState> } {
+    const { plan, engine } = this;
+    const step = this.steps;
+    const bytes = plan.table.totalFloats * 4;
+    const reads: PendingRead[] = [plan.params, ...(withMoments ? [plan.adamM, plan.adamV] : [])].map((b) => engine.readback.copy(encoder, b, 0, bytes));
+    return {
+      read: async () => {
+        const [p, m, v] = await Promise.all(reads.map((r) => r.read()));
+        return { step, params: new Float32Array(p!), m: m ? new Float32Array(m) : null, v: v ? new Float32Array(v) : null };
+      },
+    };
+  }
+
+  /** Weights, moments and step count as they stand after every queued step. */
+  async saveState(withMoments = true): Promise<TrainerState> {
+    const encoder = this.engine.ctx.device.createCommandEncoder({ label: 'save trainer state' });
+    const pending = this.encodeStateRead(encoder, withMoments);
+    this.engine.ctx.device.queue.submit([encoder.finish()]);
+    const state = await pending.read();
+    throwIfFailed(this.engine.ctx, 'reading the trainer state');
+    return state;
+  }
+
+  /**
+   * Takes over `other`'s weights (and, unless weightsOnly, its AdamW moments and step count) on
+   * the GPU: same model, any plan shape (another batch size or visible count).
+   */
+  copyStateFrom(other: Trainer, weightsOnly = false): void {
+    const bytes = this.plan.table.totalFloats * 4;
+    if (other.plan.table.totalFloats * 4 !== bytes) throw new RangeError('copyStateFrom: the two trainers hold different models');
+    const encoder = this.engine.ctx.device.createCommandEncoder({ label: weightsOnly ? 'copy weights' : 'carry trainer state' });
+    encoder.copyBufferToBuffer(other.plan.params, 0, this.plan.params, 0, bytes);
+    if (!weightsOnly) {
+      encoder.copyBufferToBuffer(other.plan.adamM, 0, this.plan.adamM, 0, bytes);
+      encoder.copyBufferToBuffer(other.plan.adamV, 0, this.plan.adamV, 0, bytes);
+      this.steps = other.steps;
+    }
+    this.engine.ctx.device.queue.submit([encoder.finish()]);
   }
 
   /** Loss and the gradient of every parameter (flat engine layout), without updating. */

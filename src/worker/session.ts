@@ -20,18 +20,18 @@ import { submitDispatches } from '../gpu/dispatch.ts';
 import { createEngine, type Engine } from '../gpu/engine.ts';
 import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import type { ShaderSources } from '../gpu/shader-library.ts';
-import { throwIfFailed } from '../gpu/device.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
 import { matmulRef } from '../reference/matmul.ts';
 import { matchSize } from '../model/config.ts';
 import { initialParams, paramTable, toEngineLayout } from '../model/parameters.ts';
 import { stateDictFromFlat } from '../model/state-dict.ts';
-import { NonFiniteLossError, Trainer } from '../train/trainer.ts';
+import { NonFiniteLossError, Trainer, type TrainerState } from '../train/trainer.ts';
+import { TrainingRun, type StepBatch } from '../train/run.ts';
 import { generateMasks } from '../train/masking.ts';
 import { learningRateAt } from '../train/lr-schedule.ts';
 import { Random } from '../util/random.ts';
 import { normalisedToRgba } from '../data/display.ts';
-import { BrowserDataset, EmptyDatasetError, EpochSampler } from '../data/browser-dataset.ts';
+import { BrowserDataset, EmptyDatasetError, type PixelDecoder } from '../data/browser-dataset.ts';
 import { OpfsSpillStore, PixelCache } from '../data/browser-cache.ts';
 import { filesFromDirectoryHandle, filesFromZip, type FolderListing } from '../data/browser-folder.ts';
 import { parseDemoManifest } from '../data/demo.ts';
@@ -95,18 +95,9 @@ export const PROFILE_EVERY = 10;
 /** Events of one kind (dataset, progress) at most this often. */
 const EVENT_INTERVAL_MS = 250;
 
-const SALT_SAMPLER = 0x0da7a5e7;
-const SALT_AUGMENT = 0xa06e1171;
-const SALT_MASK = 0x5bd1e995; // as Trainer's own mask stream
-
 export type Deliver = (listener: WorkerEventListener, event: WorkerEvent, transfer: Transferable[]) => void;
 
-interface Snapshot {
-  step: number;
-  params: Float32Array;
-  m: Float32Array | null;
-  v: Float32Array | null;
-}
+type Snapshot = TrainerState;
 
 interface PendingSnapshot {
   step: number;
@@ -120,9 +111,8 @@ interface Model {
   profiler: PhaseProfiler | null;
 }
 
-interface PreparedBatch {
+interface PreparedBatch extends StepBatch {
   key: string;
-  images: Float32Array;
 }
 
 function allFinite(a: Float32Array | null): boolean {
@@ -166,9 +156,9 @@ export class TrainingSession {
   private stopRequested = false;
   private runStart: number | null = null;
   private lastDoneAt: number | null = null;
-  private sampler: EpochSampler;
-  private augmentRng: Random;
-  private maskRng: Random;
+  /** The run over the current trainer and data set (rebuilt when either changes). */
+  private run: TrainingRun | null = null;
+  private runDataset: BrowserDataset | null = null;
   private prefetch: { key: string; promise: Promise<PreparedBatch> } | null = null;
   private good: Snapshot | null = null;
   private pendingSnapshots: PendingSnapshot[] = [];
@@ -186,12 +176,10 @@ export class TrainingSession {
     private readonly deliver: Deliver,
     private readonly gpuProvider: () => GPU | undefined,
     private readonly demoBaseUrl: string,
+    /** Image decoder for the data sets (default: the browser's; Node tests pass the Node one). */
+    private readonly decodeImage?: PixelDecoder,
   ) {
     this.cache = new PixelCache(defaultCacheBudget());
-    const seed = this.config.seed;
-    this.sampler = new EpochSampler(new Random(seed ^ SALT_SAMPLER));
-    this.augmentRng = new Random(seed ^ SALT_AUGMENT);
-    this.maskRng = new Random(seed ^ SALT_MASK);
   }
 
   // ============================================================================ GPU
@@ -364,7 +352,7 @@ export class TrainingSession {
     let dataset: BrowserDataset;
     try {
       // Indexing reads file heads only; the cache is bound at the swap (installDataset).
-      dataset = await BrowserDataset.fromListing(listing, source, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache }, { signal: abort.signal, onProgress: this.progress('index') });
+      dataset = await BrowserDataset.fromListing(listing, source, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache, decode: this.decodeImage }, { signal: abort.signal, onProgress: this.progress('index') });
     } catch (e) {
       if (signal.aborted) throw cancelledError(`loading ${listing.name}`);
       throw e;
@@ -398,7 +386,7 @@ export class TrainingSession {
     if (!response.ok) throw new WorkerError('no-dataset', `demo manifest ${manifestUrl}: HTTP ${response.status}`, 'Rebuild the demo set (npx tsx scripts/build-demo-dataset.ts) and reload.');
     const manifest = parseDemoManifest(await response.json());
     const items = manifest.natural.files.map((f) => ({ path: f.path, url: new URL(f.path, manifestUrl).href, type: 'jpeg' as const }));
-    const dataset = BrowserDataset.fromUrls('demo', items, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache });
+    const dataset = BrowserDataset.fromUrls('demo', items, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache, decode: this.decodeImage });
     return this.installDataset(dataset, options, signal);
   }
 
@@ -413,7 +401,6 @@ export class TrainingSession {
       this.dataset = dataset;
       this.datasetGeneration++;
       this.prefetch = null;
-      this.sampler = new EpochSampler(new Random(this.config.seed ^ SALT_SAMPLER));
       if (this.error?.kind === 'no-dataset' || this.error?.kind === 'decode-storm') this.error = { ...this.error, canContinue: true };
     });
     dataset.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: dataset.summary() }));
@@ -432,7 +419,6 @@ export class TrainingSession {
           this.dataset = previous;
           this.datasetGeneration++;
           this.prefetch = null;
-          this.sampler = new EpochSampler(new Random(this.config.seed ^ SALT_SAMPLER));
         });
         if (previous) previous.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: previous.summary() }));
         throw cancelledError(`verifying ${dataset.name}`);
@@ -548,7 +534,7 @@ export class TrainingSession {
     const trainer = await this.buildTrainer(c, params);
     this.destroyModel();
     this.installModel(trainer, c);
-    this.newRun(c.seed, { step: 0, params, m: null, v: null });
+    this.newRun({ step: 0, params, m: null, v: null });
   }
 
   /** Config c with a freshly built model; on failure the previous config and model stay. */
@@ -571,7 +557,7 @@ export class TrainingSession {
     this.model = null;
   }
 
-  private newRun(seed: number, snapshot: Snapshot): void {
+  private newRun(snapshot: Snapshot): void {
     this.runId++;
     this.completed = this.submitted = snapshot.step;
     this.good = snapshot;
@@ -584,9 +570,7 @@ export class TrainingSession {
     this.lastDoneAt = null;
     this.targetStep = null;
     this.prefetch = null;
-    this.sampler = new EpochSampler(new Random(seed ^ SALT_SAMPLER));
-    this.augmentRng = new Random(seed ^ SALT_AUGMENT);
-    this.maskRng = new Random(seed ^ SALT_MASK);
+    this.run = null;
     this.throttle.reset();
     this.state = 'ready';
   }
@@ -601,9 +585,7 @@ export class TrainingSession {
       return this.model!;
     }
     const trainer = await this.buildTrainer(this.config, restore.params);
-    const device = trainer.engine.ctx.device;
-    if (restore.m) upload(device, trainer.plan.adamM, restore.m);
-    if (restore.v) upload(device, trainer.plan.adamV, restore.v);
+    trainer.restoreState(restore);
     this.installModel(trainer, this.config);
     this.completed = this.submitted = restore.step;
     this.restoreFrom = null;
@@ -656,13 +638,7 @@ export class TrainingSession {
     const old = this.model!;
     const table = old.trainer.plan.table;
     const trainer = await this.buildTrainer(c, new Float32Array(table.totalFloats));
-    const device = trainer.engine.ctx.device;
-    const encoder = device.createCommandEncoder({ label: 'carry run state' });
-    const bytes = table.totalFloats * 4;
-    encoder.copyBufferToBuffer(old.trainer.plan.params, 0, trainer.plan.params, 0, bytes);
-    encoder.copyBufferToBuffer(old.trainer.plan.adamM, 0, trainer.plan.adamM, 0, bytes);
-    encoder.copyBufferToBuffer(old.trainer.plan.adamV, 0, trainer.plan.adamV, 0, bytes);
-    device.queue.submit([encoder.finish()]);
+    trainer.copyStateFrom(old.trainer);
     this.destroyModel(); // destroyed after the copy was submitted: Dawn frees them once it ran
     this.config = c;
     this.installModel(trainer, c);
@@ -780,17 +756,10 @@ export class TrainingSession {
     const c = this.config;
     if (this.model && !this.engine?.ctx.lostError) {
       // Same plan, fresh state: new weights, zeroed moments.
-      const plan = this.model.trainer.plan;
-      const params = initialParams(plan.table, new Random(c.seed));
-      await this.gpuLock.run(async () => {
-        const device = this.model!.trainer.engine.ctx.device;
-        plan.setParams(params);
-        const encoder = device.createCommandEncoder({ label: 'reset moments' });
-        encoder.clearBuffer(plan.adamM);
-        encoder.clearBuffer(plan.adamV);
-        device.queue.submit([encoder.finish()]);
-      });
-      this.newRun(c.seed, { step: 0, params, m: null, v: null });
+      const trainer = this.model.trainer;
+      const fresh: Snapshot = { step: 0, params: initialParams(trainer.plan.table, new Random(c.seed)), m: null, v: null };
+      await this.gpuLock.run(async () => trainer.restoreState(fresh));
+      this.newRun(fresh);
     } else {
       this.restoreFrom = null;
       this.destroyModel();
@@ -812,16 +781,29 @@ export class TrainingSession {
     });
   }
 
-  /** Identifies what a prepared batch was drawn for (a batch of another shape or dataset is dropped). */
-  private batchKey(): string {
-    return `${this.datasetGeneration}:${this.config.batchSize}x${this.config.inputSize}`;
+  /** The run over the current trainer and data set: the batch of step k is a function of (seed, data, settings, k). */
+  private trainingRun(dataset: BrowserDataset): TrainingRun {
+    const trainer = this.model?.trainer;
+    if (!trainer) throw new WorkerError('internal', 'no model to train', 'Reload the page.');
+    if (!this.run || this.run.trainer !== trainer || this.runDataset !== dataset || this.run.seed !== this.config.seed) {
+      this.run = new TrainingRun(trainer, dataset.batchSource(), this.config.seed);
+      this.runDataset = dataset;
+    }
+    return this.run;
   }
 
-  private prepareBatch(dataset: BrowserDataset): { key: string; promise: Promise<PreparedBatch> } {
-    const key = this.batchKey();
-    const N = this.config.batchSize;
-    const S = this.config.inputSize;
-    const promise = dataset.trainingBatch(N, S, this.sampler, this.augmentRng).then((b) => ({ key, images: b.images }));
+  /** Identifies what a prepared batch was drawn for (a batch of another run, shape, data set or step is dropped). */
+  private batchKey(step = this.submitted + 1): string {
+    return `${this.runId}:${this.datasetGeneration}:${this.config.batchSize}x${this.config.inputSize}:${step}`;
+  }
+
+  /** Starts drawing the batch of step `step` (the next one by default). */
+  private prepareBatch(dataset: BrowserDataset, step = this.submitted + 1): { key: string; promise: Promise<PreparedBatch> } {
+    const key = this.batchKey(step);
+    const promise = (async (): Promise<PreparedBatch> => {
+      if (dataset.size === 0) throw new EmptyDatasetError(dataset.name, 'no image could be decoded');
+      return { key, ...(await this.trainingRun(dataset).batchFor(step)) };
+    })();
     promise.catch(() => {}); // surfaced when taken
     return { key, promise };
   }
@@ -910,41 +892,33 @@ export class TrainingSession {
     const engine = this.engine;
     if (!model || !engine) throw new WorkerError('internal', 'no model to step', 'Reload the page.');
     if (engine.ctx.lostError) throw engine.ctx.lostError;
-    const plan = model.trainer.plan;
-    const N = plan.shape.batchSize;
+    const N = model.trainer.plan.shape.batchSize;
     const k = this.submitted + 1;
-    const mask = generateMasks(N, plan.L, plan.V, this.maskRng);
-    const lr = this.lrAt(k);
-    plan.setBatch(batch.images, mask);
-    plan.setOptimizerStep(k, lr);
-    const device = engine.ctx.device;
-    const encoder = device.createCommandEncoder({ label: `step ${k}` });
     const profiler = model.profiler && k % PROFILE_EVERY === 1 ? model.profiler : null;
-    if (profiler) profiler.encodeStep(encoder);
-    else plan.encodeStep(encoder, { backward: true, optimizer: true });
-    const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
-    const timing = profiler ? profiler.resolve(encoder) : null;
-    const snapshot = k % SNAPSHOT_EVERY === 0 ? this.encodeSnapshot(encoder, k) : null;
-    const submittedAt = performance.now();
-    device.queue.submit([encoder.finish()]);
+    let timing: { read(): Promise<Float32Array> } | null = null;
+    const submitted = this.trainingRun(this.runDataset!).submit(batch, {
+      encode: profiler ? (encoder) => profiler.encodeStep(encoder) : undefined,
+      beforeSubmit: (encoder) => {
+        timing = profiler ? profiler.resolve(encoder) : null;
+        return k % SNAPSHOT_EVERY === 0 ? this.encodeSnapshot(encoder, k) : undefined;
+      },
+    });
+    const { submittedAt } = submitted;
     this.submitted = k;
     this.runStart ??= submittedAt;
     const runId = this.runId;
     const runStart = this.runStart;
-    snapshot?.();
     return (async () => {
-      let buffer: ArrayBuffer;
+      let loss: number;
+      let lr: number;
       let phaseMs: Float32Array | null = null;
       try {
         // Same submission: the timestamps are ready when the loss is.
-        [buffer, phaseMs] = await Promise.all([lossRead.read(), timing ? timing.read() : Promise.resolve(null)]);
+        [{ loss, lr }, phaseMs] = await Promise.all([submitted.result, timing ? (timing as { read(): Promise<Float32Array> }).read() : Promise.resolve(null)]);
       } catch (e) {
+        if (e instanceof NonFiniteLossError || e instanceof GpuRuntimeError) throw e;
         throw await this.deviceAware(engine, e);
       }
-      if (engine.ctx.lostError) throw engine.ctx.lostError;
-      throwIfFailed(engine.ctx, `training step ${k}`);
-      const loss = new Float32Array(buffer)[0]!;
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(k, loss);
       const doneAt = performance.now();
       const t = stepTimings({ submittedAt, doneAt, previousDoneAt: this.lastDoneAt, batchSize: N });
       const gap = this.lastDoneAt === null ? null : doneAt - this.lastDoneAt;
@@ -979,20 +953,18 @@ export class TrainingSession {
    * after submit, starts reading them.
    */
   private encodeSnapshot(encoder: GPUCommandEncoder, step: number): () => void {
-    const model = this.model!;
-    const plan = model.trainer.plan;
-    const readback = model.trainer.engine.readback;
-    const bytes = plan.table.totalFloats * 4;
-    const withMoments = plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
-    const reads = [plan.params, ...(withMoments ? [plan.adamM, plan.adamV] : [])].map((b) => readback.copy(encoder, b, 0, bytes));
+    const trainer = this.model!.trainer;
+    const withMoments = trainer.plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
+    const pending = trainer.encodeStateRead(encoder, withMoments);
     const entry: PendingSnapshot = { step, data: null };
     this.pendingSnapshots.push(entry);
     const runId = this.runId;
     return () => {
-      Promise.all(reads.map((r) => r.read())).then(
-        ([p, m, v]) => {
+      pending.read().then(
+        (state) => {
           if (runId !== this.runId) return;
-          entry.data = { step, params: new Float32Array(p!), m: m ? new Float32Array(m) : null, v: v ? new Float32Array(v) : null };
+          // encoded inside step `step`'s submission, after its update
+          entry.data = { ...state, step };
           this.promoteSnapshots();
         },
         () => {
@@ -1043,18 +1015,7 @@ export class TrainingSession {
     } else {
       const gpuFailure = error instanceof NonFiniteLossError || error instanceof GpuRuntimeError || this.submitted > this.completed;
       if (gpuFailure && good && this.model) {
-        const plan = this.model.trainer.plan;
-        const device = this.model.trainer.engine.ctx.device;
-        plan.setParams(good.params);
-        if (good.m && good.v) {
-          upload(device, plan.adamM, good.m);
-          upload(device, plan.adamV, good.v);
-        } else {
-          const encoder = device.createCommandEncoder({ label: 'reset moments' });
-          encoder.clearBuffer(plan.adamM);
-          encoder.clearBuffer(plan.adamV);
-          device.queue.submit([encoder.finish()]);
-        }
+        this.model.trainer.restoreState(good);
         // Errors raised by the failed steps are stale now.
         this.model.trainer.engine.ctx.uncapturedErrors.length = 0;
         this.completed = this.submitted = good.step;
@@ -1115,12 +1076,7 @@ export class TrainingSession {
       if (current !== model || (trainer !== model.trainer && ![...this.evalTrainers.values()].includes(trainer))) {
         throw new WorkerError('busy', 'the model changed while the reconstruction was prepared', 'Ask for the reconstruction again.');
       }
-      if (trainer !== model.trainer) {
-        const device = trainer.engine.ctx.device;
-        const encoder = device.createCommandEncoder({ label: 'eval params' });
-        encoder.copyBufferToBuffer(model.trainer.plan.params, 0, trainer.plan.params, 0, model.trainer.plan.table.totalFloats * 4);
-        device.queue.submit([encoder.finish()]);
-      }
+      if (trainer !== model.trainer) trainer.copyStateFrom(model.trainer, true);
       const step = this.submitted;
       return { r: await trainer.reconstruct(batch.images, mask), step };
     });
@@ -1159,17 +1115,15 @@ export class TrainingSession {
 
   async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
     const model = await this.ensureModel();
-    const plan = model.trainer.plan;
-    const engine = model.trainer.engine;
-    const bytes = plan.table.totalFloats * 4;
-    const { reads, step } = await this.gpuLock.run(async () => {
-      const encoder = engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
-      const buffers = format === 'native' ? [plan.params, plan.adamM, plan.adamV] : [plan.params];
-      const reads = buffers.map((b) => engine.readback.copy(encoder, b, 0, bytes));
-      engine.ctx.device.queue.submit([encoder.finish()]);
-      return { reads, step: this.submitted };
+    const trainer = model.trainer;
+    const plan = trainer.plan;
+    const { read, step } = await this.gpuLock.run(async () => {
+      const encoder = trainer.engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
+      const { read } = trainer.encodeStateRead(encoder, format === 'native');
+      trainer.engine.ctx.device.queue.submit([encoder.finish()]);
+      return { read, step: this.submitted };
     });
-    const [p, m, v] = (await raceCancellation(Promise.all(reads.map((r) => r.read())), signal, 'saveCheckpoint')).map((b) => new Float32Array(b));
+    const { params: p, m, v } = await raceCancellation(read(), signal, 'saveCheckpoint');
     const built = model.built;
     const modelConfig = modelOf(built);
     const params = stateDictFromFlat(plan.table, p!);
@@ -1255,15 +1209,13 @@ export class TrainingSession {
     await this.stopLoop();
     {
       const trainer = await this.buildTrainer(next, flat);
-      if (m && v) {
-        upload(trainer.engine.ctx.device, trainer.plan.adamM, m);
-        upload(trainer.engine.ctx.device, trainer.plan.adamV, v);
-      }
+      const state: Snapshot = { step, params: flat, m, v };
+      trainer.restoreState(state);
       this.destroyModel();
       const inputChanged = next.inputSize !== this.config.inputSize;
       this.config = next;
       this.installModel(trainer, next);
-      this.newRun(next.seed, { step, params: flat, m, v });
+      this.newRun(state);
       if (inputChanged) await this.dataset?.setDecodeSize(decodeSizeFor(next.inputSize));
     }
     this.setState('ready');

@@ -6,18 +6,17 @@
 // Checkpoints every --checkpoint-every steps (0: only the last) and at the end; a NaN loss stops
 // the run without writing over the last good checkpoint; Ctrl-C stops after saving one.
 //
-// Determinism: the batch and the mask of step k come from generators seeded by (seed, k), and
-// images are drawn epoch by epoch from a permutation seeded by (seed, epoch). Nothing depends on
-// how the run got to step k, so `--resume` from a checkpoint with AdamW state repeats the
-// continuing run's next losses exactly.
+// Determinism: the run is src/train/run.ts's TrainingRun, as in the browser worker: the batch and
+// the mask of step k come from streams keyed by (seed, k), and images are drawn epoch by epoch
+// from a permutation keyed by (seed, epoch). Nothing depends on how the run got to step k, so
+// `--resume` from a checkpoint with AdamW state repeats the continuing run's next losses exactly.
 // Up to two steps are in flight: the batch of step k+1 is augmented on the CPU and queued
 // while the GPU still runs step k; a loss is awaited only once its successor is queued.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { makeBatch, makeEvalBatch } from '../../data/augment.ts';
+import { makeEvalBatch } from '../../data/augment.ts';
 import type { PixelImage } from '../../data/image.ts';
 import { formatSkippedTsv } from '../../data/node-folder.ts';
-import { upload } from '../../gpu/buffers.ts';
 import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
 import { encodePng } from '../../io/png.ts';
 import { type ModelConfig, type StepOptions } from '../../model/config.ts';
@@ -25,7 +24,8 @@ import { initialParams, paramTable, type ParamTable } from '../../model/paramete
 import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
-import { describeVisible, generateMasks } from '../../train/masking.ts';
+import { describeVisible } from '../../train/masking.ts';
+import { evaluationMasks, evaluationSlots, pixelBatchSource, TrainingRun } from '../../train/run.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
@@ -42,56 +42,6 @@ export const trainUsage =
 /** Steps queued on the GPU before the oldest loss is awaited. */
 const MAX_IN_FLIGHT = 2;
 const CMD = 'train';
-
-// ---- seeded streams ----------------------------------------------------------------------------
-
-const enum Stream {
-  Epoch = 1,
-  Augment = 2,
-  Mask = 3,
-  Eval = 4,
-}
-
-/** A seed for stream `stream`, item `i` of the run seeded `seed` (Random mixes it further). */
-function streamSeed(seed: number, stream: Stream, i: number): number {
-  return (Math.imul(seed ^ 0x3c6ef372, 0x9e3779b1) ^ Math.imul(stream, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
-}
-
-/** Image indices of every step: epoch after epoch of seeded permutations of the whole set. */
-class BatchSampler {
-  private cache = new Map<number, Int32Array>();
-
-  constructor(
-    readonly count: number,
-    readonly batchSize: number,
-    readonly seed: number,
-  ) {}
-
-  private permutation(epoch: number): Int32Array {
-    let p = this.cache.get(epoch);
-    if (!p) {
-      p = Int32Array.from({ length: this.count }, (_, i) => i);
-      const rng = new Random(streamSeed(this.seed, Stream.Epoch, epoch));
-      for (let i = p.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [p[i], p[j]] = [p[j]!, p[i]!];
-      }
-      if (this.cache.size > 2) this.cache.delete(Math.min(...this.cache.keys()));
-      this.cache.set(epoch, p);
-    }
-    return p;
-  }
-
-  /** Indices of step k (1-based). */
-  indices(step: number): Int32Array {
-    const out = new Int32Array(this.batchSize);
-    for (let i = 0; i < this.batchSize; i++) {
-      const position = (step - 1) * this.batchSize + i;
-      out[i] = this.permutation(Math.floor(position / this.count))[position % this.count]!;
-    }
-    return out;
-  }
-}
 
 // ---- options -----------------------------------------------------------------------------------
 
@@ -316,13 +266,9 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   if (continuing && resume.checkpoint.data.imageCount !== images.length) {
     cli.warn(`warning: ${run.dataDir} has ${images.length} images, ${basename(resume.path)}'s run had ${resume.checkpoint.data.imageCount}: batches differ from the original run`);
   }
-  const sampler = new BatchSampler(images.length, B, seed);
-  const batchFor = (k: number) => makeBatch(images, sampler.indices(k), S, new Random(streamSeed(seed, Stream.Augment, k))); // (B, 3, S, S)
-  const maskFor = (k: number) => generateMasks(B, L, V, new Random(streamSeed(seed, Stream.Mask, k))); // (B, L)
   const E = Math.min(run.evalImages, images.length);
-  const evalIndices = Array.from({ length: E }, (_, i) => Math.floor((i * images.length) / E));
-  const evalBatch = makeEvalBatch(images, evalIndices, S); // (E, 3, S, S)
-  const evalMask = generateMasks(E, L, V, new Random(streamSeed(seed, Stream.Eval, 0))); // (E, L)
+  const evalBatch = makeEvalBatch(images, evaluationSlots(images.map((_, i) => i), E), S); // (E, 3, S, S)
+  const evalMask = evaluationMasks(seed, E, L, V); // (E, L)
 
   // ---- model
   const table = paramTable(config);
@@ -334,11 +280,10 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   let evalTrainer: Trainer | null = null;
   const startStep = resume?.checkpoint.step ?? 0;
   if (resume) {
-    trainer.stepCount = startStep;
-    if (adamw) {
-      upload(engine.ctx.device, trainer.plan.adamM, flatOf(table, adamw.m, `${basename(resume.path)} AdamW m`));
-      upload(engine.ctx.device, trainer.plan.adamV, flatOf(table, adamw.v, `${basename(resume.path)} AdamW v`));
-    } else if (startStep > 0) {
+    const m = adamw ? flatOf(table, adamw.m, `${basename(resume.path)} AdamW m`) : null;
+    const v = adamw ? flatOf(table, adamw.v, `${basename(resume.path)} AdamW v`) : null;
+    trainer.restoreState({ step: startStep, params: initial, m, v });
+    if (!adamw && startStep > 0) {
       cli.warn(`warning: ${basename(resume.path)} has no AdamW state: the moments restart from zero, so the run will not continue exactly`);
     }
     truncateMetrics(metricsPath, startStep);
@@ -354,7 +299,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   // ---- checkpoints and pictures
   let lastCheckpoint: { path: string; step: number } | null = resume ? { path: resume.path, step: startStep } : null;
   const save = async (k: number): Promise<void> => {
-    const [flat, m, v] = await Promise.all([trainer.readParams(), engine.readback.readF32(trainer.plan.adamM), engine.readback.readF32(trainer.plan.adamV)]);
+    const { params: flat, m, v } = await trainer.saveState();
     const bytes = writeNativeCheckpoint({
       config,
       options,
@@ -362,7 +307,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
       step: k,
       data: dataSummary,
       params: stateDictFromFlat(table, flat),
-      adamw: { step: k, settings: { ...ADAMW_DEFAULTS }, m: stateDictFromFlat(table, m), v: stateDictFromFlat(table, v) },
+      adamw: { step: k, settings: { ...ADAMW_DEFAULTS }, m: stateDictFromFlat(table, m!), v: stateDictFromFlat(table, v!) },
     });
     const path = join(out, `checkpoint-${pad(k)}.safetensors`);
     writeFileSync(path + '.partial', bytes);
@@ -418,10 +363,10 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   };
 
   try {
+    const trainingRun = new TrainingRun(trainer, pixelBatchSource(images));
     for (let k = startStep + 1; k <= training.totalSteps && !failure && !stopRequested; k++) {
-      const batch = batchFor(k);
-      const mask = maskFor(k);
-      pending.push(trainer.step(batch, mask).then((result): Outcome => ({ ok: true, result }), (error: unknown): Outcome => ({ ok: false, step: k, error })));
+      const batch = await trainingRun.batchFor(k);
+      pending.push(trainingRun.submit(batch).result.then((result): Outcome => ({ ok: true, result }), (error: unknown): Outcome => ({ ok: false, step: k, error })));
       while (pending.length >= MAX_IN_FLIGHT) record(await pending.shift()!);
       const due = run.checkpointEvery > 0 && k % run.checkpointEvery === 0 && k !== training.totalSteps;
       if (due) {
