@@ -5,7 +5,7 @@
 // Phase times come from timestamp queries (each phase its own compute pass with
 // timestampWrites) when the device has 'timestamp-query'; otherwise from running growing
 // prefixes of the phase list and differencing their wall-clock medians (noisier; the result
-// names the method). FLOPs are counted (src/bench/flops.ts), memory is the plan arena's.
+// names the method). FLOPs are counted (src/train/flops.ts), memory is the plan arena's.
 // Also the TF.js peer comparison: same weights and batch, loss checked equal first, then
 // steps interleaved (ours, peer, ours, …) so both see the same background load.
 // No Node or DOM imports: the CLI and the browser bench page share it.
@@ -16,10 +16,10 @@ import type { ModelConfig, StepOptions } from '../model/config.ts';
 import type { Phase } from '../model/fcmae.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
+import { fcmaeStepFlops } from '../train/flops.ts';
 import { describeVisible, maskRatioOf } from '../train/masking.ts';
 import { Trainer } from '../train/trainer.ts';
 import { Random } from '../util/random.ts';
-import { fcmaeStepFlops } from './flops.ts';
 import { summarize, type Summary } from './stats.ts';
 import { Fence, PassTimer } from './timing.ts';
 import { peerGradientNorms, TfjsFcmaePeer, tfjsAdapterName, type Tf } from './tfjs-peer.ts';

@@ -1,5 +1,6 @@
 // ConvNeXt V2 / FCMAE model configurations: the published sizes, custom ones, and the
 // options of the FCMAE step. Pure data + validation; parameter lists live in parameters.ts.
+import type { GeluForm } from '../ops/gelu.ts';
 
 export type SizeName = 'atto' | 'femto' | 'pico' | 'nano' | 'tiny' | 'base' | 'large' | 'huge';
 
@@ -24,7 +25,6 @@ export const IN_CHANS = 3;
 export const PATCH_VALUES = MASK_PATCH * MASK_PATCH * IN_CHANS;
 
 export type GrnMode = 'per-sample' | 'batch';
-export type GeluForm = 'erf' | 'tanh';
 
 export interface ModelConfig {
   /** Blocks per stage (4 stages). */

@@ -4,10 +4,10 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
-import type { GeluForm } from '../reference/gelu.ts';
 import { requireCount, requireFloats } from './elementwise.ts';
 
-export type { GeluForm };
+/** Exact erf GELU, or the tanh approximation (gelu_apply in gelu-common.wgsl). */
+export type GeluForm = 'erf' | 'tanh';
 
 const WG = 256;
 /** gelu_apply's codes in gelu-common.wgsl. */

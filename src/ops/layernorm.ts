@@ -7,8 +7,10 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
-import { LN_EPS } from '../reference/layernorm.ts';
 import { requireCount, requireFloats } from './elementwise.ts';
+
+/** The spec's LayerNorm epsilon (fcmae-spec.md §1, §3). */
+export const LN_EPS = 1e-6;
 
 const WG = 256;
 /** GPUs: at least this many channels per thread (fewer threads per row, more rows per workgroup). */

@@ -1,4 +1,5 @@
 // Float64 GELU references: exact erf form and the tanh approximation, with derivatives.
+import type { GeluForm } from '../ops/gelu.ts';
 
 /** erf in float64 (Taylor series near 0, continued fraction for erfc beyond 3): ~1e-14 absolute. */
 export function erf(x: number): number {
@@ -21,8 +22,6 @@ export function erf(x: number): number {
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
   return x > 0 ? 1 - erfc : erfc - 1;
 }
-
-export type GeluForm = 'erf' | 'tanh';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

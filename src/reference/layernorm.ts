@@ -1,9 +1,7 @@
 // Float64 reference for shaders/layernorm.wgsl: LayerNorm over the channels of each row of a
 // (rows, C) matrix, eps 1e-6, biased variance (PyTorch F.layer_norm over the last dim).
 // Backward takes mean/rstd as inputs, like the GPU op: the forward keeps them for it.
-
-/** The spec's LayerNorm epsilon (fcmae-spec.md §1, §3). */
-export const LN_EPS = 1e-6;
+import { LN_EPS } from '../ops/layernorm.ts';
 
 export interface LayerNormRefResult {
   y: Float64Array; // (rows, C)

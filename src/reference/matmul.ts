@@ -1,5 +1,6 @@
 // Float64 reference for matmul.wgsl: same layouts and options, straightforward loops.
-import { gelu, type GeluForm } from './gelu.ts';
+import type { GeluForm } from '../ops/gelu.ts';
+import { gelu } from './gelu.ts';
 
 export interface MatmulRefOptions {
   M: number;

@@ -5,7 +5,8 @@
 // Surprises: `depths`/`dims` always hold the effective architecture, also for a named size
 // (choosing a size copies its preset in; editing a preset's numbers turns the size 'custom').
 // The input is square (one `inputSize`), a multiple of the 32-px mask patch.
-import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GeluForm, type GrnMode, type SizeName } from '../model/config.ts';
+import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GrnMode, type SizeName } from '../model/config.ts';
+import type { GeluForm } from '../ops/gelu.ts';
 import { keptCount, largestMaskRatio } from '../train/masking.ts';
 import { DEFAULT_BLR, effectiveLr } from '../train/lr-schedule.ts';
 import { ADAMW_DEFAULTS } from '../ops/adamw.ts';

@@ -5,14 +5,14 @@
 // FLOPs follow the papers' convention (fvcore): one multiply-accumulate = one "FLOP"; only
 // convolutions and linear layers count (norms, GELU, GRN are a few % more). With that
 // convention the dense encoders at 224 px reproduce the published GFLOPs (atto 0.55 ... huge 115).
-// Turning GRN off therefore changes no MAC count; trainingStepFlops (every op, src/bench/flops.ts)
+// Turning GRN off therefore changes no MAC count; trainingStepFlops (every op, src/train/flops.ts)
 // is the figure that sees it.
 // Memory mirrors the buffers FcmaePlan allocates (src/model/fcmae.ts): parameters ×4 (weights,
 // gradients, AdamW m and v), inputs and targets, every activation kept for backward, the
 // backward scratch, and the decoder; kernels' small partial-sum scratch is not counted.
-import { fcmaeStepFlops } from '../bench/flops.ts';
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
+import { fcmaeStepFlops } from './flops.ts';
 import { checkVisibleCount } from './masking.ts';
 
 export interface ParamCounts {
@@ -97,7 +97,7 @@ export interface TrainShape extends WorkShape {
 }
 
 /**
- * FLOPs of one whole training step at this batch size, every op counted (src/bench/flops.ts:
+ * FLOPs of one whole training step at this batch size, every op counted (src/train/flops.ts:
  * a multiply-add is 2, and norms, GELU, GRN, the loss and AdamW count too), unlike the MACs.
  */
 export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {

@@ -6,15 +6,13 @@
 // Step k uses: slots from BatchOrder(size, batch, seed).slots(k), the official augmentation from
 // the stream (seed, Augment, k), masks from (seed, Mask, k) (Trainer.masksFor). The fixed
 // evaluation batch: `evaluationSlots` spread over the data set, masks from (seed, Eval, 0).
-import { makeBatch } from '../data/augment.ts';
-import type { PixelImage } from '../data/image.ts';
 import type { Random } from '../util/random.ts';
 import { BatchOrder } from './batch-order.ts';
 import { generateMasks } from './masking.ts';
 import { Stream, streamRandom } from './streams.ts';
 import type { StepHooks, SubmittedStep, Trainer } from './trainer.ts';
 
-/** Where a run's images come from: a folder in memory, the browser's lazily decoded data set, a file list. */
+/** Where a run's images come from: a folder in memory (data/pixel-batch-source.ts), the browser's lazily decoded data set (data/browser-dataset.ts). */
 export interface BatchSource {
   /** Slots 0..size−1 that batches are drawn from. */
   readonly size: number;
@@ -26,15 +24,6 @@ export interface BatchSource {
    * batch is then drawn again).
    */
   trainingImages(slots: Int32Array, inputSize: number, rng: Random, signal?: AbortSignal): Promise<Float32Array | null>;
-}
-
-/** A source over decoded images held in memory (the CLI's folder, tests). */
-export function pixelBatchSource(images: readonly PixelImage[]): BatchSource {
-  return {
-    size: images.length,
-    usable: () => true,
-    trainingImages: async (slots, S, rng) => makeBatch(images, slots, S, rng),
-  };
 }
 
 /** The images of one step, ready to submit. */

@@ -44,7 +44,8 @@
 // stop the loop arrive as status events (status.error: RunError) and also reject runSteps/step.
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { WebGpuUnavailableReason } from '../gpu/errors.ts';
-import type { GeluForm, GrnMode } from '../model/config.ts';
+import type { GrnMode } from '../model/config.ts';
+import type { GeluForm } from '../ops/gelu.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';

@@ -25,7 +25,8 @@ import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../mode
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
 import { describeVisible } from '../../train/masking.ts';
-import { evaluationMasks, evaluationSlots, pixelBatchSource, TrainingRun } from '../../train/run.ts';
+import { evaluationMasks, evaluationSlots, TrainingRun } from '../../train/run.ts';
+import { pixelBatchSource } from '../../data/pixel-batch-source.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';

@@ -2,8 +2,8 @@
 // scalar and vec4 entry points, and the accuracy of the f32 exact-GELU (its erf is the
 // Abramowitz–Stegun 7.1.26 approximation) on a dense grid over [-8, 8].
 import { describe, expect, it } from 'vitest';
-import { geluBackward, geluForward } from '../../../src/ops/gelu.ts';
-import { gelu, geluGrad, type GeluForm } from '../../../src/reference/gelu.ts';
+import { geluBackward, geluForward, type GeluForm } from '../../../src/ops/gelu.ts';
+import { gelu, geluGrad } from '../../../src/reference/gelu.ts';
 import { Random } from '../../../src/util/random.ts';
 import { compareClose, expectAllClose } from '../../helpers/allclose.ts';
 import { readF32, run, testArena, testEngine } from '../../helpers/gpu.ts';

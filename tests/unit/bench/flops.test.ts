@@ -1,9 +1,10 @@
 // The FLOP counter against published figures (the ConvNeXt V2 paper's GFLOPs column, which
 // counts multiply-adds at 224 px with a 1000-class head) and against counts done by hand.
 import { describe, expect, it } from 'vitest';
-import { ELEMENTWISE_FLOPS, encoderForwardMacs, fcmaeStepFlops } from '../../../src/bench/flops.ts';
+import { encoderForwardMacs } from '../../../src/bench/flops.ts';
 import { customConfig, MODEL_SIZES, modelConfig, type SizeName } from '../../../src/model/config.ts';
 import { paramTable } from '../../../src/model/parameters.ts';
+import { ELEMENTWISE_FLOPS, fcmaeStepFlops } from '../../../src/train/flops.ts';
 
 describe('encoderForwardMacs', () => {
   // Paper values are rounded to 2–3 significant digits (and tiny's 4.47 to 0.5%): 0.6% tolerance.

@@ -2,7 +2,8 @@
 // (F.gelu approximate='none' / 'tanh' and autograd; tests/reference/gen_gelu.py), and its
 // derivative against central differences.
 import { describe, it } from 'vitest';
-import { gelu, geluGrad, type GeluForm } from '../../../src/reference/gelu.ts';
+import type { GeluForm } from '../../../src/ops/gelu.ts';
+import { gelu, geluGrad } from '../../../src/reference/gelu.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 import { loadFixture } from '../../helpers/fixtures.ts';
 

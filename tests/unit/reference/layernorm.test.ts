@@ -1,7 +1,8 @@
 // The float64 LayerNorm reference against PyTorch (F.layer_norm + autograd, float64 fixtures
 // from tests/reference/gen_layernorm.py), and its backward against central differences.
 import { describe, expect, it } from 'vitest';
-import { layerNormBackwardRef, layerNormForwardRef, LN_EPS } from '../../../src/reference/layernorm.ts';
+import { LN_EPS } from '../../../src/ops/layernorm.ts';
+import { layerNormBackwardRef, layerNormForwardRef } from '../../../src/reference/layernorm.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 import { loadFixture } from '../../helpers/fixtures.ts';

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { customConfig, modelConfig, SIZE_NAMES } from '../../../src/model/config.ts';
 import { paramTable } from '../../../src/model/parameters.ts';
-import { fcmaeStepFlops } from '../../../src/bench/flops.ts';
 import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts, trainingStepFlops } from '../../../src/train/estimates.ts';
+import { fcmaeStepFlops } from '../../../src/train/flops.ts';
 
 /** Published GFLOPs at 224 px (fvcore MACs, with the 1k head), spec §3. */
 const PUBLISHED_GFLOPS: Record<string, number> = { atto: 0.55, femto: 0.78, pico: 1.37, nano: 2.45, tiny: 4.47, base: 15.4, large: 34.4, huge: 115 };

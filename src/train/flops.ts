@@ -1,0 +1,153 @@
+// FLOPs of one FCMAE training step, counted from the model config and the step's shape (not
+// measured), per phase of FcmaePlan (same phase names: 'stem', 'downsample 1', 'stage 0',
+// 'decoder', 'loss', '<phase> backward', 'mask-token fill backward', 'optimizer'), so the
+// step benchmark can print GFLOP/s per phase and the UI can show the cost of a config.
+//
+// Conventions: a multiply-add counts 2 FLOPs (so these are 2× the "GFLOPs" of the ConvNeXt V2
+// paper's table, which counts multiply-adds; `encoderForwardMacs` in src/bench/flops.ts reproduces
+// that table).
+// The sparse encoder counts only visible rows (N·V·r²), and the depthwise conv counts all 49
+// taps of each visible output, as if every neighbour were visible (what a dense conv of the
+// same rows would cost). Elementwise ops (LayerNorm, GELU, GRN, loss, AdamW) get the rough
+// per-element operation counts below; they are a few percent of the total, and their kernels
+// are bound by memory traffic, not arithmetic. A model without GRN (config.grn false) has no
+// 'grn' entries, as its plan has no GRN dispatches.
+import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
+import { paramTable } from '../model/parameters.ts';
+
+/** Approximate arithmetic per element (see the header). */
+export const ELEMENTWISE_FLOPS = {
+  layerNormForward: 8, // mean, variance, normalise, scale, shift
+  layerNormBackward: 13, // x̂, two row sums, dX, dWeight and dBias accumulation
+  geluForward: 10, // erf by a rational approximation, then 0.5·x·(1 + erf)
+  geluBackward: 14,
+  grnForward: 6, // Σx², then γ·x·Nx + β + x
+  grnBackward: 10,
+  bias: 1,
+  residual: 1,
+  patchifyNormalise: 6, // per target value: mean, unbiased variance, normalise
+  lossForward: 3, // (p − t)², summed
+  lossBackward: 3,
+  adamw: 15, // per parameter: moments, bias corrections, decay, update
+} as const;
+
+export type FlopKind = 'matmul' | 'conv' | 'elementwise' | 'optimizer';
+
+export interface FlopEntry {
+  phase: string;
+  op: string;
+  kind: FlopKind;
+  flops: number;
+}
+
+export interface StepShape {
+  batchSize: number;
+  height: number;
+  width: number;
+  /** Visible patches per sample, floor(L·(1 − ratio)). */
+  visible: number;
+}
+
+export interface StepFlops {
+  entries: FlopEntry[];
+  forward: number;
+  backward: number;
+  optimizer: number;
+  total: number;
+  /** Matmul + convolution FLOPs only (the figure most frameworks quote). */
+  matmulAndConv: number;
+  byPhase: Map<string, number>;
+}
+
+const mm = (M: number, N: number, K: number): number => 2 * M * N * K;
+/** Taps of the 7×7 depthwise conv. */
+export const TAPS = 49;
+
+/**
+ * FLOPs of one training step (forward, loss, backward, AdamW). `denseEncoder` (the ablation
+ * that runs the encoder on every patch) counts the encoder at V = L.
+ */
+export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: { denseEncoder?: boolean } = {}): StepFlops {
+  const { batchSize: N, height, width } = shape;
+  const L = (height / MASK_PATCH) * (width / MASK_PATCH);
+  if (!Number.isInteger(L) || L < 1) throw new RangeError(`fcmaeStepFlops: input ${height}×${width} is not a multiple of ${MASK_PATCH}`);
+  if (!(shape.visible >= 1 && shape.visible <= L)) throw new RangeError(`fcmaeStepFlops: visible = ${shape.visible} must be in 1..${L}`);
+  const V = options.denseEncoder ? L : shape.visible;
+  const lossPatches = shape.visible < L ? L - shape.visible : L;
+  const d = config.dims;
+  const D = config.decoderDim;
+  const entries: FlopEntry[] = [];
+  const add = (phase: string, op: string, kind: FlopKind, flops: number) => entries.push({ phase, op, kind, flops });
+  const E = ELEMENTWISE_FLOPS;
+
+  const blocks = (phase: string, depth: number, rows: number, C: number) => {
+    const bwd = `${phase} backward`;
+    const n = rows * C;
+    for (let i = 0; i < depth; i++) {
+      add(phase, 'dwconv', 'conv', 2 * TAPS * n + n);
+      add(phase, 'layernorm', 'elementwise', E.layerNormForward * n);
+      add(phase, 'pwconv1', 'matmul', mm(rows, 4 * C, C) + 4 * n * E.bias);
+      add(phase, 'gelu', 'elementwise', E.geluForward * 4 * n);
+      if (config.grn) add(phase, 'grn', 'elementwise', E.grnForward * 4 * n);
+      add(phase, 'pwconv2', 'matmul', mm(rows, C, 4 * C) + n * (E.bias + E.residual));
+      add(bwd, 'pwconv2 dW dX dB', 'matmul', 2 * mm(rows, C, 4 * C) + n);
+      if (config.grn) add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n);
+      add(bwd, 'gelu', 'elementwise', E.geluBackward * 4 * n);
+      add(bwd, 'pwconv1 dW dX dB', 'matmul', 2 * mm(rows, 4 * C, C) + 4 * n);
+      add(bwd, 'layernorm', 'elementwise', E.layerNormBackward * n);
+      add(bwd, 'dwconv dX dW dB', 'conv', 2 * (2 * TAPS * n) + n + n * E.residual);
+    }
+  };
+
+  // stem: 4×4 stride-4 conv as (rows, 48)·(48, d0), then LayerNorm
+  const R0 = N * V * 64;
+  add('stem', 'conv', 'matmul', mm(R0, d[0]!, 48) + R0 * d[0]! * E.bias);
+  add('stem', 'layernorm', 'elementwise', E.layerNormForward * R0 * d[0]!);
+  add('stem backward', 'layernorm', 'elementwise', E.layerNormBackward * R0 * d[0]!);
+  add('stem backward', 'conv dW dB', 'matmul', mm(d[0]!, 48, R0) + R0 * d[0]!); // the image needs no gradient
+
+  for (let s = 0; s < 4; s++) {
+    const r = 8 >> s;
+    const rows = N * V * r * r;
+    if (s > 0) {
+      const Cp = d[s - 1]!;
+      const Rp = rows * 4;
+      const phase = `downsample ${s}`;
+      add(phase, 'layernorm', 'elementwise', E.layerNormForward * Rp * Cp);
+      add(phase, 'conv', 'matmul', mm(rows, d[s]!, 4 * Cp) + rows * d[s]! * E.bias);
+      add(`${phase} backward`, 'conv dW dX dB', 'matmul', 2 * mm(rows, d[s]!, 4 * Cp) + rows * d[s]!);
+      add(`${phase} backward`, 'layernorm', 'elementwise', E.layerNormBackward * Rp * Cp);
+    }
+    blocks(`stage ${s}`, config.depths[s]!, rows, d[s]!);
+  }
+
+  // decoder: proj on visible patches, mask-token fill, dense blocks on the N·L grid
+  const Renc = N * V;
+  add('decoder', 'proj', 'matmul', mm(Renc, D, d[3]!) + Renc * D * E.bias);
+  blocks('decoder', config.decoderDepth, N * L, D);
+  add('mask-token fill backward', 'proj dW dX dB', 'matmul', 2 * mm(Renc, D, d[3]!) + Renc * D);
+
+  // loss: targets, prediction of the counted patches, masked MSE
+  const NM = N * lossPatches;
+  add('loss', 'patchify', 'elementwise', E.patchifyNormalise * N * L * PATCH_VALUES);
+  add('loss', 'pred', 'matmul', mm(NM, PATCH_VALUES, D) + NM * PATCH_VALUES * E.bias);
+  add('loss', 'mse', 'elementwise', E.lossForward * NM * PATCH_VALUES);
+  add('loss backward', 'mse', 'elementwise', E.lossBackward * NM * PATCH_VALUES);
+  add('loss backward', 'pred dW dX dB', 'matmul', 2 * mm(NM, PATCH_VALUES, D) + NM * PATCH_VALUES);
+
+  add('optimizer', 'adamw', 'optimizer', E.adamw * paramTable(config).count);
+
+  const byPhase = new Map<string, number>();
+  let forward = 0;
+  let backward = 0;
+  let optimizer = 0;
+  let matmulAndConv = 0;
+  for (const e of entries) {
+    byPhase.set(e.phase, (byPhase.get(e.phase) ?? 0) + e.flops);
+    if (e.phase === 'optimizer') optimizer += e.flops;
+    else if (e.phase.endsWith(' backward')) backward += e.flops;
+    else forward += e.flops;
+    if (e.kind === 'matmul' || e.kind === 'conv') matmulAndConv += e.flops;
+  }
+  return { entries, forward, backward, optimizer, total: forward + backward + optimizer, matmulAndConv, byPhase };
+}
