@@ -15,6 +15,7 @@
 //   written before the option existed.
 // - A canonical-scheme reader (openCheckpoint) sees the moments as unexpected tensors, so
 //   openAnyCheckpoint below strips them before mapping names.
+import type { TrainingSettings } from '../train/run-config.ts';
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
 import { paramTable } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
@@ -30,24 +31,6 @@ export const NATIVE_VERSION = 1;
 export const ADAMW_M_PREFIX = 'adamw.m.';
 export const ADAMW_V_PREFIX = 'adamw.v.';
 
-/** How the run was set up: everything the learning-rate schedule, batches and masks depend on. */
-export interface TrainingSettings {
-  /** Square input side, pixels (a multiple of 32). */
-  inputSize: number;
-  batchSize: number;
-  /** The mask ratio the run was asked for (what its flags or page said). */
-  maskRatio: number;
-  /**
-   * Patches kept visible per sample: the plan's key, int(L·(1 − maskRatio)) when the run
-   * started from a ratio. Files written before this field existed get it from maskRatio.
-   */
-  visiblePatches: number;
-  /** Base learning rate per 256 images. */
-  blr: number;
-  warmupSteps: number;
-  totalSteps: number;
-  seed: number;
-}
 
 export interface AdamWSettings {
   beta1: number;

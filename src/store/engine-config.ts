@@ -1,12 +1,12 @@
 // Settings (what the page edits and the URL carries) → TrainingConfig (what the worker takes).
 // The worker's extra knobs (AdamW betas and eps, minimum lr, evaluation images) keep their
 // recipe defaults: the playground does not expose them.
-import { defaultTrainingConfig } from '../worker/training-config.ts';
+import { defaultRunConfig } from '../train/run-config.ts';
 import type { TrainingConfig } from '../worker/protocol.ts';
 import { matchSize } from '../model/config.ts';
 import { maxMaskRatio, type Settings } from './settings.ts';
 
-export function trainingConfigOf(s: Settings, base: TrainingConfig = defaultTrainingConfig()): TrainingConfig {
+export function trainingConfigOf(s: Settings, base: TrainingConfig = defaultRunConfig()): TrainingConfig {
   return {
     ...base,
     depths: [...s.depths],

@@ -8,8 +8,8 @@
 import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GrnMode, type SizeName } from '../model/config.ts';
 import type { GeluForm } from '../ops/gelu.ts';
 import { keptCount, largestMaskRatio } from '../train/masking.ts';
-import { DEFAULT_BLR, effectiveLr } from '../train/lr-schedule.ts';
-import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
+import { effectiveLr } from '../train/lr-schedule.ts';
+import { defaultRunConfig } from '../train/run-config.ts';
 
 export type SizeChoice = SizeName | 'custom';
 
@@ -54,26 +54,28 @@ export interface Settings {
   sweepSteps: number;
 }
 
+const RUN = defaultRunConfig();
+
+/** The run's settings from the run configuration's defaults (src/train/run-config.ts); the view's own here. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  size: 'atto',
-  depths: [...MODEL_SIZES.atto.depths],
-  dims: [...MODEL_SIZES.atto.dims],
-  // The demo photos are 160 px crops: 5×5 = 25 mask patches.
-  inputSize: 160,
-  decoderDim: 512,
-  decoderDepth: 1,
-  grn: true,
-  grnMode: 'per-sample',
-  gelu: 'erf',
-  denseEncoder: false,
-  batchSize: 16,
-  blr: DEFAULT_BLR,
-  warmupSteps: 50,
-  totalSteps: 1000,
-  weightDecay: ADAMW_DEFAULTS.weightDecay,
-  seed: 0,
-  normPix: true,
-  maskRatio: 0.6,
+  size: matchSize(RUN.depths, RUN.dims) ?? 'custom',
+  depths: [...RUN.depths],
+  dims: [...RUN.dims],
+  inputSize: RUN.inputSize,
+  decoderDim: RUN.decoderDim,
+  decoderDepth: RUN.decoderDepth,
+  grn: RUN.grn,
+  grnMode: RUN.grnMode,
+  gelu: RUN.gelu,
+  denseEncoder: RUN.denseEncoder,
+  batchSize: RUN.batchSize,
+  blr: RUN.blr,
+  warmupSteps: RUN.warmupSteps,
+  totalSteps: RUN.totalSteps,
+  weightDecay: RUN.weightDecay,
+  seed: RUN.seed,
+  normPix: RUN.normPix,
+  maskRatio: RUN.maskRatio,
   viewMaskRatio: 0.6,
   viewMaskSeed: 1,
   smoothing: 0.9,

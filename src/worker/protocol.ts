@@ -44,8 +44,7 @@
 // stop the loop arrive as status events (status.error: RunError) and also reject runSteps/step.
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { WebGpuUnavailableReason } from '../gpu/errors.ts';
-import type { GrnMode } from '../model/config.ts';
-import type { GeluForm } from '../ops/gelu.ts';
+import type { ConfigChangeLevel, RunConfig } from '../train/run-config.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
@@ -163,37 +162,8 @@ export interface Thumbnails {
 // ---------------------------------------------------------------------------------- config
 
 /** One flat object, aligned with the UI's Settings (src/store/settings.ts) minus view knobs. */
-export interface TrainingConfig {
-  // model (changing any of these needs a reset)
-  depths: number[];
-  dims: number[];
-  decoderDim: number;
-  decoderDepth: number;
-  /** GRN in every block (ConvNeXt V2); false: V1-style blocks without it (ablation). */
-  grn: boolean;
-  /** Square input side, a multiple of 32. */
-  inputSize: number;
-  seed: number;
-  // rebuilt in place, run kept
-  batchSize: number;
-  maskRatio: number;
-  grnMode: GrnMode;
-  gelu: GeluForm;
-  normPix: boolean;
-  denseEncoder: boolean;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  // live
-  /** Base learning rate per 256 images: peak lr = blr·batchSize/256. */
-  blr: number;
-  warmupSteps: number;
-  totalSteps: number;
-  minLr: number;
-  /** Images in the fixed evaluation batch of the reconstruction view. */
-  evalImages: number;
-}
+/** The run configuration as the worker API takes it (src/train/run-config.ts owns it). */
+export type TrainingConfig = RunConfig;
 
 export interface PlanInfo {
   paramCount: number;
@@ -217,7 +187,6 @@ export interface PlanInfo {
   peakLr: number;
 }
 
-export type ConfigChangeLevel = 'none' | 'live' | 'rebuild' | 'reset';
 
 export interface SetConfigOptions {
   cancelId?: number;

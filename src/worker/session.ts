@@ -22,42 +22,28 @@ import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../
 import type { ShaderSources } from '../gpu/shader-library.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
 import { matmulRef } from '../reference/matmul.ts';
-import { matchSize } from '../model/config.ts';
-import { initialParams, paramTable, toEngineLayout } from '../model/parameters.ts';
-import { stateDictFromFlat } from '../model/state-dict.ts';
+import { initialParams, paramTable } from '../model/parameters.ts';
 import { NonFiniteLossError, Trainer, type TrainerState } from '../train/trainer.ts';
 import { TrainingRun, type StepBatch } from '../train/run.ts';
 import { generateMasks } from '../train/masking.ts';
 import { learningRateAt } from '../train/lr-schedule.ts';
+import { assertPlanFits, PlanTooLargeError } from '../train/estimates.ts';
+import { adamwOf, classifyChange, decodeSizeFor, defaultRunConfig, lrScheduleOf, modelOf, patchesOf, stepOptionsOf } from '../train/run-config.ts';
 import { Random } from '../util/random.ts';
 import { normalisedToRgba } from '../data/display.ts';
 import { BrowserDataset, EmptyDatasetError, type PixelDecoder } from '../data/browser-dataset.ts';
 import { OpfsSpillStore, PixelCache } from '../data/browser-cache.ts';
 import { filesFromDirectoryHandle, filesFromZip, type FolderListing } from '../data/browser-folder.ts';
 import { parseDemoManifest } from '../data/demo.ts';
-import { fromCanonical, formatLoadReport } from '../io/name-schemes.ts';
-import { openAnyCheckpoint, writeNativeCheckpoint } from '../io/native-checkpoint.ts';
-import { writeTorchCheckpoint } from '../io/pytorch.ts';
-import { writeSafetensors } from '../io/safetensors.ts';
-import { assertPlanFits, PlanTooLargeError } from '../train/estimates.ts';
 import { cancelledError, CancelRegistry, raceCancellation, throwIfCancelled } from './cancellation.ts';
+import { encodeCheckpoint, openCheckpointForRun } from './checkpoint-files.ts';
 import { runErrorOf, toWorkerError } from './errors.ts';
+import { WorkerEvents, type Deliver } from './events.ts';
 import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
 import { PhaseProfiler } from './profiler.ts';
 import { InFlightWindow, Mutex, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
-import {
-  adamwOf,
-  classifyChange,
-  decodeSizeFor,
-  defaultTrainingConfig,
-  lrScheduleOf,
-  modelOf,
-  patchesOf,
-  planInfo,
-  stepOptionsOf,
-  trainingSettingsOf,
-  validateTrainingConfig,
-} from './training-config.ts';
+import { SnapshotStore } from './snapshots.ts';
+import { planInfo, validateTrainingConfig } from './training-config.ts';
 import {
   WorkerError,
   type CheckpointFormat,
@@ -92,17 +78,7 @@ export const SNAPSHOT_EVERY = 10;
 export const SNAPSHOT_MOMENTS_MAX_FLOATS = 16 * 1024 * 1024;
 /** Profile phase times on steps 1, 11, 21, … when timestamp queries exist. */
 export const PROFILE_EVERY = 10;
-/** Events of one kind (dataset, progress) at most this often. */
-const EVENT_INTERVAL_MS = 250;
-
-export type Deliver = (listener: WorkerEventListener, event: WorkerEvent, transfer: Transferable[]) => void;
-
 type Snapshot = TrainerState;
-
-interface PendingSnapshot {
-  step: number;
-  data: Snapshot | null;
-}
 
 interface Model {
   trainer: Trainer;
@@ -115,12 +91,6 @@ interface PreparedBatch extends StepBatch {
   key: string;
 }
 
-function allFinite(a: Float32Array | null): boolean {
-  if (!a) return true;
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
-  return true;
-}
-
 function defaultCacheBudget(): number {
   const gb = (globalThis.navigator as Navigator & { deviceMemory?: number })?.deviceMemory ?? 8;
   return Math.max(64, Math.min(1024, gb * 64)) * 1024 * 1024;
@@ -129,7 +99,7 @@ function defaultCacheBudget(): number {
 export class TrainingSession {
   readonly cancels = new CancelRegistry();
   private engine: Engine | null = null;
-  private config: TrainingConfig = defaultTrainingConfig();
+  private config: TrainingConfig = defaultRunConfig();
   private model: Model | null = null;
   private evalTrainers = new Map<string, Trainer>();
   private dataset: BrowserDataset | null = null;
@@ -138,8 +108,6 @@ export class TrainingSession {
   private cache: PixelCache;
   private spillOpened = false;
   private readonly gpuLock = new Mutex();
-  private listeners = new Map<number, WorkerEventListener>();
-  private nextListenerId = 1;
   private disposed = false;
 
   // ---- run state
@@ -160,26 +128,25 @@ export class TrainingSession {
   private run: TrainingRun | null = null;
   private runDataset: BrowserDataset | null = null;
   private prefetch: { key: string; promise: Promise<PreparedBatch> } | null = null;
-  private good: Snapshot | null = null;
-  private pendingSnapshots: PendingSnapshot[] = [];
+  private readonly snapshots = new SnapshotStore();
   /** Set after a device loss: the next model build starts from it. */
   private restoreFrom: Snapshot | null = null;
   private readonly metrics = new MetricsBatcher();
   private metricsTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly throttle = new ThrottleDetector();
   private pageVisible = true;
-  private lastEventAt = new Map<string, number>();
-  private eventTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly events: WorkerEvents;
 
   constructor(
     private readonly shaders: ShaderSources,
-    private readonly deliver: Deliver,
+    deliver: Deliver,
     private readonly gpuProvider: () => GPU | undefined,
     private readonly demoBaseUrl: string,
     /** Image decoder for the data sets (default: the browser's; Node tests pass the Node one). */
     private readonly decodeImage?: PixelDecoder,
   ) {
     this.cache = new PixelCache(defaultCacheBudget());
+    this.events = new WorkerEvents(deliver);
   }
 
   // ============================================================================ GPU
@@ -214,11 +181,12 @@ export class TrainingSession {
 
   /** GPU objects are gone: drop them and remember what to rebuild from. */
   private afterDeviceLoss(): void {
-    this.restoreFrom = this.good;
+    this.restoreFrom = this.snapshots.good;
     this.model = null;
     this.evalTrainers.clear();
     this.engine = null;
-    if (this.good) this.completed = this.submitted = this.good.step;
+    const good = this.snapshots.good;
+    if (good) this.completed = this.submitted = good.step;
   }
 
   async matmulSelfTest(M: number, N: number, K: number, seed = 1): Promise<SelfTestResult> {
@@ -249,42 +217,19 @@ export class TrainingSession {
   // ============================================================================ events
 
   subscribe(listener: WorkerEventListener): number {
-    const id = this.nextListenerId++;
-    this.listeners.set(id, listener);
-    return id;
+    return this.events.subscribe(listener);
   }
 
   unsubscribe(id: number): void {
-    this.listeners.delete(id);
+    this.events.unsubscribe(id);
   }
 
   private emit(event: WorkerEvent, transfer: Transferable[] = []): void {
-    const listeners = [...this.listeners.values()];
-    // Buffers can be transferred once: later listeners get copies made before the transfer.
-    const copies = transfer.length ? listeners.slice(1).map(() => structuredClone(event)) : [];
-    listeners.forEach((listener, i) => this.deliver(listener, i === 0 || !transfer.length ? event : copies[i - 1]!, i === 0 ? transfer : []));
+    this.events.emit(event, transfer);
   }
 
-  /** Emits `make()` now, or once the interval since the last one of this kind has passed. */
   private emitThrottled(kind: string, make: () => WorkerEvent, force = false): void {
-    const now = performance.now();
-    const last = this.lastEventAt.get(kind) ?? -Infinity;
-    const pending = this.eventTimers.get(kind);
-    if (force || now - last >= EVENT_INTERVAL_MS) {
-      if (pending) clearTimeout(pending);
-      this.eventTimers.delete(kind);
-      this.lastEventAt.set(kind, now);
-      this.emit(make());
-    } else if (!pending) {
-      this.eventTimers.set(
-        kind,
-        setTimeout(() => {
-          this.eventTimers.delete(kind);
-          this.lastEventAt.set(kind, performance.now());
-          this.emit(make());
-        }, last + EVENT_INTERVAL_MS - now),
-      );
-    }
+    this.events.emitThrottled(kind, make, force);
   }
 
   status(): WorkerStatus {
@@ -560,8 +505,7 @@ export class TrainingSession {
   private newRun(snapshot: Snapshot): void {
     this.runId++;
     this.completed = this.submitted = snapshot.step;
-    this.good = snapshot;
-    this.pendingSnapshots = [];
+    this.snapshots.reset(snapshot);
     this.restoreFrom = null;
     this.lastLoss = null;
     this.lastRecord = null;
@@ -942,7 +886,7 @@ export class TrainingSession {
     this.lastLoss = record.loss;
     this.lastRecord = record;
     this.metrics.push(record);
-    this.promoteSnapshots();
+    this.snapshots.promote(this.completed);
     this.flushMetrics();
   }
 
@@ -956,20 +900,11 @@ export class TrainingSession {
     const trainer = this.model!.trainer;
     const withMoments = trainer.plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
     const pending = trainer.encodeStateRead(encoder, withMoments);
-    const entry: PendingSnapshot = { step, data: null };
-    this.pendingSnapshots.push(entry);
-    const runId = this.runId;
+    const entry = this.snapshots.expect(step);
     return () => {
       pending.read().then(
-        (state) => {
-          if (runId !== this.runId) return;
-          // encoded inside step `step`'s submission, after its update
-          entry.data = { ...state, step };
-          this.promoteSnapshots();
-        },
-        () => {
-          this.pendingSnapshots = this.pendingSnapshots.filter((s) => s !== entry);
-        },
+        (state) => this.snapshots.fulfil(entry, state, this.completed),
+        () => this.snapshots.drop(entry),
       );
     };
   }
@@ -978,7 +913,7 @@ export class TrainingSession {
   private snapshotNow(): void {
     const model = this.model;
     if (!model || this.engine?.ctx.lostError || this.submitted === 0) return;
-    if (this.good?.step === this.submitted || this.pendingSnapshots.some((s) => s.step === this.submitted)) return;
+    if (this.snapshots.has(this.submitted)) return;
     const device = model.trainer.engine.ctx.device;
     const encoder = device.createCommandEncoder({ label: 'snapshot' });
     const start = this.encodeSnapshot(encoder, this.submitted);
@@ -986,27 +921,14 @@ export class TrainingSession {
     start();
   }
 
-  private promoteSnapshots(): void {
-    let best: PendingSnapshot | null = null;
-    for (const s of this.pendingSnapshots) {
-      // Weights after update s.step gave a finite loss at step s.step + 1.
-      if (s.data && this.completed > s.step && (!best || s.step > best.step)) best = s;
-    }
-    if (!best) return;
-    this.pendingSnapshots = this.pendingSnapshots.filter((s) => s.step > best!.step);
-    const d = best.data!;
-    if (allFinite(d.params) && allFinite(d.m) && allFinite(d.v)) this.good = d;
-  }
-
   /** Stops the run with a typed status; restores the last good weights where the GPU still works. */
   private async handleRunError(e: unknown, step: number): Promise<void> {
     const engine = this.engine;
     let error = e;
     if (engine?.ctx.lostError || e instanceof GpuDeviceLostError) error = engine?.ctx.lostError ?? e;
-    this.promoteSnapshots();
-    this.pendingSnapshots = [];
+    this.snapshots.settle(this.completed);
     this.prefetch = null;
-    const good = this.good;
+    const good = this.snapshots.good;
     const lost = error instanceof GpuDeviceLostError;
     let restoredStep = this.completed;
     if (lost) {
@@ -1116,110 +1038,39 @@ export class TrainingSession {
   async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
     const model = await this.ensureModel();
     const trainer = model.trainer;
-    const plan = trainer.plan;
     const { read, step } = await this.gpuLock.run(async () => {
       const encoder = trainer.engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
       const { read } = trainer.encodeStateRead(encoder, format === 'native');
       trainer.engine.ctx.device.queue.submit([encoder.finish()]);
       return { read, step: this.submitted };
     });
-    const { params: p, m, v } = await raceCancellation(read(), signal, 'saveCheckpoint');
-    const built = model.built;
-    const modelConfig = modelOf(built);
-    const params = stateDictFromFlat(plan.table, p!);
-    const size = matchSize(built.depths, built.dims) ?? 'custom';
-    const base = `fcmae-convnextv2-${size}${built.grn ? '' : '-no-grn'}-${built.inputSize}px-step${step}`;
-    if (format === 'native') {
-      const out = writeNativeCheckpoint({
-        config: modelConfig,
-        options: stepOptionsOf(built),
-        training: trainingSettingsOf(this.config),
-        step,
-        data: { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 },
-        params,
-        adamw: { step, settings: adamwOf(built), m: stateDictFromFlat(plan.table, m!), v: stateDictFromFlat(plan.table, v!) },
-      });
-      return { format, bytes: out, fileName: `${base}.safetensors`, mimeType: 'application/octet-stream', step, skipped: [] };
-    }
-    const scheme = format === 'timm' ? 'timm' : format;
-    const written = fromCanonical(params, scheme);
-    if (format === 'timm') {
-      return { format, bytes: writeSafetensors(written.tensors), fileName: `convnextv2_${size}.fcmae-playground.step${step}.safetensors`, mimeType: 'application/octet-stream', step, skipped: written.skipped };
-    }
-    const out = writeTorchCheckpoint(written.tensors, { step });
-    return { format, bytes: out, fileName: `${base}.${format}.pth`, mimeType: 'application/octet-stream', step, skipped: written.skipped };
+    const state = { ...(await raceCancellation(read(), signal, 'saveCheckpoint')), step };
+    const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
+    return encodeCheckpoint(format, { built: model.built, current: this.config, state, data });
   }
 
   async loadCheckpoint(bytes: Uint8Array, fileName: string, options: LoadCheckpointOptions, signal: AbortSignal): Promise<CheckpointLoadResult> {
     // Everything that can refuse the file happens before the model is touched.
-    let opened: ReturnType<typeof openAnyCheckpoint>;
-    try {
-      opened = openAnyCheckpoint(bytes, fileName);
-    } catch (e) {
-      throw toWorkerError(e);
-    }
-    const report = opened.report;
-    const lines = formatLoadReport(report);
-    if (report.loaded.length === 0) {
-      throw new WorkerError('bad-checkpoint', `${fileName}: no tensor of the model could be loaded`, 'The current model is unchanged. Choose a ConvNeXt V2 / FCMAE checkpoint.', { lines });
-    }
-    if (report.misShaped.length) {
-      throw new WorkerError('bad-checkpoint', `${fileName}: ${report.misShaped.length} tensors have unexpected shapes (${report.misShaped[0]!.name} …)`, 'The current model is unchanged. The file does not match any ConvNeXt V2 layout we know.', { lines });
-    }
-    const native = opened.native;
-    const cc = report.config;
-    let next: TrainingConfig = { ...this.config, depths: [...cc.depths], dims: [...cc.dims], decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth, grn: cc.grn ?? true };
-    if (native) {
-      const t = native.training;
-      const a = native.adamw?.settings;
-      next = { ...next, ...native.options, inputSize: t.inputSize, batchSize: t.batchSize, maskRatio: t.maskRatio, blr: t.blr, warmupSteps: t.warmupSteps, totalSteps: t.totalSteps, seed: t.seed, ...(a ?? {}) };
-    }
-    try {
-      next = validateTrainingConfig(next);
-    } catch (e) {
-      throw new WorkerError('bad-checkpoint', `${fileName}: its settings are not usable here (${(e as Error).message})`, 'The current model is unchanged.', { lines });
-    }
-    const change = classifyChange(this.config, next);
-    const modelChanged = change.changed.some((k) => k === 'depths' || k === 'dims' || k === 'decoderDim' || k === 'decoderDepth' || k === 'grn');
-    if (modelChanged && this.model && options.allowReset === false) {
+    const file = openCheckpointForRun(bytes, fileName, this.config);
+    const { next, report, lines } = file;
+    if (file.modelChanged && this.model && options.allowReset === false) {
       return { applied: false, needsReset: true, report, lines, optimizerRestored: false, status: this.status() };
     }
     throwIfCancelled(signal, 'loadCheckpoint');
-    const table = paramTable(modelOf(next));
+    await this.stopLoop();
     // Tensors the file lacks keep the current weights (same model) or a fresh initialisation.
-    let flat: Float32Array;
-    await this.stopLoop();
-    if (!modelChanged && this.model && !this.engine?.ctx.lostError) flat = await this.model.trainer.readParams();
-    else flat = initialParams(table, new Random(next.seed));
-    for (const [name, t] of report.loaded.map((n) => [n, opened.tensors.get(n)!] as const)) {
-      const spec = table.byName.get(name);
-      if (spec) flat.set(toEngineLayout(spec, t.data), spec.offset);
-    }
-    let m: Float32Array | null = null;
-    let v: Float32Array | null = null;
-    if (native?.adamw) {
-      m = new Float32Array(table.totalFloats);
-      v = new Float32Array(table.totalFloats);
-      for (const spec of table.specs) {
-        m.set(toEngineLayout(spec, native.adamw.m.get(spec.name)!.data), spec.offset);
-        v.set(toEngineLayout(spec, native.adamw.v.get(spec.name)!.data), spec.offset);
-      }
-    }
-    const step = native ? native.step : 0;
-    await this.stopLoop();
-    {
-      const trainer = await this.buildTrainer(next, flat);
-      const state: Snapshot = { step, params: flat, m, v };
-      trainer.restoreState(state);
-      this.destroyModel();
-      const inputChanged = next.inputSize !== this.config.inputSize;
-      this.config = next;
-      this.installModel(trainer, next);
-      this.newRun(state);
-      if (inputChanged) await this.dataset?.setDecodeSize(decodeSizeFor(next.inputSize));
-    }
+    const current = !file.modelChanged && this.model && !this.engine?.ctx.lostError ? await this.model.trainer.readParams() : null;
+    const state = file.state(current);
+    const trainer = await this.buildTrainer(next, state.params);
+    trainer.restoreState(state);
+    this.destroyModel();
+    const inputChanged = next.inputSize !== this.config.inputSize;
+    this.config = next;
+    this.installModel(trainer, next);
+    this.newRun(state);
+    if (inputChanged) await this.dataset?.setDecodeSize(decodeSizeFor(next.inputSize));
     this.setState('ready');
-    return { applied: true, needsReset: false, report, lines, optimizerRestored: m !== null, status: this.status() };
+    return { applied: true, needsReset: false, report, lines, optimizerRestored: state.m !== null, status: this.status() };
   }
 
   // ============================================================================ faults, dispose
@@ -1246,11 +1097,10 @@ export class TrainingSession {
     this.disposed = true;
     this.datasetAbort?.abort();
     this.destroyModel();
-    for (const t of this.eventTimers.values()) clearTimeout(t);
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
     await this.cache.clear().catch(() => {});
     this.engine?.ctx.device.destroy();
     this.engine = null;
-    this.listeners.clear();
+    this.events.dispose();
   }
 }

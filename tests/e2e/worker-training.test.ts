@@ -13,7 +13,7 @@ import { launchChromium, startDevServer } from '../helpers/browser.ts';
 import { expectAllClose } from '../helpers/allclose.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { planInfo } from '../../src/worker/training-config.ts';
-import { defaultTrainingConfig } from '../../src/worker/training-config.ts';
+import { defaultRunConfig } from '../../src/train/run-config.ts';
 import type { TrainingConfig, WorkerStatus } from '../../src/worker/protocol.ts';
 import type { Harness } from './pages/worker-harness.ts';
 import { brokenFolderFiles } from './fixtures-gen.ts';
@@ -26,7 +26,7 @@ declare global {
 }
 
 const TINY: TrainingConfig = {
-  ...defaultTrainingConfig(),
+  ...defaultRunConfig(),
   depths: [1, 1, 1, 1],
   dims: [8, 16, 24, 32],
   decoderDim: 16,

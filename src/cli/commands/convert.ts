@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fromCanonical, formatLoadReport, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
-import { keptCount } from '../../train/masking.ts';
-import { openAnyCheckpoint, writeNativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
+import { openAnyCheckpoint, writeNativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { cliDefaultRunConfig, trainingSettingsOf, type TrainingSettings } from '../../train/run-config.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
 import { writeSafetensors } from '../../io/safetensors.ts';
 import { paramTable } from '../../model/parameters.ts';
@@ -24,7 +24,8 @@ const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm'] as const
 type Format = (typeof FORMATS)[number];
 
 /** Settings a converted file gets when its source has none: the `train` command's defaults. */
-const DEFAULT_TRAINING: TrainingSettings = { inputSize: 224, batchSize: 8, maskRatio: 0.6, visiblePatches: keptCount(49, 0.6), blr: 1.5e-4, warmupSteps: 50, totalSteps: 1000, seed: 0 };
+/** What `train` would start with (recorded in a converted file, which has no settings of its own). */
+const DEFAULT_TRAINING: TrainingSettings = trainingSettingsOf(cliDefaultRunConfig());
 
 const DECODER = /^(proj\.|mask_token$|decoder\.|pred\.)/;
 const CLASSIFIER = /^(norm|head)\./;

@@ -23,14 +23,10 @@ import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
 import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OPTION_SPEC, stepOptionsFrom } from '../model-options.ts';
+import { decodeSizeFor } from '../../train/run-config.ts';
 
 export const reconstructUsage =
   'reconstruct --checkpoint FILE --images DIR --out FILE.png [--mask-ratio R] [--seed K] [--input-size PX] [--count N] [--decoder-dim D] [--decoder-depth K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false]';
-
-/** Decoded images are resized so their shorter side is S/0.875 (the evaluation resize). */
-export function decodeSideFor(inputSize: number): number {
-  return Math.trunc(inputSize / 0.875);
-}
 
 export interface LoadedFolder {
   index: FolderIndex;
@@ -141,7 +137,7 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
   const config = checkpointModelConfig(o, ckpt);
   const flat = paramsWithOverrides(config, ckpt.tensors, seed);
 
-  const { images } = await loadImageFolder(dir, decodeSideFor(inputSize), cli, cmd, 'images');
+  const { images } = await loadImageFolder(dir, decodeSizeFor(inputSize), cli, cmd, 'images');
   const N = Math.min(count, images.length);
   const batch = makeEvalBatch(images, Array.from({ length: N }, (_, i) => i), inputSize); // (N, 3, S, S)
   const mask = generateMasks(N, L, visible, new Random(seed)); // (N, L)

@@ -17,13 +17,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { makeEvalBatch } from '../../data/augment.ts';
 import type { PixelImage } from '../../data/image.ts';
 import { formatSkippedTsv } from '../../data/node-folder.ts';
-import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint, type TrainingSettings } from '../../io/native-checkpoint.ts';
+import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { cliDefaultRunConfig, decodeSizeFor, defaultRunConfig, WARMUP_FRACTION, lrScheduleOf, runConfigFromCheckpoint, RunConfigError, validateRunConfig, type RunConfig, type TrainingSettings } from '../../train/run-config.ts';
 import { encodePng } from '../../io/png.ts';
 import { type ModelConfig, type StepOptions } from '../../model/config.ts';
 import { initialParams, paramTable, type ParamTable } from '../../model/parameters.ts';
 import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
-import { learningRateAt, LrScheduleError, makeLrSchedule, type LrSchedule } from '../../train/lr-schedule.ts';
+import { learningRateAt, type LrSchedule } from '../../train/lr-schedule.ts';
 import { describeVisible } from '../../train/masking.ts';
 import { evaluationMasks, evaluationSlots, TrainingRun } from '../../train/run.ts';
 import { pixelBatchSource } from '../../data/pixel-batch-source.ts';
@@ -32,8 +33,11 @@ import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
-import { decodeSideFor, loadImageFolder, reconstructionGrid } from './reconstruct.ts';
+import { loadImageFolder, reconstructionGrid } from './reconstruct.ts';
 import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
+
+/** What an unset flag means (the run configuration's CLI defaults). */
+const RUN_DEFAULTS = cliDefaultRunConfig();
 
 export const trainUsage =
   'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
@@ -79,30 +83,54 @@ const SPEC = {
   resume: { type: 'string' },
 } as const;
 
-const SCHEDULE_OPTION: Record<string, string> = { blr: 'blr', peakLr: 'blr', batch: 'batch-size', warmupSteps: 'warmup', totalSteps: 'steps', minLr: 'blr' };
+/** The flag that sets each run-config field. */
+const FLAG_OF: Partial<Record<keyof RunConfig | 'config', string>> = {
+  depths: 'depths',
+  dims: 'dims',
+  decoderDim: 'decoder-dim',
+  decoderDepth: 'decoder-depth',
+  grn: 'grn',
+  inputSize: 'input-size',
+  seed: 'seed',
+  batchSize: 'batch-size',
+  maskRatio: 'mask-ratio',
+  grnMode: 'grn',
+  gelu: 'gelu',
+  normPix: 'norm-pix',
+  denseEncoder: 'dense-encoder',
+  blr: 'blr',
+  warmupSteps: 'warmup',
+  totalSteps: 'steps',
+  minLr: 'blr',
+  evalImages: 'eval-images',
+};
 
-function scheduleFor(t: TrainingSettings): LrSchedule {
+/**
+ * The run configuration of the command's settings, validated by its owner (src/train/run-config.ts);
+ * a rejection names the flag to change.
+ */
+function checkedRunConfig(config: ModelConfig, options: StepOptions, training: TrainingSettings, evalImages: number): RunConfig {
+  const c = runConfigFromCheckpoint({ ...defaultRunConfig(), evalImages }, { config, options, training, adamwSettings: ADAMW_DEFAULTS });
   try {
-    return makeLrSchedule({ blr: t.blr, batch: t.batchSize, warmupSteps: t.warmupSteps, totalSteps: t.totalSteps });
+    return validateRunConfig(c);
   } catch (e) {
-    if (e instanceof LrScheduleError) throw new UsageError(`${CMD}: --${SCHEDULE_OPTION[e.setting] ?? e.setting}: ${e.message}`);
+    if (e instanceof RunConfigError) throw new UsageError(`${CMD}: --${FLAG_OF[e.field] ?? e.field}: ${e.detail}`);
     throw e;
   }
 }
 
 /** Training settings from the flags; unset ones from `defaults` (or the built-in defaults). */
 function trainingFromOptions(o: Options, defaults: TrainingSettings | null): TrainingSettings {
-  const inputSize = o.number('input-size', defaults?.inputSize ?? 224, { integer: true });
+  const inputSize = o.number('input-size', defaults?.inputSize ?? RUN_DEFAULTS.inputSize, { integer: true });
   checkInputSize(CMD, inputSize);
-  const batchSize = o.number('batch-size', defaults?.batchSize ?? 8, { integer: true, min: 1, max: 4096 });
-  const maskRatio = o.number('mask-ratio', defaults?.maskRatio ?? 0.6);
+  const batchSize = o.number('batch-size', defaults?.batchSize ?? RUN_DEFAULTS.batchSize, { integer: true, min: 1, max: 4096 });
+  const maskRatio = o.number('mask-ratio', defaults?.maskRatio ?? RUN_DEFAULTS.maskRatio);
   // the ratio becomes the plan's visible count here, once; a file's own count holds at its own size
   const visiblePatches = defaults && !o.has('mask-ratio') && inputSize === defaults.inputSize ? defaults.visiblePatches : checkMaskRatio(CMD, maskRatio, inputSize);
-  const totalSteps = o.number('steps', defaults?.totalSteps ?? 1000, { integer: true, min: 1 });
-  const blr = o.number('blr', defaults?.blr ?? 1.5e-4, { min: 0 });
-  // The recipe warms up for 5% of the run (40 of 800 epochs).
-  const warmupSteps = o.number('warmup', defaults && !o.has('steps') ? defaults.warmupSteps : Math.round(0.05 * totalSteps), { integer: true, min: 0 });
-  const seed = o.number('seed', defaults?.seed ?? 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const totalSteps = o.number('steps', defaults?.totalSteps ?? RUN_DEFAULTS.totalSteps, { integer: true, min: 1 });
+  const blr = o.number('blr', defaults?.blr ?? RUN_DEFAULTS.blr, { min: 0 });
+  const warmupSteps = o.number('warmup', defaults && !o.has('steps') ? defaults.warmupSteps : Math.round(WARMUP_FRACTION * totalSteps), { integer: true, min: 0 });
+  const seed = o.number('seed', defaults?.seed ?? RUN_DEFAULTS.seed, { integer: true, min: 0, max: 2 ** 32 - 1 });
   return { inputSize, batchSize, maskRatio, visiblePatches, blr, warmupSteps, totalSteps, seed };
 }
 
@@ -194,12 +222,12 @@ function parseRun(argv: string[]): RunPlan {
     options = stepOptionsFrom(o);
     training = trainingFromOptions(o, null);
   }
-  const schedule = scheduleFor(training);
+  const evalImages = o.number('eval-images', RUN_DEFAULTS.evalImages, { integer: true, min: 1, max: 64 });
+  const schedule = lrScheduleOf(checkedRunConfig(config, options, training, evalImages));
   // A run that continues writes next to its checkpoint; one that starts (from weights or not) gets a new folder.
   const out = o.string('out', undefined) ?? (resume && resume.checkpoint.step > 0 ? dirname(resume.path) : join('runs', timestamp()));
   const checkpointEvery = o.number('checkpoint-every', 500, { integer: true, min: 0 });
   const logEvery = o.number('log-every', Math.max(1, Math.floor(training.totalSteps / 20)), { integer: true, min: 1 });
-  const evalImages = o.number('eval-images', 8, { integer: true, min: 1, max: 64 });
   return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, notes };
 }
 
@@ -259,7 +287,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
 
   // ---- data
   // skipped.tsv is written before the no-images check: it is the answer to "why none?".
-  const loaded = await loadImageFolder(run.dataDir, decodeSideFor(S), cli, CMD, 'data', (d) => writeFileSync(join(out, 'skipped.tsv'), formatSkippedTsv(d.index.skipped)));
+  const loaded = await loadImageFolder(run.dataDir, decodeSizeFor(S), cli, CMD, 'data', (d) => writeFileSync(join(out, 'skipped.tsv'), formatSkippedTsv(d.index.skipped)));
   const images: PixelImage[] = loaded.images;
   const dataSummary = { source: resolve(run.dataDir), imageCount: images.length };
   cli.log(`data: ${images.length} images from ${run.dataDir} (${loaded.index.skipped.length} skipped, see ${join(out, 'skipped.tsv')})`);

@@ -11,7 +11,7 @@ import { nodeGpu } from '../../../src/gpu/node-device.ts';
 import { loadShadersFromDisk } from '../../../src/gpu/shader-library-node.ts';
 import { encodePng } from '../../../src/io/png.ts';
 import { TrainingSession } from '../../../src/worker/session.ts';
-import { defaultTrainingConfig } from '../../../src/worker/training-config.ts';
+import { defaultRunConfig } from '../../../src/train/run-config.ts';
 import type { TrainingConfig, WorkerEvent } from '../../../src/worker/protocol.ts';
 import { Random } from '../../../src/util/random.ts';
 import { runCli } from '../../helpers/cli.ts';
@@ -61,7 +61,7 @@ async function openSession(): Promise<{ session: TrainingSession; losses: Map<nu
   });
   const signal = new AbortController().signal;
   await session.loadListing({ name: 'imgs', files: files.map((f) => ({ path: `imgs/${f.name}`, file: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) })), unreadable: [] }, 'files', {}, signal);
-  const config: TrainingConfig = { ...defaultTrainingConfig(), ...SETTINGS };
+  const config: TrainingConfig = { ...defaultRunConfig(), ...SETTINGS };
   await session.setConfig(config, { allowReset: true }, signal);
   return { session, losses };
 }

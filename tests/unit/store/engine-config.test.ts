@@ -1,20 +1,20 @@
-// Settings ⇄ the worker's TrainingConfig: the page opens on the worker's defaults, every shared
+// Settings ⇄ the run configuration: the page opens on the run's defaults, every shared
 // setting is carried, and a config read back (e.g. from a checkpoint) restores the settings.
 import { describe, expect, it } from 'vitest';
 import { settingsFromConfig, trainingConfigOf } from '../../../src/store/engine-config.ts';
 import { applySetting, defaultSettings, validateSettings } from '../../../src/store/settings.ts';
-import { CONFIG_KEYS, defaultTrainingConfig, validateTrainingConfig } from '../../../src/worker/training-config.ts';
+import { CONFIG_KEYS, defaultRunConfig, validateRunConfig } from '../../../src/train/run-config.ts';
 
 describe('engine config', () => {
   it('the page defaults are the worker defaults', () => {
-    expect(trainingConfigOf(defaultSettings())).toEqual(defaultTrainingConfig());
+    expect(trainingConfigOf(defaultSettings())).toEqual(defaultRunConfig());
   });
 
   it('carries every shared setting and passes the worker validation', () => {
     let s = applySetting(defaultSettings(), 'depths', [1, 1, 1, 1]);
     s = { ...s, dims: [8, 16, 24, 32], size: 'custom', inputSize: 64, decoderDim: 16, decoderDepth: 1, grn: false, seed: 5, batchSize: 2, maskRatio: 0.5, grnMode: 'batch', gelu: 'tanh', normPix: false, denseEncoder: true, weightDecay: 0.1, blr: 3e-4, warmupSteps: 2, totalSteps: 9 };
     const c = trainingConfigOf(s);
-    expect(validateTrainingConfig(c)).toEqual(c);
+    expect(validateRunConfig(c)).toEqual(c);
     for (const k of CONFIG_KEYS) {
       if (k in s) expect(c[k], k).toEqual((s as unknown as Record<string, unknown>)[k]);
     }
@@ -24,7 +24,7 @@ describe('engine config', () => {
   });
 
   it('detects a preset size from the config', () => {
-    const c = { ...defaultTrainingConfig(), depths: [3, 3, 9, 3], dims: [96, 192, 384, 768] };
+    const c = { ...defaultRunConfig(), depths: [3, 3, 9, 3], dims: [96, 192, 384, 768] };
     expect(settingsFromConfig(defaultSettings(), c).size).toBe('tiny');
   });
 });
