@@ -32,9 +32,7 @@ import { adamwOf, classifyChange, decodeSizeFor, defaultRunConfig, lrScheduleOf,
 import { Random } from '../util/random.ts';
 import { normalisedToRgba } from '../data/display.ts';
 import { BrowserDataset, EmptyDatasetError, type PixelDecoder } from '../data/browser-dataset.ts';
-import { OpfsSpillStore, PixelCache } from '../data/browser-cache.ts';
-import { filesFromDirectoryHandle, filesFromZip, type FolderListing } from '../data/browser-folder.ts';
-import { parseDemoManifest } from '../data/demo.ts';
+import type { FolderListing } from '../data/browser-folder.ts';
 import { cancelledError, CancelRegistry, raceCancellation, throwIfCancelled } from './cancellation.ts';
 import { encodeCheckpoint, openCheckpointForRun } from './checkpoint-files.ts';
 import { runErrorOf, toWorkerError } from './errors.ts';
@@ -43,6 +41,7 @@ import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
 import { PhaseProfiler } from './profiler.ts';
 import { InFlightWindow, Mutex, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
 import { SnapshotStore } from './snapshots.ts';
+import { DatasetHost } from './dataset-host.ts';
 import { planInfo, validateTrainingConfig } from './training-config.ts';
 import {
   WorkerError,
@@ -91,22 +90,12 @@ interface PreparedBatch extends StepBatch {
   key: string;
 }
 
-function defaultCacheBudget(): number {
-  const gb = (globalThis.navigator as Navigator & { deviceMemory?: number })?.deviceMemory ?? 8;
-  return Math.max(64, Math.min(1024, gb * 64)) * 1024 * 1024;
-}
-
 export class TrainingSession {
   readonly cancels = new CancelRegistry();
   private engine: Engine | null = null;
   private config: TrainingConfig = defaultRunConfig();
   private model: Model | null = null;
   private evalTrainers = new Map<string, Trainer>();
-  private dataset: BrowserDataset | null = null;
-  private datasetGeneration = 0;
-  private datasetAbort: AbortController | null = null;
-  private cache: PixelCache;
-  private spillOpened = false;
   private readonly gpuLock = new Mutex();
   private disposed = false;
 
@@ -136,17 +125,33 @@ export class TrainingSession {
   private readonly throttle = new ThrottleDetector();
   private pageVisible = true;
   private readonly events: WorkerEvents;
+  private readonly data: DatasetHost;
 
   constructor(
     private readonly shaders: ShaderSources,
     deliver: Deliver,
     private readonly gpuProvider: () => GPU | undefined,
-    private readonly demoBaseUrl: string,
+    demoBaseUrl: string,
     /** Image decoder for the data sets (default: the browser's; Node tests pass the Node one). */
-    private readonly decodeImage?: PixelDecoder,
+    decodeImage?: PixelDecoder,
   ) {
-    this.cache = new PixelCache(defaultCacheBudget());
     this.events = new WorkerEvents(deliver);
+    this.data = new DatasetHost(
+      this.events,
+      {
+        decodeSize: () => decodeSizeFor(this.config.inputSize),
+        swap: (fn) =>
+          this.whilePaused(async () => {
+            await fn();
+            this.prefetch = null;
+            // a new data set answers "no images" and decode storms
+            if (this.error?.kind === 'no-dataset' || this.error?.kind === 'decode-storm') this.error = { ...this.error, canContinue: true };
+          }),
+        changed: () => this.emit({ type: 'status', status: this.status() }),
+      },
+      demoBaseUrl,
+      decodeImage,
+    );
   }
 
   // ============================================================================ GPU
@@ -228,10 +233,6 @@ export class TrainingSession {
     this.events.emit(event, transfer);
   }
 
-  private emitThrottled(kind: string, make: () => WorkerEvent, force = false): void {
-    this.events.emitThrottled(kind, make, force);
-  }
-
   status(): WorkerStatus {
     return {
       state: this.state,
@@ -270,130 +271,36 @@ export class TrainingSession {
 
   // ============================================================================ dataset
 
-  private async ensureSpill(): Promise<void> {
-    if (this.spillOpened) return;
-    this.spillOpened = true;
-    const spill = await OpfsSpillStore.open(`session-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`, 4 * 1024 ** 3);
-    this.cache = new PixelCache(this.cache.budgetBytes, spill);
+  loadListing(listing: FolderListing, source: 'files' | 'directory' | 'zip', options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    return this.data.loadListing(listing, source, options, signal);
   }
 
-  private progress(task: 'walk' | 'index' | 'decode' | 'unzip') {
-    return (done: number, total: number) => this.emitThrottled(`progress-${task}`, () => ({ type: 'progress', task, done, total }), done === total);
+  loadDirectory(handle: FileSystemDirectoryHandle, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    return this.data.loadDirectory(handle, options, signal);
   }
 
-  private async prepareCache(options: LoadOptions): Promise<void> {
-    await this.ensureSpill();
-    const budget = options.cacheBudgetBytes ?? this.cache.budgetBytes;
-    await this.cache.clear();
-    if (budget !== this.cache.budgetBytes) this.cache = new PixelCache(budget, this.cache.spill);
+  loadZip(zip: Blob | Uint8Array, name: string, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    return this.data.loadZip(zip, name, options, signal);
   }
 
-  async loadListing(listing: FolderListing, source: 'files' | 'directory' | 'zip', options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
-    if (listing.files.length === 0 && listing.unreadable.length === 0) {
-      throw new WorkerError('no-dataset', `${listing.name}: no files`, 'Choose a folder that contains images.');
-    }
-    const abort = new AbortController();
-    signal.addEventListener('abort', () => abort.abort(cancelledError(`loading ${listing.name}`)), { once: true });
-    let dataset: BrowserDataset;
-    try {
-      // Indexing reads file heads only; the cache is bound at the swap (installDataset).
-      dataset = await BrowserDataset.fromListing(listing, source, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache, decode: this.decodeImage }, { signal: abort.signal, onProgress: this.progress('index') });
-    } catch (e) {
-      if (signal.aborted) throw cancelledError(`loading ${listing.name}`);
-      throw e;
-    }
-    throwIfCancelled(signal, `loading ${listing.name}`);
-    return this.installDataset(dataset, options, signal);
-  }
-
-  async loadDirectory(handle: FileSystemDirectoryHandle, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
-    const listing = await filesFromDirectoryHandle(handle, { signal, onProgress: (n) => this.emitThrottled('progress-walk', () => ({ type: 'progress', task: 'walk', done: n, total: 0 })) });
-    return this.loadListing(listing, 'directory', options, signal);
-  }
-
-  async loadZip(zip: Blob | Uint8Array, name: string, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
-    this.progress('unzip')(0, 1);
-    const bytes = zip instanceof Uint8Array ? zip : new Uint8Array(await zip.arrayBuffer());
-    throwIfCancelled(signal, `unpacking ${name}`);
-    let listing: FolderListing;
-    try {
-      listing = filesFromZip(bytes, name);
-    } catch (e) {
-      throw new WorkerError('no-dataset', (e as Error).message, 'Choose a .zip of images (or unzip it and drop the folder).');
-    }
-    this.progress('unzip')(1, 1);
-    return this.loadListing(listing, 'zip', options, signal);
-  }
-
-  async loadDemo(options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
-    const manifestUrl = new URL('demo/manifest.json', this.demoBaseUrl);
-    const response = await raceCancellation(fetch(manifestUrl), signal, 'loading the demo set');
-    if (!response.ok) throw new WorkerError('no-dataset', `demo manifest ${manifestUrl}: HTTP ${response.status}`, 'Rebuild the demo set (npx tsx scripts/build-demo-dataset.ts) and reload.');
-    const manifest = parseDemoManifest(await response.json());
-    const items = manifest.natural.files.map((f) => ({ path: f.path, url: new URL(f.path, manifestUrl).href, type: 'jpeg' as const }));
-    const dataset = BrowserDataset.fromUrls('demo', items, { decodeSize: decodeSizeFor(this.config.inputSize), cache: this.cache, decode: this.decodeImage });
-    return this.installDataset(dataset, options, signal);
-  }
-
-  private async installDataset(dataset: BrowserDataset, options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
-    throwIfCancelled(signal, `loading ${dataset.name}`);
-    const previous = this.dataset;
-    await this.whilePaused(async () => {
-      this.datasetAbort?.abort();
-      if (this.dataset) this.dataset.onChange = null;
-      await this.prepareCache(options);
-      dataset.setCache(this.cache);
-      this.dataset = dataset;
-      this.datasetGeneration++;
-      this.prefetch = null;
-      if (this.error?.kind === 'no-dataset' || this.error?.kind === 'decode-storm') this.error = { ...this.error, canContinue: true };
-    });
-    dataset.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: dataset.summary() }));
-    const abort = new AbortController();
-    this.datasetAbort = abort;
-    const verification = dataset.verify({ signal: abort.signal, onProgress: this.progress('decode') }).catch(() => {});
-    if (options.verify) {
-      signal.addEventListener('abort', () => abort.abort(), { once: true });
-      await verification;
-      if (signal.aborted) {
-        // Cancelled while verifying: put the previous dataset back (its pixels decode again lazily).
-        await this.whilePaused(async () => {
-          dataset.onChange = null;
-          await this.cache.clear();
-          previous?.setCache(this.cache);
-          this.dataset = previous;
-          this.datasetGeneration++;
-          this.prefetch = null;
-        });
-        if (previous) previous.onChange = () => this.emitThrottled('dataset', () => ({ type: 'dataset', summary: previous.summary() }));
-        throw cancelledError(`verifying ${dataset.name}`);
-      }
-    }
-    const summary = dataset.summary();
-    this.emitThrottled('dataset', () => ({ type: 'dataset', summary: dataset.summary() }), true);
-    this.emit({ type: 'status', status: this.status() });
-    return summary;
+  loadDemo(options: LoadOptions, signal: AbortSignal): Promise<DatasetSummary> {
+    return this.data.loadDemo(options, signal);
   }
 
   datasetSummary(): DatasetSummary | null {
-    return this.dataset?.summary() ?? null;
+    return this.data.summary();
   }
 
-  async thumbnails(request: ThumbnailRequest, signal: AbortSignal): Promise<Thumbnails> {
-    const dataset = this.requireDataset();
-    const size = request.size;
-    if (!Number.isInteger(size) || size < 1 || size > 256) throw new WorkerError('config', `thumbnail size ${size} must be an integer in 1..256`, 'Ask for a size between 1 and 256.');
-    const slots = request.indices.map((i) => dataset.slotAt(i));
-    const rgba = new Uint8ClampedArray(slots.length * size * size * 4);
-    // Decodes of uncached images overlap (the dataset bounds their concurrency).
-    const thumbs = await raceCancellation(Promise.all(slots.map((slot) => dataset.thumbnail(slot, size))), signal, 'thumbnails');
-    thumbs.forEach((t, i) => t && rgba.set(t, i * size * size * 4));
-    return { size, indices: [...request.indices], paths: slots.map((s) => dataset.pathOf(s)), rgba };
+  thumbnails(request: ThumbnailRequest, signal: AbortSignal): Promise<Thumbnails> {
+    return this.data.thumbnails(request, signal);
+  }
+
+  private get dataset(): BrowserDataset | null {
+    return this.data.dataset;
   }
 
   private requireDataset(): BrowserDataset {
-    if (!this.dataset) throw new WorkerError('no-dataset', 'no dataset is loaded', 'Load the demo set or drop a folder of images first.');
-    return this.dataset;
+    return this.data.require();
   }
 
   // ============================================================================ model
@@ -492,7 +399,7 @@ export class TrainingSession {
       this.config = previous;
       throw e;
     }
-    await this.dataset?.setDecodeSize(decodeSizeFor(c.inputSize));
+    await this.data.setDecodeSize(decodeSizeFor(c.inputSize));
   }
 
   private destroyModel(): void {
@@ -738,7 +645,7 @@ export class TrainingSession {
 
   /** Identifies what a prepared batch was drawn for (a batch of another run, shape, data set or step is dropped). */
   private batchKey(step = this.submitted + 1): string {
-    return `${this.runId}:${this.datasetGeneration}:${this.config.batchSize}x${this.config.inputSize}:${step}`;
+    return `${this.runId}:${this.data.generation}:${this.config.batchSize}x${this.config.inputSize}:${step}`;
   }
 
   /** Starts drawing the batch of step `step` (the next one by default). */
@@ -1068,7 +975,7 @@ export class TrainingSession {
     this.config = next;
     this.installModel(trainer, next);
     this.newRun(state);
-    if (inputChanged) await this.dataset?.setDecodeSize(decodeSizeFor(next.inputSize));
+    if (inputChanged) await this.data.setDecodeSize(decodeSizeFor(next.inputSize));
     this.setState('ready');
     return { applied: true, needsReset: false, report, lines, optimizerRestored: state.m !== null, status: this.status() };
   }
@@ -1095,10 +1002,9 @@ export class TrainingSession {
   async dispose(): Promise<void> {
     await this.stopLoop().catch(() => {});
     this.disposed = true;
-    this.datasetAbort?.abort();
     this.destroyModel();
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
-    await this.cache.clear().catch(() => {});
+    await this.data.dispose();
     this.engine?.ctx.device.destroy();
     this.engine = null;
     this.events.dispose();
