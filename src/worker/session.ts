@@ -14,14 +14,11 @@
 // good snapshot into the plan; after a device loss the next start re-creates the device and
 // rebuilds the plan from it. Moments are snapshotted only for models up to
 // SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
-import { BufferArena, upload } from '../gpu/buffers.ts';
+import { upload } from '../gpu/buffers.ts';
 import { acquireGpu, adapterLabel } from '../gpu/device.ts';
-import { submitDispatches } from '../gpu/dispatch.ts';
 import { createEngine, type Engine } from '../gpu/engine.ts';
 import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import type { ShaderSources } from '../gpu/shader-library.ts';
-import { matmulDispatches } from '../ops/matmul.ts';
-import { matmulRef } from '../reference/matmul.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { NonFiniteLossError, Trainer, type TrainerState } from '../train/trainer.ts';
 import { TrainingRun, type StepBatch } from '../train/run.ts';
@@ -30,7 +27,6 @@ import { learningRateAt } from '../train/lr-schedule.ts';
 import { assertPlanFits, PlanTooLargeError } from '../train/estimates.ts';
 import { adamwOf, classifyChange, decodeSizeFor, defaultRunConfig, lrScheduleOf, modelOf, patchesOf, stepOptionsOf } from '../train/run-config.ts';
 import { Random } from '../util/random.ts';
-import { normalisedToRgba } from '../data/display.ts';
 import { BrowserDataset, EmptyDatasetError, type PixelDecoder } from '../data/browser-dataset.ts';
 import type { FolderListing } from '../data/browser-folder.ts';
 import { cancelledError, CancelRegistry, raceCancellation, throwIfCancelled } from './cancellation.ts';
@@ -43,6 +39,8 @@ import { InFlightWindow, Mutex, ThrottleDetector, yieldToEventLoop } from './sch
 import { SnapshotStore } from './snapshots.ts';
 import { DatasetHost } from './dataset-host.ts';
 import { planInfo, validateTrainingConfig } from './training-config.ts';
+import { matmulSelfTest } from './self-test.ts';
+import { reconstructionResult } from './reconstruction-view.ts';
 import {
   WorkerError,
   type CheckpointFormat,
@@ -197,26 +195,7 @@ export class TrainingSession {
   async matmulSelfTest(M: number, N: number, K: number, seed = 1): Promise<SelfTestResult> {
     const engine = this.engine;
     if (!engine) throw new WorkerError('no-gpu', 'GPU not initialised: call init() first', 'Call init() and check its GpuStatus.');
-    const arena = new BufferArena(engine.ctx.device, 'self-test');
-    try {
-      const rng = new Random(seed);
-      const a = rng.uniformArray(M * K);
-      const b = rng.uniformArray(K * N);
-      const A = arena.fromData('a', a);
-      const B = arena.fromData('b', b);
-      const C = arena.f32('c', M * N);
-      const t0 = performance.now();
-      submitDispatches(engine, await matmulDispatches(engine, arena, 'self-test', A, B, C, { M, N, K }));
-      const got = await engine.readback.readF32(C, M * N);
-      const ms = performance.now() - t0;
-      const want = matmulRef(a, b, { M, N, K });
-      let maxDiff = 0;
-      for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-      // f32 accumulation over K terms in [-1, 1]: a few ulps times sqrt(K) is the expected error.
-      return { ok: maxDiff <= 1e-5 * Math.sqrt(K) * 4, maxDiff, M, N, K, ms };
-    } finally {
-      arena.destroy();
-    }
+    return matmulSelfTest(engine, M, N, K, seed);
   }
 
   // ============================================================================ events
@@ -909,35 +888,7 @@ export class TrainingSession {
       const step = this.submitted;
       return { r: await trainer.reconstruct(batch.images, mask), step };
     });
-    const plane = S * S * 4;
-    const panels = { original: new Uint8ClampedArray(N * plane), masked: new Uint8ClampedArray(N * plane), reconstruction: new Uint8ClampedArray(N * plane), pasted: new Uint8ClampedArray(N * plane) };
-    for (let n = 0; n < N; n++) {
-      normalisedToRgba(batch.images, n, S, S, panels.original.subarray(n * plane, (n + 1) * plane));
-      normalisedToRgba(r.maskedInput, n, S, S, panels.masked.subarray(n * plane, (n + 1) * plane));
-      normalisedToRgba(r.predicted, n, S, S, panels.reconstruction.subarray(n * plane, (n + 1) * plane));
-      normalisedToRgba(r.pasted, n, S, S, panels.pasted.subarray(n * plane, (n + 1) * plane));
-    }
-    const normPix = model.trainer.plan.options.normPix;
-    return {
-      runId: this.runId,
-      step,
-      maskRatio,
-      seed,
-      size: S,
-      gridH: S / 32,
-      gridW: S / 32,
-      patches: L,
-      visiblePatches: V,
-      indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)),
-      paths: batch.slots.map((s) => dataset.pathOf(s)),
-      ...panels,
-      mask: Uint8Array.from(mask),
-      loss: r.loss,
-      denormalisation: r.denormalisation,
-      denormalisationNote: normPix
-        ? "The model predicts each patch normalised by that patch's own mean and standard deviation; to show it, the true patch's mean and std are put back, so masked patches reveal their average colour and contrast."
-        : 'The model predicts plain (ImageNet-normalised) pixels; they are shown as predicted.',
-    };
+    return reconstructionResult({ runId: this.runId, step, maskRatio, seed, size: S, L, V, images: batch.images, mask, rec: r, normPix: model.trainer.plan.options.normPix, indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)), paths: batch.slots.map((s) => dataset.pathOf(s)) });
   }
 
   // ============================================================================ checkpoints
