@@ -1,7 +1,7 @@
 // Multiply-adds of the plain ConvNeXt V2 classifier's forward pass, the convention of the paper's
 // GFLOPs column. The FLOPs of one FCMAE training step are counted in src/train/flops.ts.
 import type { ModelConfig } from '../model/config.ts';
-import { TAPS } from '../train/flops.ts';
+import { TAPS } from '../ops/flop-conventions.ts';
 
 /**
  * Multiply-adds of the plain (unmasked) ConvNeXt V2 classifier's forward pass at an input

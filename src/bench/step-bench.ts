@@ -5,7 +5,8 @@
 // Phase times come from timestamp queries (each phase its own compute pass with
 // timestampWrites) when the device has 'timestamp-query'; otherwise from running growing
 // prefixes of the phase list and differencing their wall-clock medians (noisier; the result
-// names the method). FLOPs are counted (src/train/flops.ts), memory is the plan arena's.
+// names the method). FLOPs are the built plan's ledger (FcmaePlan.ledger(): every dispatch's
+// FLOPs as its op counts them, src/ops/flop-conventions.ts), memory is the plan arena's.
 // Also the TF.js peer comparison: same weights and batch, loss checked equal first, then
 // steps interleaved (ours, peer, ours, …) so both see the same background load.
 // No Node or DOM imports: the CLI and the browser bench page share it.
@@ -14,9 +15,9 @@ import { throwIfFailed } from '../gpu/device.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig, StepOptions } from '../model/config.ts';
 import type { Phase } from '../model/fcmae.ts';
+import type { PlanLedger } from '../model/ledger.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
-import { fcmaeStepFlops } from '../train/flops.ts';
 import { describeVisible, maskRatioOf } from '../train/masking.ts';
 import { Trainer } from '../train/trainer.ts';
 import { Random } from '../util/random.ts';
@@ -128,6 +129,34 @@ interface StepTiming {
   readbackWaitMs: number;
   loss: number;
   phaseMs: number[] | null;
+}
+
+/** Kernels whose FLOPs count as matmul + convolution: the matmul passes (split-K reduce included) and the depthwise conv. */
+export function isMatmulOrConvKernel(kernel: string): boolean {
+  return /^(matmul|dwconv)[^:]*\.wgsl:/.test(kernel);
+}
+
+/**
+ * The step's FLOPs from the plan's ledger: per phase of `phases`, forward (every phase not named
+ * '… backward' nor 'optimizer'), backward, optimizer (0 when `phases` has none), and the matmul +
+ * conv share (isMatmulOrConvKernel).
+ */
+export function ledgerFlops(ledger: PlanLedger, phases: readonly Phase[]): { byPhase: Map<string, number>; total: number; forward: number; backward: number; optimizer: number; matmulAndConv: number } {
+  const names = new Set(phases.map((p) => p.name));
+  const byPhase = new Map<string, number>();
+  let forward = 0;
+  let backward = 0;
+  let optimizer = 0;
+  let matmulAndConv = 0;
+  for (const d of ledger.dispatches) {
+    if (!names.has(d.phase)) continue;
+    byPhase.set(d.phase, (byPhase.get(d.phase) ?? 0) + d.flops);
+    if (d.phase === 'optimizer') optimizer += d.flops;
+    else if (d.phase.endsWith(' backward')) backward += d.flops;
+    else forward += d.flops;
+    if (isMatmulOrConvKernel(d.kernel)) matmulAndConv += d.flops;
+  }
+  return { byPhase, total: forward + backward + optimizer, forward, backward, optimizer, matmulAndConv };
 }
 
 /** Dispatches (non-empty) and compute passes that encoding `phases` records. */
@@ -363,8 +392,9 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, log: (line: strin
     phaseMedians = runner.phases.map((_, k) => prefixMedians[k + 1]! - prefixMedians[k]!);
   }
   const dispatches = method === 'gpu-timestamps' ? await runner.dispatchProfile(e.images, e.maskFor()) : [];
-  const flops = fcmaeStepFlops(s.config, { batchSize: s.batchSize, height: s.height, width: s.width, visible: plan.V }, { denseEncoder: s.options.denseEncoder });
-  const total = s.gradientsOnly ? flops.total - flops.optimizer : flops.total;
+  // the timed phases' FLOPs (no optimizer when timing gradients only)
+  const flops = ledgerFlops(plan.ledger(), runner.phases);
+  const total = flops.total;
   const stepMs = summarize(e.wall);
   const counts = countDispatches(runner.phases);
   const phases: PhaseResult[] = phaseMedians.map((ms, k) => {
@@ -388,7 +418,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, log: (line: strin
     phases,
     gpuStepMs: e.gpuTotals.length ? summarize(e.gpuTotals) : null,
     memory: { bytesAllocated: plan.arena.bytesAllocated, peakBytes: plan.arena.peakBytes, buffers: plan.arena.count },
-    flops: { total, forward: flops.forward, backward: flops.backward, optimizer: s.gradientsOnly ? 0 : flops.optimizer, matmulAndConv: flops.matmulAndConv },
+    flops: { total, forward: flops.forward, backward: flops.backward, optimizer: flops.optimizer, matmulAndConv: flops.matmulAndConv },
     gflopsAchieved: total / stepMs.median / 1e6,
     dispatches,
     dispatchesPerStep: counts.dispatches,

@@ -12,8 +12,15 @@ export const STORAGE_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
 /** Typed arrays we upload. */
 export type HostArray = Float32Array | Uint32Array | Int32Array;
 
+/** One buffer an arena created: its label without the arena's prefix, and the bytes allocated. */
+export interface ArenaEntry {
+  label: string;
+  bytes: number;
+}
+
 export class BufferArena {
   private buffers: GPUBuffer[] = [];
+  private records: ArenaEntry[] = [];
   private bytes = 0;
   private peak = 0;
 
@@ -27,6 +34,7 @@ export class BufferArena {
     const size = Math.max(4, Math.ceil(byteSize / 4) * 4);
     const buffer = this.device.createBuffer({ label: `${this.label}/${label}`, size, usage });
     this.buffers.push(buffer);
+    this.records.push({ label, bytes: size });
     this.bytes += size;
     this.peak = Math.max(this.peak, this.bytes);
     return buffer;
@@ -65,9 +73,15 @@ export class BufferArena {
     return this.buffers.length;
   }
 
+  /** Every live buffer this arena created, in creation order (sizes as allocated: rounded up). */
+  entries(): readonly ArenaEntry[] {
+    return this.records.slice();
+  }
+
   destroy(): void {
     for (const b of this.buffers) b.destroy();
     this.buffers = [];
+    this.records = [];
     this.bytes = 0;
   }
 }

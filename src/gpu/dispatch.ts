@@ -12,6 +12,11 @@ export interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
+  /**
+   * Arithmetic of this dispatch, counted from its shape by the op that built it (a
+   * multiply-add is 2; conventions in src/ops/flop-conventions.ts). 0 for pure data movement.
+   */
+  flops: number;
 }
 
 /** Packs a uniform struct of u32/i32/f32 fields in declaration order. */
@@ -51,6 +56,8 @@ export interface DispatchSpec {
   /** Storage bindings 1..n in order. */
   buffers: Binding[];
   workgroups: [number, number?, number?];
+  /** Dispatch.flops: what the op counts for this dispatch (src/ops/flop-conventions.ts). */
+  flops: number;
 }
 
 export function ceilDiv(a: number, b: number): number {
@@ -88,7 +95,8 @@ export async function makeDispatch(engine: Engine, arena: BufferArena, spec: Dis
   if (x > max || y > max || z > max) {
     throw new RangeError(`${spec.label}: dispatch ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${max}`);
   }
-  return { label: spec.label, pipeline, bindGroup, workgroups: [x, y, z] };
+  if (!(Number.isFinite(spec.flops) && spec.flops >= 0)) throw new RangeError(`${spec.label}: flops = ${spec.flops} must be a finite number ≥ 0`);
+  return { label: spec.label, pipeline, bindGroup, workgroups: [x, y, z], flops: spec.flops };
 }
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {

@@ -25,6 +25,7 @@ import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type Ste
 import { paramTable, type ParamSpec, type ParamTable } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
 import { blockGroup, phasesOf, type BuildContext, type Grid, type Layer } from './layers.ts';
+import { planLedger, type PlanLedger } from './ledger.ts';
 
 export interface PlanShape {
   batchSize: number;
@@ -304,6 +305,14 @@ export class FcmaePlan {
       encodeDispatches(pass, phase.dispatches);
       pass.end();
     }
+  }
+
+  /**
+   * Every buffer of the arena (the reconstruction's too, once built) and every dispatch of a
+   * training step (forward, backward, optimizer phases, in encoding order) with its FLOPs.
+   */
+  ledger(): PlanLedger {
+    return planLedger(this.arena, [...this.forwardPhases, ...this.backwardPhases, this.optimizerPhase]);
   }
 
   /** Encode forward + loss (+ backward + optimizer when training). */

@@ -9,6 +9,7 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 export interface AdamWConfig {
   beta1: number;
@@ -111,6 +112,7 @@ export async function adamwUpdate(engine: Engine, arena: BufferArena, label: str
       params: params().u32(count).u32(decayCount).f32(cfg.beta1).f32(cfg.beta2).f32(cfg.eps).f32(cfg.weightDecay).build(),
       buffers: [io.params, io.grads, io.m, io.v, io.scalars],
       workgroups: linearGrid(ceilDiv(threads, WORKGROUP)),
+      flops: ELEMENTWISE_FLOPS.adamw * count, // every element updated, padding included
     }),
   ];
 }

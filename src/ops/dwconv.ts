@@ -15,9 +15,13 @@
 // everywhere (measured ~25% faster on SwiftShader).
 // dX is the forward with flipped taps (the neighbour relation is symmetric on visible sites);
 // dWeight/dBias are two passes: chunks of rows → partials (K, 50, C) → reduce.
+// FLOPs (src/ops/flop-conventions.ts): 2 per tap per output, all 49 taps as if dense; the bias
+// (forward) and the dBias sum 1 per element; accumulating 1 per output; the reduce pass counts
+// the K·50·C adds folding the partials, which come out of the partial pass's count.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS, TAPS } from './flop-conventions.ts';
 
 export type DwconvKernel = 'auto' | 'tiled' | 'direct';
 
@@ -81,7 +85,6 @@ export class DwconvShapeError extends Error {
   override readonly name = 'DwconvShapeError';
 }
 
-const TAPS = 49;
 /** Rows per partial sum of dWeight: K = rows / 256 keeps the partials ≤ ~1/5 of x. */
 const ROWS_PER_CHUNK = 256;
 /** dweight_direct walks its chunk RB rows at a time. */
@@ -175,6 +178,8 @@ async function convDispatch(
 ): Promise<Dispatch> {
   const common = { R: s.r, FLIP: flags.flip ? 1 : 0, HAS_BIAS: flags.bias ? 1 : 0, ACCUMULATE: flags.accumulate ? 1 : 0 };
   const buffers = [bufs.p2v, bufs.vis, bufs.x, bufs.w, bufs.bias, bufs.y];
+  const E = ELEMENTWISE_FLOPS;
+  const flops = dwconvFlops(s) + plan.rows * s.C * ((flags.bias ? E.bias : 0) + (flags.accumulate ? E.residual : 0));
   if (plan.conv === 'tiled') {
     const r = s.r;
     const cbvMemory = Math.floor(TILED_TILE_BYTES / ((r + 6) * (r + 6) * 4 * plan.lanes));
@@ -185,6 +190,7 @@ async function convDispatch(
       params: shapeParams(s, plan),
       buffers,
       workgroups: grid(ceilDiv(plan.Cv, cbv), plan.patches),
+      flops,
     });
   }
   // Channel blocks of equal width ≤ 32 (C = 40 as vec4: one block of 10, not 16 with 6 idle),
@@ -197,6 +203,7 @@ async function convDispatch(
     params: shapeParams(s, plan),
     buffers,
     workgroups: grid(ceilDiv(plan.Cv, wgX), ceilDiv(plan.rows, rb)),
+    flops,
   });
 }
 
@@ -270,12 +277,15 @@ export async function dwconvBackward(
   const constants: Record<string, number> = { R: r, CBV: cbv, WG: threads };
   if (!tiled) constants.RB = DWEIGHT_RB;
   const partial = arena.f32(`${label}/dweight-partials`, chunks.count * 50 * C); // (K, 50, C)
+  // dWeight: 2 per tap per element, dBias: 1 per element; the reduce folds the K partials of each of the 50·C sums
+  const folded = chunks.count * 50 * C;
   const partialPass = await makeDispatch(engine, arena, {
     label: `${label}/dweight-partials`,
     kernel: { shader: plan.shader, entryPoint: tiled ? 'dweight_tiled' : 'dweight_direct', constants },
     params: shapeParams(shape, plan, chunks),
     buffers: [p2v, vis, io.x, io.dY, partial],
     workgroups: grid(ceilDiv(plan.Cv, cbv), chunks.count),
+    flops: dwconvFlops(shape) + plan.rows * C * ELEMENTWISE_FLOPS.columnSum - folded,
   });
   const reducePass = await makeDispatch(engine, arena, {
     label: `${label}/dweight-reduce`,
@@ -283,6 +293,7 @@ export async function dwconvBackward(
     params: shapeParams(shape, plan, chunks),
     buffers: [partial, io.dWeight, io.dBias],
     workgroups: linearGrid(ceilDiv(50 * plan.Cv, 64)),
+    flops: folded + (shape.accumulateParams ? 50 * C * ELEMENTWISE_FLOPS.residual : 0),
   });
   return [dxPass, partialPass, reducePass];
 }

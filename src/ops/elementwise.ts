@@ -6,6 +6,7 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 const WG = 256;
 
@@ -31,6 +32,8 @@ export function requireCount(op: string, what: string, count: number): void {
 interface ElementwiseSpec {
   entryPoint: string;
   count: number;
+  /** FLOPs per element (0 for a copy). */
+  perElement: number;
   s?: number;
   buffers: Binding[];
 }
@@ -45,6 +48,7 @@ async function elementwise(engine: Engine, arena: BufferArena, label: string, sp
     params: params().u32(units).f32(spec.s ?? 1).u32(0).u32(0).build(),
     buffers: spec.buffers,
     workgroups: linearGrid(ceilDiv(units, WG)),
+    flops: spec.perElement * spec.count,
   });
 }
 
@@ -58,7 +62,7 @@ export async function addForward(
 ): Promise<Dispatch[]> {
   requireCount(label, 'count', shape.count);
   for (const [k, v] of Object.entries(io)) requireFloats(label, k, v, shape.count);
-  return [await elementwise(engine, arena, label, { entryPoint: 'add', count: shape.count, buffers: [io.a, io.b, io.out] })];
+  return [await elementwise(engine, arena, label, { entryPoint: 'add', count: shape.count, perElement: ELEMENTWISE_FLOPS.add, buffers: [io.a, io.b, io.out] })];
 }
 
 /** a += b over `count` elements. */
@@ -71,7 +75,7 @@ export async function accumulate(
 ): Promise<Dispatch[]> {
   requireCount(label, 'count', shape.count);
   for (const [k, v] of Object.entries(io)) requireFloats(label, k, v, shape.count);
-  return [await elementwise(engine, arena, label, { entryPoint: 'accumulate', count: shape.count, buffers: [io.a, io.b] })];
+  return [await elementwise(engine, arena, label, { entryPoint: 'accumulate', count: shape.count, perElement: ELEMENTWISE_FLOPS.add, buffers: [io.a, io.b] })];
 }
 
 /** dst = src over the first `count` elements. */
@@ -84,7 +88,7 @@ export async function copy(
 ): Promise<Dispatch[]> {
   requireCount(label, 'count', shape.count);
   for (const [k, v] of Object.entries(io)) requireFloats(label, k, v, shape.count);
-  return [await elementwise(engine, arena, label, { entryPoint: 'copy', count: shape.count, buffers: [io.src, io.dst] })];
+  return [await elementwise(engine, arena, label, { entryPoint: 'copy', count: shape.count, perElement: 0, buffers: [io.src, io.dst] })];
 }
 
 /**
@@ -106,8 +110,8 @@ export async function scale(
   }
   if (io.factor) {
     requireFloats(label, 'factor', io.factor, 1);
-    return [await elementwise(engine, arena, label, { entryPoint: 'scale_by', count: shape.count, buffers: [io.x, io.factor] })];
+    return [await elementwise(engine, arena, label, { entryPoint: 'scale_by', count: shape.count, perElement: ELEMENTWISE_FLOPS.scale, buffers: [io.x, io.factor] })];
   }
   if (!Number.isFinite(shape.s)) throw new RangeError(`${label}: scale factor must be finite, got ${shape.s}`);
-  return [await elementwise(engine, arena, label, { entryPoint: 'scale', count: shape.count, s: shape.s, buffers: [io.x] })];
+  return [await elementwise(engine, arena, label, { entryPoint: 'scale', count: shape.count, s: shape.s, perElement: ELEMENTWISE_FLOPS.scale, buffers: [io.x] })];
 }

@@ -10,9 +10,13 @@
 //    are for display. dPred = 2(pred − t)/(3072·N·M).
 // Mask ratio 0 (M = 0) leaves nothing to reconstruct: the loss is defined as 0 with zero
 // per-sample losses and no gradient dispatch (the official code would divide 0 by 0 → NaN).
+// FLOPs (src/ops/flop-conventions.ts): patchifyNormalise per target value (patchifyStats
+// without normalising), lossForward per pred value plus 1 per patch (its mean) and
+// lossReduceFlops for the reduce pass, lossBackward per pred value.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS, lossReduceFlops } from './flop-conventions.ts';
 import { OpShapeError, requireCounts, requireElements } from './rows.ts';
 import type { MaskLayout } from './sparse-layout.ts';
 
@@ -77,6 +81,7 @@ export async function patchifyTarget(
       params: params().u32(N).u32(gridH).u32(gridW).u32(0).build(),
       buffers: [io.image, io.target, io.mean, io.variance],
       workgroups: linearGrid(N * L),
+      flops: (shape.normPix ? ELEMENTWISE_FLOPS.patchifyNormalise : ELEMENTWISE_FLOPS.patchifyStats) * N * L * PATCH_VALUES,
     }),
   ];
 }
@@ -130,6 +135,7 @@ export async function fcmaeLossForward(
       params: u,
       buffers: [io.pred, io.target, io.maskedRows, rowLoss],
       workgroups: linearGrid(NM),
+      flops: ELEMENTWISE_FLOPS.lossForward * NM * PATCH_VALUES + NM,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/reduce`,
@@ -137,6 +143,7 @@ export async function fcmaeLossForward(
       params: u,
       buffers: [rowLoss, io.loss, io.perSample],
       workgroups: [1],
+      flops: lossReduceFlops(shape.N, shape.M),
     }),
   ];
 }
@@ -174,6 +181,7 @@ export async function fcmaeLossBackward(
       params: params().u32(shape.N).u32(shape.M).f32(gradCoef).u32(0).build(),
       buffers: [io.pred, io.target, io.maskedRows, io.dPred],
       workgroups: linearGrid(ceilDiv(NM * PATCH_VALUES, WG)),
+      flops: ELEMENTWISE_FLOPS.lossBackward * NM * PATCH_VALUES,
     }),
   ];
 }

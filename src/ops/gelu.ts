@@ -5,6 +5,7 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { requireCount, requireFloats } from './elementwise.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 /** Exact erf GELU, or the tanh approximation (gelu_apply in gelu-common.wgsl). */
 export type GeluForm = 'erf' | 'tanh';
@@ -40,6 +41,7 @@ export async function geluForward(
       params: params().u32(units).u32(0).u32(0).u32(0).build(),
       buffers: [io.x, io.y],
       workgroups: linearGrid(ceilDiv(units, WG)),
+      flops: ELEMENTWISE_FLOPS.geluForward * count,
     }),
   ];
 }
@@ -68,6 +70,7 @@ export async function geluBackward(
       params: params().u32(units).u32(0).u32(0).u32(0).build(),
       buffers: [io.x, io.dY, io.dX],
       workgroups: linearGrid(ceilDiv(units, WG)),
+      flops: (ELEMENTWISE_FLOPS.geluBackward + (shape.accumulate ? ELEMENTWISE_FLOPS.residual : 0)) * count,
     }),
   ];
 }

@@ -12,9 +12,14 @@
 // and does the reduction over channels. Known limit: G is an unscaled f32 sum of squares, so a
 // channel whose values are all below ~1e-19 in magnitude underflows to G = 0 (treated as
 // an all-zero channel) where float64 would still see a tiny G.
+// FLOPs (src/ops/flop-conventions.ts): grnForward / grnBackward per element, split over the
+// partial-sum pass and the elementwise pass (PASS_FLOPS), plus the per-(group, channel)
+// finishing work of the stats and parameter passes; the stats pass also counts the adds that
+// fold the K partials, out of the partial pass's share. grnFlops is the sum.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
 
 export type GrnMode = 'per-sample' | 'batch';
 
@@ -124,6 +129,8 @@ export async function grnForward(
   });
   const { chunkRows, chunks } = grnChunking(groupRows);
   const partial = arena.f32(`${label}/sum-sq-partials`, groups * chunks * C); // (groups, K, C)
+  const folded = groups * chunks * C; // adds of the stats pass folding the partials
+  const P = PASS_FLOPS;
   return [
     await makeDispatch(engine, arena, {
       label: `${label}/sum-sq`,
@@ -131,6 +138,7 @@ export async function grnForward(
       params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
       buffers: [io.x, io.x, partial],
       workgroups: [ceilDiv(C, 64), chunks, groups],
+      flops: P.grnForwardSums * total - folded,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/stats`,
@@ -138,6 +146,7 @@ export async function grnForward(
       params: params().u32(C).u32(chunks).f32(GRN_EPS).build(),
       buffers: [partial, io.gnorm, io.norm],
       workgroups: [groups],
+      flops: folded + P.grnStatsForward * groups * C,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/apply`,
@@ -145,6 +154,7 @@ export async function grnForward(
       params: params().u32(C).u32(groupRows).u32(total).build(),
       buffers: [io.x, io.gamma, io.beta, io.norm, io.y],
       workgroups: linearGrid(ceilDiv(total, 256)),
+      flops: (ELEMENTWISE_FLOPS.grnForward - P.grnForwardSums) * total,
     }),
   ];
 }
@@ -195,6 +205,8 @@ export async function grnBackward(
   const partial = arena.f32(`${label}/dy-partials`, 2 * groups * chunks * C); // (2, groups, K, C): Σ dY·X, Σ dY
   const dG = arena.f32(`${label}/dG`, groups * C); // (groups, C)
   const paramParts = arena.f32(`${label}/param-parts`, 2 * groups * C); // (2, groups, C): Nx·P, Q
+  const folded = 2 * groups * chunks * C; // adds of the stats pass folding the partials
+  const P = PASS_FLOPS;
   return [
     await makeDispatch(engine, arena, {
       label: `${label}/sum-dy`,
@@ -202,6 +214,7 @@ export async function grnBackward(
       params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
       buffers: [io.x, io.dY, partial],
       workgroups: [ceilDiv(C, 64), chunks, groups],
+      flops: P.grnBackwardSums * total - folded,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/stats`,
@@ -209,6 +222,7 @@ export async function grnBackward(
       params: params().u32(C).u32(chunks).u32(groups).f32(GRN_EPS).build(),
       buffers: [partial, io.gamma, io.norm, io.gnorm, dG, paramParts],
       workgroups: [groups],
+      flops: folded + P.grnStatsBackward * groups * C,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/params`,
@@ -220,6 +234,7 @@ export async function grnBackward(
       params: params().u32(C).u32(groups).build(),
       buffers: [paramParts, io.dGamma, io.dBeta],
       workgroups: [ceilDiv(C, 256)],
+      flops: P.grnParamsBackward * groups * C + (shape.accumulateParamGrads ? 2 * C * ELEMENTWISE_FLOPS.residual : 0),
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/dx`,
@@ -227,17 +242,22 @@ export async function grnBackward(
       params: params().u32(C).u32(groupRows).u32(total).build(),
       buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, dG, io.dX],
       workgroups: linearGrid(ceilDiv(total, 256)),
+      flops: (ELEMENTWISE_FLOPS.grnBackward - P.grnBackwardSums) * total,
     }),
   ];
 }
 
 /**
- * Rough FLOPs of one GRN pass. Forward: X² and its sum (2) + gamma·X·Nx + beta + X (4) per
- * element. Backward: dY·X, two sums (3) + dY·(1 + gamma·Nx) (3) + (X/G)·dG and the add (3).
- * The O(groups·C) finishing work is counted too, though it is negligible.
+ * Rough FLOPs of one GRN pass, the sum of its dispatches' (parameter gradients overwritten).
+ * Forward: X² and its sum (2) + gamma·X·Nx + beta + X (4) per element. Backward: dY·X, two
+ * sums (3) + dY·(1 + gamma·Nx) (3) + (X/G)·dG and the add (3). The O(groups·C) finishing work
+ * is counted too, though it is negligible.
  */
 export function grnFlops(shape: GrnShape, pass: 'forward' | 'backward'): number {
   const elements = shape.N * shape.rowsPerSample * shape.C;
   const perGroup = grnGroupCount(shape) * shape.C;
-  return pass === 'forward' ? 6 * elements + 4 * perGroup : 9 * elements + 8 * perGroup;
+  const P = PASS_FLOPS;
+  return pass === 'forward'
+    ? ELEMENTWISE_FLOPS.grnForward * elements + P.grnStatsForward * perGroup
+    : ELEMENTWISE_FLOPS.grnBackward * elements + (P.grnStatsBackward + P.grnParamsBackward) * perGroup;
 }

@@ -4,10 +4,14 @@
 // reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks.
 // Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan.
 // Dimension letters: R rows, C channels, K row chunks.
+// FLOPs (src/ops/flop-conventions.ts): layerNormForward per element; layerNormBackward per
+// element split over the dX pass and the parameter passes (PASS_FLOPS), the reduce pass
+// counting the 2·K·C adds that fold the partials.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { requireCount, requireFloats } from './elementwise.ts';
+import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
 
 /** The spec's LayerNorm epsilon (fcmae-spec.md §1, §3). */
 export const LN_EPS = 1e-6;
@@ -91,6 +95,7 @@ export async function layerNormForward(
       params: rowParams(rows, C, plan),
       buffers: [io.x, io.weight, io.bias, io.y, io.mean, io.rstd],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
+      flops: ELEMENTWISE_FLOPS.layerNormForward * rows * C,
     }),
   ];
 }
@@ -122,6 +127,9 @@ export async function layerNormBackward(
   for (const [k, n] of Object.entries(sizes)) requireFloats(label, k, io[k as keyof typeof sizes], n);
   const p = rowParams(rows, C, plan);
   const partial = arena.f32(`${label}/param-partials`, 2 * plan.chunks * C); // (2, K, C)
+  const n = rows * C;
+  const folded = 2 * plan.chunks * C; // adds of the reduce pass, out of the parameter passes' share
+  const E = ELEMENTWISE_FLOPS;
   return [
     await makeDispatch(engine, arena, {
       label: `${label}/dX`,
@@ -133,6 +141,7 @@ export async function layerNormBackward(
       params: p,
       buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
+      flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + (shape.accumulateDX ? E.residual * n : 0),
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/param-partials`,
@@ -140,6 +149,7 @@ export async function layerNormBackward(
       params: p,
       buffers: [io.x, io.mean, io.rstd, io.dY, partial],
       workgroups: [ceilDiv(C, 64), plan.chunks],
+      flops: PASS_FLOPS.layerNormBackwardParams * n - folded,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/param-reduce`,
@@ -147,6 +157,7 @@ export async function layerNormBackward(
       params: p,
       buffers: [partial, io.dWeight, io.dBias],
       workgroups: [ceilDiv(C, plan.serialReduce ? 64 : 16)],
+      flops: folded,
     }),
   ];
 }

@@ -3,6 +3,7 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 export async function maskRows(
   engine: Engine,
@@ -19,6 +20,7 @@ export async function maskRows(
       params: params().u32(total).u32(shape.C).u32(shape.sitesPerPatch).u32(0).build(),
       buffers: [io.x, io.mask],
       workgroups: linearGrid(ceilDiv(total, 256)),
+      flops: ELEMENTWISE_FLOPS.maskRows * total,
     }),
   ];
 }

@@ -5,9 +5,13 @@
 // Backward: dP[n·V + v] = dX[n·L + visiblePatches[n·V + v]] and dMaskToken = Σ over masked
 // rows of dX, a parallel reduction (masked-row partial sums, then columnSum of rows.ts).
 // Kernels: shaders/mask-token.wgsl.
+// FLOPs: the fill and dP are data movement (0); dMaskToken counts one add per element of the
+// dense dX (N·L·D: the kernel reads every grid row, and which rows are masked is data), the
+// column sum finishing it the adds that fold the chunk partials (src/ops/flop-conventions.ts).
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 import { columnSum, COLUMN_SUM_CHUNK, OpShapeError, requireCounts, requireElements } from './rows.ts';
 
 const WG = 256;
@@ -58,6 +62,7 @@ export async function maskTokenFillForward(
       params: shapeParams(shape),
       buffers: [io.P, io.maskToken, io.patchToVisible, io.X],
       workgroups: linearGrid(ceilDiv(N * L * D, WG)),
+      flops: 0,
     }),
   ];
 }
@@ -95,6 +100,7 @@ export async function maskTokenFillBackward(
     params: shapeParams(shape),
     buffers: [io.dX, io.visiblePatches, io.dP],
     workgroups: linearGrid(ceilDiv(N * V * D, WG)),
+    flops: 0,
   });
   // Masked-row partial sums per chunk of dense rows, then an ordinary column sum of the
   // partials. With no masked patch (V = L) the partials are zero and dMaskToken gets 0.
@@ -107,6 +113,7 @@ export async function maskTokenFillBackward(
     params: shapeParams(shape, COLUMN_SUM_CHUNK),
     buffers: [io.dX, io.patchToVisible, partials],
     workgroups: [ceilDiv(D, TOKEN_TILE), chunks],
+    flops: ELEMENTWISE_FLOPS.columnSum * (rows - chunks) * D, // the column sum below folds the chunks
   });
   const tokenSum = await columnSum(engine, arena, `${label}/dMaskToken`, { x: partials, out: io.dMaskToken }, {
     rows: chunks,

@@ -2,9 +2,13 @@
 // shaders/matmul.wgsl (64×64 tiles through workgroup memory, for GPUs) and
 // shaders/matmul-direct.wgsl (8×8 register blocks, no barriers, for CPU drivers such as
 // SwiftShader, where it runs 10-18× faster: see that file). The adapter picks; tests force each.
+// FLOPs (src/ops/flop-conventions.ts): 2·M·N·K plus the epilogue per output (bias, accumulate,
+// GELU); with split-K the split pass carries the 2·M·N·K (its adds include the sum over the
+// splits) and the reduce pass the epilogue, so the total does not depend on the split.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 export type Epilogue = 'none' | 'gelu-erf' | 'gelu-tanh';
 const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, 'gelu-erf': 1, 'gelu-tanh': 2 };
@@ -81,6 +85,8 @@ export async function matmulDispatches(
   const epilogue = EPILOGUE_CODE[o.epilogue ?? 'none'];
   const dummy = o.bias ?? arena.f32(`${label}/no-bias`, 1);
   const grid: [number, number, number] = [ceilDiv(N, tile), ceilDiv(M, tile), splits];
+  const core = matmulFlops(M, N, K);
+  const epilogueFlops = M * N * matmulEpilogueFlops(o);
 
   if (splits === 1) {
     return [
@@ -100,6 +106,7 @@ export async function matmulDispatches(
         params: params().u32(M).u32(N).u32(K).u32(kChunk).build(),
         buffers: [a, b, c, dummy],
         workgroups: grid,
+        flops: core + epilogueFlops,
       }),
     ];
   }
@@ -115,6 +122,7 @@ export async function matmulDispatches(
       params: params().u32(M).u32(N).u32(K).u32(kChunk).build(),
       buffers: [a, b, partial, dummy],
       workgroups: grid,
+      flops: core,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/reduce`,
@@ -126,11 +134,18 @@ export async function matmulDispatches(
       params: params().u32(M).u32(N).u32(splits).u32(0).build(),
       buffers: [partial, c, dummy],
       workgroups: linearGrid(ceilDiv(M * N, 256)),
+      flops: epilogueFlops,
     }),
   ];
 }
 
-/** FLOPs of one matmul (multiply-adds counted as 2). */
+/** FLOPs of one matmul (multiply-adds counted as 2), without the epilogue. */
 export function matmulFlops(M: number, N: number, K: number): number {
   return 2 * M * N * K;
+}
+
+/** FLOPs of the epilogue per output element: bias, accumulate (C += …), fused GELU. */
+export function matmulEpilogueFlops(o: Pick<MatmulOptions, 'bias' | 'accumulate' | 'epilogue'>): number {
+  const E = ELEMENTWISE_FLOPS;
+  return (o.bias ? E.bias : 0) + (o.accumulate ? E.residual : 0) + (o.epilogue && o.epilogue !== 'none' ? E.geluForward : 0);
 }

@@ -5,6 +5,7 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
 
 /** A shape or buffer that does not fit an op; the message names the op, the buffer and the sizes. */
 export class OpShapeError extends Error {
@@ -66,6 +67,7 @@ export async function gatherRows(
       params: params().u32(srcRows).u32(rows).u32(C).u32(0).build(),
       buffers: [io.src, io.indices, io.dst],
       workgroups: linearGrid(ceilDiv(rows * C, WG)),
+      flops: 0,
     }),
   ];
 }
@@ -110,6 +112,7 @@ export async function scatterRows(
         params: u,
         buffers: [io.dst],
         workgroups: linearGrid(ceilDiv(dstRows * C, WG)),
+        flops: 0,
       }),
     );
   }
@@ -120,6 +123,7 @@ export async function scatterRows(
       params: u,
       buffers: [io.src, io.indices, io.dst],
       workgroups: linearGrid(ceilDiv(rows * C, WG)),
+      flops: 0,
     }),
   );
   return out;
@@ -144,7 +148,9 @@ export interface ColumnSumShape {
 }
 
 /**
- * out[c] (+)= Σ_r x[r, c]. Partial passes of COLUMN_SUM_CHUNK rows per workgroup shrink
+ * out[c] (+)= Σ_r x[r, c]. FLOPs: rows·C adds in all, however many passes (a partial pass
+ * counts the adds folding its rows into chunks, the final pass its rows; accumulating adds C).
+ * Partial passes of COLUMN_SUM_CHUNK rows per workgroup shrink
  * the rows (rows → ⌈rows/256⌉ partial rows, scratch from `arena`) until at most 1024 are
  * left, then one workgroup per 32 columns finishes. Used for every bias gradient.
  */
@@ -180,6 +186,7 @@ export async function columnSum(
         params: params().u32(currentRows).u32(C).u32(COLUMN_SUM_CHUNK).u32(0).build(),
         buffers: [current, partials],
         workgroups: [columnTiles, chunks],
+        flops: ELEMENTWISE_FLOPS.columnSum * (currentRows - chunks) * C,
       }),
     );
     current = partials;
@@ -193,6 +200,7 @@ export async function columnSum(
       params: params().u32(currentRows).u32(C).u32(currentRows).u32(0).build(),
       buffers: [current, io.out],
       workgroups: [columnTiles, 1],
+      flops: ELEMENTWISE_FLOPS.columnSum * currentRows * C + (shape.accumulate ? ELEMENTWISE_FLOPS.residual * C : 0),
     }),
   );
   return out;

@@ -69,6 +69,7 @@ export async function stemIm2col(
       params: params().u32(N).u32(V).u32(gridH).u32(gridW).build(),
       buffers: [io.image, io.visiblePatches, io.cols],
       workgroups: linearGrid(ceilDiv(rows * STEM_COLS, WG)),
+      flops: 0, // data movement
     }),
   ];
 }

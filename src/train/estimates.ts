@@ -9,7 +9,12 @@
 // is the figure that sees it.
 // Memory mirrors the buffers FcmaePlan allocates (src/model/fcmae.ts): parameters ×4 (weights,
 // gradients, AdamW m and v), inputs and targets, every activation kept for backward, the
-// backward scratch, and the decoder; kernels' small partial-sum scratch is not counted.
+// backward scratch, the decoder and the reconstruction's pred-all, each under the plan's own
+// buffer name and with its exact size (tests/gpu/model/ledger.test.ts checks both against the
+// built plan's ledger). Not counted: uniforms, per-row and per-group statistics (LayerNorm
+// mean/rstd, GRN norms), index tables and scalars, the kernels' partial-sum scratch (split-K,
+// column sums, LayerNorm/GRN/dwconv parameter-gradient partials), all small next to the
+// activations.
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
 import { fcmaeStepFlops } from './flops.ts';
@@ -105,8 +110,14 @@ export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {
   return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder }).total;
 }
 
-/** Bytes FcmaePlan allocates for this configuration (main buffers; see the file header). */
-export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstimate {
+/** One buffer of the estimate: the plan's name for it and its bytes. */
+export interface EstimatedBuffer {
+  name: string;
+  bytes: number;
+}
+
+/** The main buffers FcmaePlan allocates for this configuration (see the file header), in no particular order. */
+export function estimatedBuffers(config: ModelConfig, w: TrainShape): EstimatedBuffer[] {
   const N = w.batchSize;
   const H = w.height ?? w.inputSize;
   const W = w.width ?? w.inputSize;
@@ -124,7 +135,7 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   add('target', N * L * PATCH_VALUES);
   add('pred', N * lossPatches * PATCH_VALUES);
   add('d-pred', N * lossPatches * PATCH_VALUES);
-  add('pred-all (reconstructions)', N * L * PATCH_VALUES);
+  add('pred-all', N * L * PATCH_VALUES); // built on the first reconstruction request
   const rowsAt = (r: number) => N * encV * r * r;
   const R0 = rowsAt(8);
   add('stem/cols', R0 * 48);
@@ -137,12 +148,11 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
       for (const n of ['dw', 'ln', 'out']) add(`${prefix}.${i}/${n}`, rows * C);
       for (const n of config.grn ? ['h', 'act', 'grn'] : ['h', 'act']) add(`${prefix}.${i}/${n}`, rows * 4 * C);
     }
-    if (depth > 0) {
-      add(`${prefix}/d-scratch-4c-a`, rows * 4 * C);
-      add(`${prefix}/d-scratch-4c-b`, rows * 4 * C);
-      add(`${prefix}/d-scratch-ln`, rows * C);
-      add(`${prefix}/d-scratch-dw`, rows * C);
-    }
+    // the group's backward scratch (allocated by blockGroup even at depth 0)
+    add(`${prefix}/d-scratch-4c-a`, rows * 4 * C);
+    add(`${prefix}/d-scratch-4c-b`, rows * 4 * C);
+    add(`${prefix}/d-scratch-ln`, rows * C);
+    add(`${prefix}/d-scratch-dw`, rows * C);
   };
   for (let s = 0; s < 4; s++) {
     const r = 8 >> s;
@@ -163,13 +173,18 @@ export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstima
   add('dec/masked-rows', N * lossPatches * D);
   add('dec/d-masked-rows', N * lossPatches * D);
   blockGroup('decoder', config.decoderDepth, D, N * L);
+  return buffers.map(([name, floats]) => ({ name, bytes: floats * 4 }));
+}
+
+/** Bytes FcmaePlan allocates for this configuration (main buffers; see the file header). */
+export function memoryEstimate(config: ModelConfig, w: TrainShape): MemoryEstimate {
   let totalBytes = 0;
-  let largest: [string, number] = ['', 0];
-  for (const [name, floats] of buffers) {
-    totalBytes += floats * 4;
-    if (floats > largest[1]) largest = [name, floats];
+  let largest: EstimatedBuffer = { name: '', bytes: 0 };
+  for (const b of estimatedBuffers(config, w)) {
+    totalBytes += b.bytes;
+    if (b.bytes > largest.bytes) largest = b;
   }
-  return { totalBytes, largestBufferBytes: largest[1] * 4, largestBufferName: largest[0] };
+  return { totalBytes, largestBufferBytes: largest.bytes, largestBufferName: largest.name };
 }
 
 /** A training plan refused before any allocation: its largest buffer exceeds the device's limits. */

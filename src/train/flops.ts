@@ -1,35 +1,24 @@
 // FLOPs of one FCMAE training step, counted from the model config and the step's shape (not
 // measured), per phase of FcmaePlan (same phase names: 'stem', 'downsample 1', 'stage 0',
-// 'decoder', 'loss', '<phase> backward', 'mask-token fill backward', 'optimizer'), so the
-// step benchmark can print GFLOP/s per phase and the UI can show the cost of a config.
+// 'decoder', 'loss', '<phase> backward', 'mask-token fill backward', 'optimizer'), so the UI can
+// show the cost of a config before any plan exists. A hand-kept mirror of the plan: the built
+// plan's ledger (FcmaePlan.ledger(), every dispatch's FLOPs as its op builder counts them) gives
+// the same figure for every phase, exactly (tests/gpu/model/ledger.test.ts); the step benchmark
+// reports the ledger's.
 //
-// Conventions: a multiply-add counts 2 FLOPs (so these are 2× the "GFLOPs" of the ConvNeXt V2
-// paper's table, which counts multiply-adds; `encoderForwardMacs` in src/bench/flops.ts reproduces
-// that table).
-// The sparse encoder counts only visible rows (N·V·r²), and the depthwise conv counts all 49
-// taps of each visible output, as if every neighbour were visible (what a dense conv of the
-// same rows would cost). Elementwise ops (LayerNorm, GELU, GRN, loss, AdamW) get the rough
-// per-element operation counts below; they are a few percent of the total, and their kernels
-// are bound by memory traffic, not arithmetic. A model without GRN (config.grn false) has no
-// 'grn' entries, as its plan has no GRN dispatches.
-import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
+// Conventions (src/ops/flop-conventions.ts, their one definition): a multiply-add counts 2 FLOPs
+// (so these are 2× the "GFLOPs" of the ConvNeXt V2 paper's table, which counts multiply-adds;
+// `encoderForwardMacs` in src/bench/flops.ts reproduces that table). The sparse encoder counts
+// only visible rows (N·V·r²), and the depthwise conv counts all 49 taps of each visible output,
+// as if every neighbour were visible (what a dense conv of the same rows would cost).
+// Elementwise ops (LayerNorm, GELU, GRN, loss, AdamW) get rough per-element operation counts;
+// they are a few percent of the total, and their kernels are bound by memory traffic, not
+// arithmetic. Data movement (im2col, the mask-token fill, gathers, scatters, copies) is 0. A
+// model without GRN (config.grn false) has no 'grn' entries, as its plan has no GRN dispatches.
+// AdamW updates the flat buffers' alignment padding too, so it counts totalFloats.
+import { MASK_PATCH, PATCH_VALUES, type ModelConfig, type StepOptions } from '../model/config.ts';
 import { paramTable } from '../model/parameters.ts';
-
-/** Approximate arithmetic per element (see the header). */
-export const ELEMENTWISE_FLOPS = {
-  layerNormForward: 8, // mean, variance, normalise, scale, shift
-  layerNormBackward: 13, // x̂, two row sums, dX, dWeight and dBias accumulation
-  geluForward: 10, // erf by a rational approximation, then 0.5·x·(1 + erf)
-  geluBackward: 14,
-  grnForward: 6, // Σx², then γ·x·Nx + β + x
-  grnBackward: 10,
-  bias: 1,
-  residual: 1,
-  patchifyNormalise: 6, // per target value: mean, unbiased variance, normalise
-  lossForward: 3, // (p − t)², summed
-  lossBackward: 3,
-  adamw: 15, // per parameter: moments, bias corrections, decay, update
-} as const;
+import { ELEMENTWISE_FLOPS, lossReduceFlops, PASS_FLOPS, TAPS } from '../ops/flop-conventions.ts';
 
 export type FlopKind = 'matmul' | 'conv' | 'elementwise' | 'optimizer';
 
@@ -60,14 +49,25 @@ export interface StepFlops {
 }
 
 const mm = (M: number, N: number, K: number): number => 2 * M * N * K;
-/** Taps of the 7×7 depthwise conv. */
-export const TAPS = 49;
+
+/** The step options the count depends on (defaults: sparse encoder, per-sample GRN, normalised-pixel targets). */
+export type FlopOptions = Partial<Pick<StepOptions, 'denseEncoder' | 'grnMode' | 'normPix'>>;
+
+/** FcmaePlan's phases in encoding order: forward (encoder, decoder, loss), backward (the reverse), optimizer. */
+export function stepPhases(): string[] {
+  const stages = [0, 1, 2, 3];
+  const forward = ['stem', ...stages.flatMap((s) => (s > 0 ? [`downsample ${s}`, `stage ${s}`] : [`stage ${s}`])), 'decoder', 'loss'];
+  const encoderBackward = [...stages].reverse().flatMap((s) => (s > 0 ? [`stage ${s} backward`, `downsample ${s} backward`] : [`stage ${s} backward`]));
+  return [...forward, 'loss backward', 'decoder backward', 'mask-token fill backward', ...encoderBackward, 'stem backward', 'optimizer'];
+}
 
 /**
  * FLOPs of one training step (forward, loss, backward, AdamW). `denseEncoder` (the ablation
- * that runs the encoder on every patch) counts the encoder at V = L.
+ * that runs the encoder on every patch) counts the encoder at V = L and the masking of its
+ * stem output and of the proj gradient; `grnMode` sets the encoder's GRN groups (the decoder's
+ * are per sample); `normPix` false skips the targets' normalisation.
  */
-export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: { denseEncoder?: boolean } = {}): StepFlops {
+export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: FlopOptions = {}): StepFlops {
   const { batchSize: N, height, width } = shape;
   const L = (height / MASK_PATCH) * (width / MASK_PATCH);
   if (!Number.isInteger(L) || L < 1) throw new RangeError(`fcmaeStepFlops: input ${height}×${width} is not a multiple of ${MASK_PATCH}`);
@@ -79,19 +79,23 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: {
   const entries: FlopEntry[] = [];
   const add = (phase: string, op: string, kind: FlopKind, flops: number) => entries.push({ phase, op, kind, flops });
   const E = ELEMENTWISE_FLOPS;
+  const P = PASS_FLOPS;
+  const dense = options.denseEncoder ?? false;
 
-  const blocks = (phase: string, depth: number, rows: number, C: number) => {
+  /** `groups` GRN statistics groups: N per sample, 1 over the batch. */
+  const blocks = (phase: string, depth: number, rows: number, C: number, groups: number) => {
     const bwd = `${phase} backward`;
     const n = rows * C;
+    const stats = groups * 4 * C; // GRN's (group, channel) statistics
     for (let i = 0; i < depth; i++) {
       add(phase, 'dwconv', 'conv', 2 * TAPS * n + n);
       add(phase, 'layernorm', 'elementwise', E.layerNormForward * n);
       add(phase, 'pwconv1', 'matmul', mm(rows, 4 * C, C) + 4 * n * E.bias);
       add(phase, 'gelu', 'elementwise', E.geluForward * 4 * n);
-      if (config.grn) add(phase, 'grn', 'elementwise', E.grnForward * 4 * n);
+      if (config.grn) add(phase, 'grn', 'elementwise', E.grnForward * 4 * n + P.grnStatsForward * stats);
       add(phase, 'pwconv2', 'matmul', mm(rows, C, 4 * C) + n * (E.bias + E.residual));
       add(bwd, 'pwconv2 dW dX dB', 'matmul', 2 * mm(rows, C, 4 * C) + n);
-      if (config.grn) add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n);
+      if (config.grn) add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n + (P.grnStatsBackward + P.grnParamsBackward) * stats);
       add(bwd, 'gelu', 'elementwise', E.geluBackward * 4 * n);
       add(bwd, 'pwconv1 dW dX dB', 'matmul', 2 * mm(rows, 4 * C, C) + 4 * n);
       add(bwd, 'layernorm', 'elementwise', E.layerNormBackward * n);
@@ -103,6 +107,9 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: {
   const R0 = N * V * 64;
   add('stem', 'conv', 'matmul', mm(R0, d[0]!, 48) + R0 * d[0]! * E.bias);
   add('stem', 'layernorm', 'elementwise', E.layerNormForward * R0 * d[0]!);
+  // the dense-encoder ablation zeroes the masked sites after the stem, and their gradient
+  if (dense) add('stem', 'mask', 'elementwise', E.maskRows * R0 * d[0]!);
+  if (dense) add('stem backward', 'mask', 'elementwise', E.maskRows * R0 * d[0]!);
   add('stem backward', 'layernorm', 'elementwise', E.layerNormBackward * R0 * d[0]!);
   add('stem backward', 'conv dW dB', 'matmul', mm(d[0]!, 48, R0) + R0 * d[0]!); // the image needs no gradient
 
@@ -118,32 +125,37 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: {
       add(`${phase} backward`, 'conv dW dX dB', 'matmul', 2 * mm(rows, d[s]!, 4 * Cp) + rows * d[s]!);
       add(`${phase} backward`, 'layernorm', 'elementwise', E.layerNormBackward * Rp * Cp);
     }
-    blocks(`stage ${s}`, config.depths[s]!, rows, d[s]!);
+    blocks(`stage ${s}`, config.depths[s]!, rows, d[s]!, options.grnMode === 'batch' ? 1 : N);
   }
 
   // decoder: proj on visible patches, mask-token fill, dense blocks on the N·L grid
   const Renc = N * V;
   add('decoder', 'proj', 'matmul', mm(Renc, D, d[3]!) + Renc * D * E.bias);
-  blocks('decoder', config.decoderDepth, N * L, D);
+  blocks('decoder', config.decoderDepth, N * L, D, N); // the decoder's GRN is always per sample
+  add('mask-token fill backward', 'mask token', 'elementwise', E.columnSum * N * L * D); // one add per grid value read
+  if (dense) add('mask-token fill backward', 'mask', 'elementwise', E.maskRows * Renc * D);
   add('mask-token fill backward', 'proj dW dX dB', 'matmul', 2 * mm(Renc, D, d[3]!) + Renc * D);
 
   // loss: targets, prediction of the counted patches, masked MSE
   const NM = N * lossPatches;
-  add('loss', 'patchify', 'elementwise', E.patchifyNormalise * N * L * PATCH_VALUES);
+  add('loss', 'patchify', 'elementwise', ((options.normPix ?? true) ? E.patchifyNormalise : E.patchifyStats) * N * L * PATCH_VALUES);
   add('loss', 'pred', 'matmul', mm(NM, PATCH_VALUES, D) + NM * PATCH_VALUES * E.bias);
-  add('loss', 'mse', 'elementwise', E.lossForward * NM * PATCH_VALUES);
+  add('loss', 'mse', 'elementwise', E.lossForward * NM * PATCH_VALUES + NM + lossReduceFlops(N, lossPatches));
   add('loss backward', 'mse', 'elementwise', E.lossBackward * NM * PATCH_VALUES);
   add('loss backward', 'pred dW dX dB', 'matmul', 2 * mm(NM, PATCH_VALUES, D) + NM * PATCH_VALUES);
 
-  add('optimizer', 'adamw', 'optimizer', E.adamw * paramTable(config).count);
+  add('optimizer', 'adamw', 'optimizer', E.adamw * paramTable(config).totalFloats); // the padding is updated too
 
-  const byPhase = new Map<string, number>();
+  // every phase of the plan, in its encoding order, even one without work (decoder depth 0)
+  const byPhase = new Map<string, number>(stepPhases().map((name) => [name, 0]));
   let forward = 0;
   let backward = 0;
   let optimizer = 0;
   let matmulAndConv = 0;
   for (const e of entries) {
-    byPhase.set(e.phase, (byPhase.get(e.phase) ?? 0) + e.flops);
+    const sum = byPhase.get(e.phase);
+    if (sum === undefined) throw new Error(`internal: fcmaeStepFlops counted FLOPs in '${e.phase}', not a phase of the plan`);
+    byPhase.set(e.phase, sum + e.flops);
     if (e.phase === 'optimizer') optimizer += e.flops;
     else if (e.phase.endsWith(' backward')) backward += e.flops;
     else forward += e.flops;

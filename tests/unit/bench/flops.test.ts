@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { encoderForwardMacs } from '../../../src/bench/flops.ts';
 import { customConfig, MODEL_SIZES, modelConfig, type SizeName } from '../../../src/model/config.ts';
 import { paramTable } from '../../../src/model/parameters.ts';
-import { ELEMENTWISE_FLOPS, fcmaeStepFlops } from '../../../src/train/flops.ts';
+import { ELEMENTWISE_FLOPS, lossReduceFlops, PASS_FLOPS } from '../../../src/ops/flop-conventions.ts';
+import { fcmaeStepFlops } from '../../../src/train/flops.ts';
 
 describe('encoderForwardMacs', () => {
   // Paper values are rounded to 2–3 significant digits (and tiny's 4.47 to 0.5%): 0.6% tolerance.
@@ -28,12 +29,13 @@ describe('fcmaeStepFlops', () => {
       ELEMENTWISE_FLOPS.layerNormForward * n0 +
       2 * rows0 * 32 * 8 + 4 * n0 + // pwconv1 + bias
       (ELEMENTWISE_FLOPS.geluForward + ELEMENTWISE_FLOPS.grnForward) * 4 * n0 +
+      PASS_FLOPS.grnStatsForward * 2 * 32 + // GRN statistics per (sample, channel)
       2 * rows0 * 8 * 32 + 2 * n0; // pwconv2 + bias + residual
     expect(f.byPhase.get('stage 0')).toBe(stage0);
     const NM = 2 * 2;
-    expect(f.byPhase.get('loss')).toBe(ELEMENTWISE_FLOPS.patchifyNormalise * 2 * 4 * 3072 + 2 * NM * 3072 * 16 + NM * 3072 + ELEMENTWISE_FLOPS.lossForward * NM * 3072);
+    expect(f.byPhase.get('loss')).toBe(ELEMENTWISE_FLOPS.patchifyNormalise * 2 * 4 * 3072 + 2 * NM * 3072 * 16 + NM * 3072 + ELEMENTWISE_FLOPS.lossForward * NM * 3072 + NM + lossReduceFlops(2, 2));
     expect(f.byPhase.get('stem')).toBe(2 * rows0 * 8 * 48 + n0 + ELEMENTWISE_FLOPS.layerNormForward * n0);
-    expect(f.optimizer).toBe(ELEMENTWISE_FLOPS.adamw * paramTable(c).count);
+    expect(f.optimizer).toBe(ELEMENTWISE_FLOPS.adamw * paramTable(c).totalFloats); // AdamW updates the alignment padding too
     expect(f.total).toBe(f.forward + f.backward + f.optimizer);
     expect([...f.byPhase.values()].reduce((a, b) => a + b, 0)).toBe(f.total);
   });
@@ -42,8 +44,14 @@ describe('fcmaeStepFlops', () => {
     const c = modelConfig('atto');
     const dense = fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 49 });
     const masked = fcmaeStepFlops(c, { batchSize: 1, height: 224, width: 224, visible: 19 });
-    for (const phase of ['stage 0', 'stage 2 backward', 'downsample 3']) {
-      expect(masked.byPhase.get(phase)! / dense.byPhase.get(phase)!).toBeCloseTo(19 / 49, 12);
+    // everything but GRN's per-(sample, channel) statistics, which do not depend on the rows
+    const grnStats: Record<string, number> = {
+      'stage 0': PASS_FLOPS.grnStatsForward * 2 * 4 * 40,
+      'stage 2 backward': (PASS_FLOPS.grnStatsBackward + PASS_FLOPS.grnParamsBackward) * 6 * 4 * 160,
+      'downsample 3': 0,
+    };
+    for (const [phase, stats] of Object.entries(grnStats)) {
+      expect((masked.byPhase.get(phase)! - stats) / (dense.byPhase.get(phase)! - stats)).toBeCloseTo(19 / 49, 12);
     }
     expect(masked.byPhase.get('decoder')).toBe(dense.byPhase.get('decoder')! - 2 * (49 - 19) * 512 * 320 - (49 - 19) * 512); // only proj shrinks
     // the dense-encoder ablation costs the dense encoder but masked-patch loss
@@ -65,10 +73,14 @@ describe('fcmaeStepFlops', () => {
     // 4C elements per row in every block: rows N·V·r² per stage, N·L in the decoder
     const grn4n = 4 * (2 * 3 * 64 * 8 + 2 * 2 * 3 * 16 * 16 + 2 * 3 * 4 * 24 + 2 * 3 * 32 + 2 * 2 * 6 * 16);
     const perElement = ELEMENTWISE_FLOPS.grnForward + ELEMENTWISE_FLOPS.grnBackward;
-    const optimizer = ELEMENTWISE_FLOPS.adamw * (paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2)).count - paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2, false)).count);
-    expect(on.total - off.total).toBe(perElement * grn4n + optimizer);
+    // GRN statistics: per (sample, channel) of every block, 4C = 32, 64, 64, 96, 128, 64, 64
+    const perStat = PASS_FLOPS.grnStatsForward + PASS_FLOPS.grnStatsBackward + PASS_FLOPS.grnParamsBackward;
+    const stats = 2 * 4 * (8 + 2 * 16 + 24 + 32 + 2 * 16);
+    const optimizer = ELEMENTWISE_FLOPS.adamw * (paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2)).totalFloats - paramTable(customConfig([1, 2, 1, 1], [8, 16, 24, 32], 16, 2, false)).totalFloats);
+    expect(on.total - off.total).toBe(perElement * grn4n + perStat * stats + optimizer);
     expect(on.matmulAndConv).toBe(off.matmulAndConv);
-    expect(on.byPhase.get('stage 1')! - off.byPhase.get('stage 1')!).toBe(ELEMENTWISE_FLOPS.grnForward * 4 * 2 * 2 * 3 * 16 * 16); // 2 blocks of 4C = 64 on N·V·r² = 96 rows
+    // 2 blocks of 4C = 64 on N·V·r² = 96 rows, and their N·4C statistics
+    expect(on.byPhase.get('stage 1')! - off.byPhase.get('stage 1')!).toBe(ELEMENTWISE_FLOPS.grnForward * 4 * 2 * 2 * 3 * 16 * 16 + PASS_FLOPS.grnStatsForward * 2 * 2 * 64);
   });
 
   it('rejects shapes the plan would reject', () => {
