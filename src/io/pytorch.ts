@@ -8,29 +8,26 @@
 // protocol version, sys info, the object, the sorted storage keys), then for each storage an
 // int64 element count and its raw bytes.
 //
-// The pickle goes through the safe subset interpreter (pickle.ts): nothing the file names is
+// The pickle goes through the safe subset interpreter (pickle-reader.ts): nothing the file names is
 // executed. Tensors are strided views of storages; non-contiguous views are gathered. Every
 // tensor comes back as float32 data (dtype says what the file held).
+import { loadPickle, type PickleLimits } from './pickle-reader.ts';
 import {
   DTYPE_BYTES,
-  loadPickle,
   parseStoragePid,
   PickleDict,
   PickleGlobal,
   PickleTuple,
-  PickleWriter,
   StorageRef,
   TensorRef,
-  TensorWrite,
-  type PickleLimits,
   type PickleValue,
-  type PickleWritable,
   type TorchDtype,
-} from './pickle.ts';
+} from './pickle-values.ts';
+import { PickleWriter, TensorWrite, type PickleWritable } from './pickle-writer.ts';
 import { CheckpointError, looksLikeZip, readZip, writeZip, type ZipArchive, type ZipLimits } from './zip.ts';
 
 export { CheckpointError } from './zip.ts';
-export type { TorchDtype } from './pickle.ts';
+export type { TorchDtype } from './pickle-values.ts';
 
 /** A dense, row-major tensor. */
 export interface TorchTensor {

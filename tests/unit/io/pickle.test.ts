@@ -4,19 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_PICKLE_LIMITS,
-  loadPickle,
-  parseStoragePid,
-  PickleDict,
-  PickleTuple,
-  PickleWriter,
-  TensorRef,
-  TensorWrite,
-  UnsafePickleError,
-  type PickleOptions,
-  type PickleValue,
-} from '../../../src/io/pickle.ts';
+import { DEFAULT_PICKLE_LIMITS, loadPickle, UnsafePickleError, type PickleOptions } from '../../../src/io/pickle-reader.ts';
+import { parseStoragePid, PickleDict, PickleTuple, TensorRef, type PickleValue } from '../../../src/io/pickle-values.ts';
+import { PickleWriter, TensorWrite } from '../../../src/io/pickle-writer.ts';
 import { CheckpointError } from '../../../src/io/zip.ts';
 import { FIXTURE_DIR } from '../../helpers/fixtures.ts';
 

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalEntries, fromCanonical, toCanonical, type CheckpointModelConfig, type NameScheme, type NamedTensor } from '../../../src/io/name-schemes.ts';
-import { PickleWriter, TensorWrite, UnsafePickleError } from '../../../src/io/pickle.ts';
+import { UnsafePickleError } from '../../../src/io/pickle-reader.ts';
+import { PickleWriter, TensorWrite } from '../../../src/io/pickle-writer.ts';
 import {
   CheckpointError,
   detectCheckpointFormat,

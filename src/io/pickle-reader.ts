@@ -3,9 +3,9 @@
 // A pickle is a program: GLOBAL imports any module attribute and REDUCE calls it, so loading an
 // untrusted .pt file with Python's pickle runs whatever the file says (os.system, eval...).
 // This interpreter never calls or imports anything. It builds plain values (None, bools, ints,
-// floats, strings, lists, tuples, dicts) and recognises a fixed allow-list of globals only as
-// markers: collections.OrderedDict (→ a dict), torch._utils._rebuild_tensor_v2 and
-// _rebuild_parameter (→ a TensorRef describing a view of a storage), torch.<T>Storage (→ a
+// floats, strings, lists, tuples, dicts; see pickle-values.ts) and recognises a fixed allow-list
+// of globals only as markers: collections.OrderedDict (→ a dict), torch._utils._rebuild_tensor_v2
+// and _rebuild_parameter (→ a TensorRef describing a view of a storage), torch.<T>Storage (→ a
 // dtype inside a persistent id) and argparse.Namespace (→ a plain record). Any other global,
 // any call of something that is not on that list and any opcode outside the subset is refused
 // by name, before anything else happens. Limits bound nesting, memo, strings and element
@@ -13,100 +13,20 @@
 //
 // Surprising: protocol 2 (torch.save's default) writes ints as BININT*/LONG1 and strings as
 // BINUNICODE; an OrderedDict state dict carries its `_metadata` through BUILD; the storage
-// references are tuples handed to BINPERSID, resolved by the caller's persistentLoad.
+// references are tuples handed to BINPERSID, resolved by the caller's persistentLoad (usually
+// parseStoragePid from pickle-values.ts).
+import {
+  describeValue,
+  PickleDict,
+  PickleGlobal,
+  PickleTuple,
+  STORAGE_TYPES,
+  StorageRef,
+  TensorRef,
+  type PickleKey,
+  type PickleValue,
+} from './pickle-values.ts';
 import { CheckpointError, type CheckpointErrorReason } from './zip.ts';
-
-/** A Python tuple (kept apart from lists so that argument lists can be checked exactly). */
-export class PickleTuple {
-  constructor(readonly items: PickleValue[]) {}
-}
-
-export type PickleKey = string | number | bigint | boolean | null | PickleTuple;
-
-/** A dict, an OrderedDict or an argparse.Namespace (whose attributes become its entries). */
-export class PickleDict {
-  readonly entries = new Map<PickleKey, PickleValue>();
-  /** State set by BUILD on an OrderedDict (torch puts `_metadata` there), else null. */
-  attributes: PickleValue = null;
-  constructor(readonly className: 'dict' | 'collections.OrderedDict' | 'argparse.Namespace') {}
-}
-
-/** One of the allow-listed globals, as a marker on the stack (never a callable). */
-export class PickleGlobal {
-  constructor(
-    readonly module: string,
-    readonly name: string,
-  ) {}
-  get fullName(): string {
-    return `${this.module}.${this.name}`;
-  }
-}
-
-export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
-
-/** Element size in bytes of each dtype. */
-export const DTYPE_BYTES: Record<TorchDtype, number> = {
-  float32: 4,
-  float16: 2,
-  bfloat16: 2,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
-
-/** torch.<Name>Storage → dtype. These are data markers only; none is ever instantiated. */
-export const STORAGE_TYPES: Record<string, TorchDtype> = {
-  FloatStorage: 'float32',
-  HalfStorage: 'float16',
-  BFloat16Storage: 'bfloat16',
-  DoubleStorage: 'float64',
-  LongStorage: 'int64',
-  IntStorage: 'int32',
-  ShortStorage: 'int16',
-  CharStorage: 'int8',
-  ByteStorage: 'uint8',
-  BoolStorage: 'bool',
-};
-
-/** A storage named by a persistent id: the raw bytes live elsewhere (zip entry data/<key>). */
-export class StorageRef {
-  constructor(
-    readonly dtype: TorchDtype,
-    readonly key: string,
-    readonly location: string,
-    /** Element count as declared in the persistent id. */
-    readonly numel: number,
-  ) {}
-}
-
-/** A tensor as torch rebuilds it: a strided view of a storage. No data is touched here. */
-export class TensorRef {
-  constructor(
-    readonly storage: StorageRef,
-    readonly offset: number,
-    readonly shape: number[],
-    readonly stride: number[],
-    readonly requiresGrad: boolean,
-  ) {}
-}
-
-export type PickleValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PickleValue[]
-  | PickleTuple
-  | PickleDict
-  | PickleGlobal
-  | StorageRef
-  | TensorRef;
 
 export interface PickleLimits {
   /** Deepest nesting of containers. */
@@ -191,18 +111,6 @@ const OPCODE_NAMES: Record<number, string> = {
 const CODE_OPCODES = new Set([0x69 /* INST */, 0x6f /* OBJ */, 0x92 /* NEWOBJ_EX */, 0x82, 0x83, 0x84 /* EXT* */]);
 
 const NOTHING_RAN = 'nothing was executed or imported (this reader only rebuilds tensors and plain values)';
-
-function describe(v: PickleValue): string {
-  if (v === null) return 'None';
-  if (v instanceof PickleGlobal) return v.fullName;
-  if (v instanceof PickleTuple) return `tuple(${v.items.length})`;
-  if (v instanceof PickleDict) return v.className;
-  if (Array.isArray(v)) return `list(${v.length})`;
-  if (v instanceof TensorRef) return 'tensor';
-  if (v instanceof StorageRef) return 'storage';
-  if (v instanceof Uint8Array) return 'bytes';
-  return typeof v;
-}
 
 /** Interprets one pickle starting at `offset`. Throws CheckpointError / UnsafePickleError. */
 export function loadPickle(bytes: Uint8Array, offset: number, options: PickleOptions): PickleResult {
@@ -345,11 +253,11 @@ class Interpreter {
     if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean' || k instanceof PickleTuple) {
       return k;
     }
-    return this.fail('corrupt', `dict key of type ${describe(k)} (only str, int, float, bool, None and tuple keys are read)`);
+    return this.fail('corrupt', `dict key of type ${describeValue(k)} (only str, int, float, bool, None and tuple keys are read)`);
   }
 
   private setItem(op: string, target: PickleValue, k: PickleValue, v: PickleValue): void {
-    if (!(target instanceof PickleDict)) this.fail('corrupt', `${op} on ${describe(target)}, not a dict`);
+    if (!(target instanceof PickleDict)) this.fail('corrupt', `${op} on ${describeValue(target)}, not a dict`);
     target.entries.set(this.key(k), v);
     this.contain(target, v);
   }
@@ -377,9 +285,9 @@ class Interpreter {
   private reduce(): void {
     const args = this.pop('REDUCE');
     const callable = this.pop('REDUCE');
-    const name = callable instanceof PickleGlobal ? callable.fullName : describe(callable);
+    const name = callable instanceof PickleGlobal ? callable.fullName : describeValue(callable);
     if (!(callable instanceof PickleGlobal)) this.refuse(name, `REDUCE (a call) of ${name}`);
-    if (!(args instanceof PickleTuple)) this.fail('corrupt', `REDUCE of ${name} with ${describe(args)} arguments, not a tuple`);
+    if (!(args instanceof PickleTuple)) this.fail('corrupt', `REDUCE of ${name} with ${describeValue(args)} arguments, not a tuple`);
     const a = args.items;
     switch (name) {
       case 'collections.OrderedDict':
@@ -395,7 +303,7 @@ class Interpreter {
         const want = name.endsWith('with_state') ? 4 : 3;
         if (a.length !== want) this.fail('corrupt', `${name} with ${a.length} arguments (${want} expected)`);
         const data = a[0]!;
-        if (!(data instanceof TensorRef)) this.fail('corrupt', `${name} of ${describe(data)}, not a tensor`);
+        if (!(data instanceof TensorRef)) this.fail('corrupt', `${name} of ${describeValue(data)}, not a tensor`);
         this.checkHooks(a[2]!);
         this.push(new TensorRef(data.storage, data.offset, data.shape, data.stride, a[1] === true));
         return;
@@ -407,12 +315,12 @@ class Interpreter {
 
   private checkHooks(hooks: PickleValue): void {
     if (!(hooks instanceof PickleDict) || hooks.entries.size !== 0) {
-      this.refuse('backward_hooks', `tensor with backward hooks (${describe(hooks)}); state dicts carry none`);
+      this.refuse('backward_hooks', `tensor with backward hooks (${describeValue(hooks)}); state dicts carry none`);
     }
   }
 
   private intList(v: PickleValue, what: string): number[] {
-    if (!(v instanceof PickleTuple)) this.fail('corrupt', `tensor ${what} is ${describe(v)}, not a tuple`);
+    if (!(v instanceof PickleTuple)) this.fail('corrupt', `tensor ${what} is ${describeValue(v)}, not a tuple`);
     if (v.items.length > 16) this.fail('bad-tensor', `tensor with ${v.items.length} dimensions (at most 16 are read)`);
     return v.items.map((x) => {
       if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) this.fail('bad-tensor', `tensor ${what} entry ${String(x)} is not a non-negative integer`);
@@ -421,7 +329,7 @@ class Interpreter {
   }
 
   private rebuildTensor(storage: PickleValue, offset: PickleValue, size: PickleValue, stride: PickleValue, requiresGrad: PickleValue, hooks: PickleValue): TensorRef {
-    if (!(storage instanceof StorageRef)) this.fail('corrupt', `tensor storage is ${describe(storage)}, not a storage reference`);
+    if (!(storage instanceof StorageRef)) this.fail('corrupt', `tensor storage is ${describeValue(storage)}, not a storage reference`);
     if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) this.fail('bad-tensor', `tensor storage offset ${String(offset)}`);
     const shape = this.intList(size, 'size');
     const strides = this.intList(stride, 'stride');
@@ -434,7 +342,7 @@ class Interpreter {
     const state = this.pop('BUILD');
     const inst = this.top('BUILD');
     if (inst instanceof PickleDict && inst.className === 'argparse.Namespace') {
-      if (!(state instanceof PickleDict)) this.fail('corrupt', `argparse.Namespace state is ${describe(state)}, not a dict`);
+      if (!(state instanceof PickleDict)) this.fail('corrupt', `argparse.Namespace state is ${describeValue(state)}, not a dict`);
       for (const [k, v] of state.entries) {
         inst.entries.set(k, v);
         this.contain(inst, v);
@@ -449,13 +357,13 @@ class Interpreter {
     if (inst instanceof TensorRef && (state === null || state instanceof PickleDict || state instanceof PickleTuple)) {
       return; // Parameter/tensor python attributes: not part of the weights
     }
-    this.refuse('BUILD', `BUILD (set state) on ${describe(inst)}`);
+    this.refuse('BUILD', `BUILD (set state) on ${describeValue(inst)}`);
   }
 
   private newobj(): void {
     const args = this.pop('NEWOBJ');
     const cls = this.pop('NEWOBJ');
-    const name = cls instanceof PickleGlobal ? cls.fullName : describe(cls);
+    const name = cls instanceof PickleGlobal ? cls.fullName : describeValue(cls);
     if (name !== 'argparse.Namespace') this.refuse(name, `NEWOBJ (instantiation) of '${name}'`);
     if (!(args instanceof PickleTuple) || args.items.length !== 0) this.fail('corrupt', 'argparse.Namespace created with arguments');
     this.push(new PickleDict('argparse.Namespace'));
@@ -618,7 +526,7 @@ class Interpreter {
           // APPEND
           const v = this.pop('APPEND');
           const list = this.top('APPEND');
-          if (!Array.isArray(list)) this.fail('corrupt', `APPEND to ${describe(list)}, not a list`);
+          if (!Array.isArray(list)) this.fail('corrupt', `APPEND to ${describeValue(list)}, not a list`);
           list.push(v);
           this.contain(list, v);
           break;
@@ -627,7 +535,7 @@ class Interpreter {
           // APPENDS
           const items = this.popMark('APPENDS');
           const list = this.top('APPENDS');
-          if (!Array.isArray(list)) this.fail('corrupt', `APPENDS to ${describe(list)}, not a list`);
+          if (!Array.isArray(list)) this.fail('corrupt', `APPENDS to ${describeValue(list)}, not a list`);
           for (const v of items) {
             list.push(v);
             this.contain(list, v);
@@ -673,229 +581,5 @@ class Interpreter {
         }
       }
     }
-  }
-}
-
-/**
- * Resolves a torch storage persistent id: ('storage', torch.<T>Storage, key, location, numel)
- * (zip format) or the same plus view_metadata = None (legacy format).
- */
-export function parseStoragePid(pid: PickleValue, fileName: string, part?: string): StorageRef {
-  const where = part ? `${part}: ` : '';
-  const bad = (what: string): never => {
-    throw new CheckpointError(fileName, 'corrupt', `${where}pickle: persistent id ${what}; expected ('storage', torch.<T>Storage, key, location, numel)`);
-  };
-  if (!(pid instanceof PickleTuple)) return bad(`is ${describe(pid)}`);
-  const [tag, type, key, location, numel, view] = pid.items;
-  if (tag !== 'storage') return bad(`kind '${String(tag)}'`);
-  if (pid.items.length !== 5 && pid.items.length !== 6) return bad(`has ${pid.items.length} fields`);
-  if (pid.items.length === 6 && view !== null) {
-    throw new CheckpointError(fileName, 'unsupported', 'legacy storage views (view_metadata) are not supported; re-save the checkpoint with torch ≥ 1.6');
-  }
-  if (!(type instanceof PickleGlobal) || type.module !== 'torch' || !(type.name in STORAGE_TYPES)) return bad(`with storage type ${describe(type ?? null)}`);
-  if (typeof key !== 'string') return bad('with a non-string key');
-  if (typeof location !== 'string') return bad('with a non-string location');
-  if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) return bad(`with element count ${String(numel)}`);
-  return new StorageRef(STORAGE_TYPES[type.name]!, key, location, numel);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writer: the protocol-2 subset torch.save emits, readable by torch.load(weights_only=True).
-
-/** A value the writer can emit. Plain objects become dicts; Maps become OrderedDicts. */
-export type PickleWritable =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | PickleWritable[]
-  | PickleTuple
-  | Map<string, PickleWritable>
-  | { [key: string]: PickleWritable }
-  | TensorWrite;
-
-/** A tensor to write: a contiguous view of storage `key` of the given dtype. */
-export class TensorWrite {
-  constructor(
-    readonly dtype: TorchDtype,
-    readonly key: string,
-    /** Elements in the storage. */
-    readonly numel: number,
-    readonly shape: number[],
-  ) {}
-}
-
-const STORAGE_NAME_OF: Record<TorchDtype, string> = Object.fromEntries(
-  Object.entries(STORAGE_TYPES).map(([name, dtype]) => [dtype, name]),
-) as Record<TorchDtype, string>;
-
-/** Serialises a value as torch.save does (protocol 2, memoised globals, BINPERSID storages). */
-export class PickleWriter {
-  private readonly chunks: number[] = [];
-  private memoCount = 0;
-  private readonly globalsMemo = new Map<string, number>();
-  private readonly stringsMemo = new Map<string, number>();
-
-  write(value: PickleWritable): Uint8Array {
-    this.byte(0x80, 2); // PROTO 2
-    this.value(value);
-    this.byte(0x2e); // STOP
-    return Uint8Array.from(this.chunks);
-  }
-
-  private byte(...b: number[]): void {
-    for (const x of b) this.chunks.push(x);
-  }
-  private u32(n: number): void {
-    this.byte(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
-  }
-  private put(): number {
-    const i = this.memoCount++;
-    if (i < 256) this.byte(0x71, i);
-    else {
-      this.byte(0x72);
-      this.u32(i);
-    }
-    return i;
-  }
-  private get(i: number): void {
-    if (i < 256) this.byte(0x68, i);
-    else {
-      this.byte(0x6a);
-      this.u32(i);
-    }
-  }
-
-  private global(module: string, name: string): void {
-    const full = `${module}\n${name}\n`;
-    const m = this.globalsMemo.get(full);
-    if (m !== undefined) return this.get(m);
-    this.byte(0x63, ...new TextEncoder().encode(full));
-    this.globalsMemo.set(full, this.put());
-  }
-
-  private string(s: string): void {
-    const m = this.stringsMemo.get(s);
-    if (m !== undefined) return this.get(m);
-    const b = new TextEncoder().encode(s);
-    this.byte(0x58);
-    this.u32(b.length);
-    for (const x of b) this.chunks.push(x);
-    this.stringsMemo.set(s, this.put());
-  }
-
-  private int(n: number | bigint): void {
-    if (typeof n === 'number' && n >= 0 && n < 256) return this.byte(0x4b, n);
-    if (typeof n === 'number' && n >= 0 && n < 65536) return this.byte(0x4d, n & 0xff, n >> 8);
-    if (typeof n === 'number' && n >= -2147483648 && n < 2147483648) {
-      this.byte(0x4a);
-      return this.u32(n >>> 0);
-    }
-    // LONG1: little-endian two's complement, minimal length
-    let v = BigInt(n);
-    const out: number[] = [];
-    for (;;) {
-      out.push(Number(v & 0xffn));
-      v >>= 8n;
-      const sign = out[out.length - 1]! & 0x80;
-      if ((v === 0n && !sign) || (v === -1n && sign)) break;
-    }
-    this.byte(0x8a, out.length, ...out);
-  }
-
-  private tuple(items: (() => void)[]): void {
-    if (items.length === 0) return this.byte(0x29);
-    if (items.length <= 3) {
-      items.forEach((f) => f());
-      this.byte(0x84 + items.length);
-    } else {
-      this.byte(0x28);
-      items.forEach((f) => f());
-      this.byte(0x74);
-    }
-    this.put();
-  }
-
-  private emptyOrderedDict(): void {
-    this.global('collections', 'OrderedDict');
-    this.byte(0x29, 0x52); // EMPTY_TUPLE, REDUCE
-    this.put();
-  }
-
-  private tensor(t: TensorWrite): void {
-    this.global('torch._utils', '_rebuild_tensor_v2');
-    const stride: number[] = new Array(t.shape.length);
-    let s = 1;
-    for (let i = t.shape.length - 1; i >= 0; i--) {
-      stride[i] = s;
-      s *= t.shape[i]!;
-    }
-    this.byte(0x28); // MARK (arguments)
-    this.tuple([
-      () => this.string('storage'),
-      () => this.global('torch', STORAGE_NAME_OF[t.dtype]),
-      () => this.string(t.key),
-      () => this.string('cpu'),
-      () => this.int(t.numel),
-    ]);
-    this.byte(0x51); // BINPERSID
-    this.int(0);
-    this.tuple(t.shape.map((d) => () => this.int(d)));
-    this.tuple(stride.map((d) => () => this.int(d)));
-    this.byte(0x89); // requires_grad False
-    this.emptyOrderedDict(); // backward hooks
-    this.byte(0x74); // TUPLE
-    this.put();
-    this.byte(0x52); // REDUCE
-    this.put();
-  }
-
-  private entries(pairs: [string, PickleWritable][]): void {
-    // SETITEMS in batches of 1000, as pickle does
-    for (let i = 0; i < pairs.length; i += 1000) {
-      this.byte(0x28);
-      for (const [k, v] of pairs.slice(i, i + 1000)) {
-        this.string(k);
-        this.value(v);
-      }
-      this.byte(0x75);
-    }
-  }
-
-  private value(v: PickleWritable): void {
-    if (v === null) return this.byte(0x4e);
-    if (v === true) return this.byte(0x88);
-    if (v === false) return this.byte(0x89);
-    if (typeof v === 'bigint') return this.int(v);
-    if (typeof v === 'number') {
-      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER && !Object.is(v, -0)) return this.int(v);
-      this.byte(0x47);
-      const b = new Uint8Array(8);
-      new DataView(b.buffer).setFloat64(0, v, false);
-      return this.byte(...b);
-    }
-    if (typeof v === 'string') return this.string(v);
-    if (v instanceof TensorWrite) return this.tensor(v);
-    if (v instanceof PickleTuple) {
-      return this.tuple(v.items.map((x) => () => this.value(x as PickleWritable)));
-    }
-    if (Array.isArray(v)) {
-      this.byte(0x5d);
-      this.put();
-      if (v.length) {
-        this.byte(0x28);
-        v.forEach((x) => this.value(x));
-        this.byte(0x65);
-      }
-      return;
-    }
-    if (v instanceof Map) {
-      this.emptyOrderedDict();
-      return this.entries([...v.entries()]);
-    }
-    this.byte(0x7d);
-    this.put();
-    this.entries(Object.entries(v));
   }
 }
