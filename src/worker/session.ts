@@ -15,17 +15,16 @@
 // rebuilds the plan from it. Moments are snapshotted only for models up to
 // SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
 import { upload } from '../gpu/buffers.ts';
-import { acquireGpu, adapterLabel } from '../gpu/device.ts';
-import { createEngine, type Engine } from '../gpu/engine.ts';
+import { adapterLabel } from '../gpu/device.ts';
+import type { Engine } from '../gpu/engine.ts';
 import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import type { ShaderSources } from '../gpu/shader-library.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
-import { NonFiniteLossError, Trainer, type TrainerState } from '../train/trainer.ts';
+import { NonFiniteLossError, type TrainerState } from '../train/trainer.ts';
 import { TrainingRun, type StepBatch } from '../train/run.ts';
 import { generateMasks } from '../train/masking.ts';
 import { learningRateAt } from '../train/lr-schedule.ts';
-import { assertPlanFits, PlanTooLargeError } from '../train/estimates.ts';
-import { adamwOf, classifyChange, decodeSizeFor, defaultRunConfig, lrScheduleOf, modelOf, patchesOf, stepOptionsOf } from '../train/run-config.ts';
+import { classifyChange, decodeSizeFor, defaultRunConfig, lrScheduleOf, modelOf, patchesOf } from '../train/run-config.ts';
 import { Random } from '../util/random.ts';
 import { BrowserDataset, EmptyDatasetError, type PixelDecoder } from '../data/browser-dataset.ts';
 import type { FolderListing } from '../data/browser-folder.ts';
@@ -34,10 +33,10 @@ import { encodeCheckpoint, openCheckpointForRun } from './checkpoint-files.ts';
 import { runErrorOf, toWorkerError } from './errors.ts';
 import { WorkerEvents, type Deliver } from './events.ts';
 import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
-import { PhaseProfiler } from './profiler.ts';
-import { InFlightWindow, Mutex, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
+import { InFlightWindow, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
 import { SnapshotStore } from './snapshots.ts';
 import { DatasetHost } from './dataset-host.ts';
+import { ModelHost, type Model } from './model-host.ts';
 import { planInfo, validateTrainingConfig } from './training-config.ts';
 import { matmulSelfTest } from './self-test.ts';
 import { reconstructionResult } from './reconstruction-view.ts';
@@ -77,12 +76,6 @@ export const SNAPSHOT_MOMENTS_MAX_FLOATS = 16 * 1024 * 1024;
 export const PROFILE_EVERY = 10;
 type Snapshot = TrainerState;
 
-interface Model {
-  trainer: Trainer;
-  /** The config the plan was built for (live keys may have moved on since). */
-  built: TrainingConfig;
-  profiler: PhaseProfiler | null;
-}
 
 interface PreparedBatch extends StepBatch {
   key: string;
@@ -90,12 +83,7 @@ interface PreparedBatch extends StepBatch {
 
 export class TrainingSession {
   readonly cancels = new CancelRegistry();
-  private engine: Engine | null = null;
   private config: TrainingConfig = defaultRunConfig();
-  private model: Model | null = null;
-  private evalTrainers = new Map<string, Trainer>();
-  private readonly gpuLock = new Mutex();
-  private disposed = false;
 
   // ---- run state
   private state: RunState = 'idle';
@@ -124,16 +112,18 @@ export class TrainingSession {
   private pageVisible = true;
   private readonly events: WorkerEvents;
   private readonly data: DatasetHost;
+  private readonly models: ModelHost;
 
   constructor(
-    private readonly shaders: ShaderSources,
+    shaders: ShaderSources,
     deliver: Deliver,
-    private readonly gpuProvider: () => GPU | undefined,
+    gpuProvider: () => GPU | undefined,
     demoBaseUrl: string,
     /** Image decoder for the data sets (default: the browser's; Node tests pass the Node one). */
     decodeImage?: PixelDecoder,
   ) {
     this.events = new WorkerEvents(deliver);
+    this.models = new ModelHost(shaders, gpuProvider, { lrAt: (k) => this.lrAt(k), onDeviceLost: (_engine, err) => this.onDeviceLost(err) });
     this.data = new DatasetHost(
       this.events,
       {
@@ -156,7 +146,7 @@ export class TrainingSession {
 
   async init(): Promise<GpuStatus> {
     try {
-      const engine = await this.ensureEngine();
+      const engine = await this.models.ensureEngine();
       return { ok: true, adapter: engine.ctx.adapter, label: adapterLabel(engine.ctx.adapter) };
     } catch (e) {
       if (e instanceof WebGpuUnavailableError) return { ok: false, reason: e.reason, message: e.message, advice: e.advice };
@@ -164,18 +154,7 @@ export class TrainingSession {
     }
   }
 
-  private async ensureEngine(): Promise<Engine> {
-    if (this.disposed) throw new WorkerError('disposed', 'the engine worker was disposed', 'Reload the page.');
-    if (this.engine && !this.engine.ctx.lostError) return this.engine;
-    const ctx = await acquireGpu(this.gpuProvider());
-    const engine = createEngine(ctx, this.shaders);
-    this.engine = engine;
-    void ctx.lost.then((err) => this.onDeviceLost(engine, err));
-    return engine;
-  }
-
-  private onDeviceLost(engine: Engine, err: GpuDeviceLostError): void {
-    if (this.engine !== engine || this.disposed) return;
+  private onDeviceLost(err: GpuDeviceLostError): void {
     if (this.loopPromise) return; // the loop's failing step reports it
     this.afterDeviceLoss();
     this.error = runErrorOf(err, this.completed + 1, this.completed);
@@ -185,15 +164,13 @@ export class TrainingSession {
   /** GPU objects are gone: drop them and remember what to rebuild from. */
   private afterDeviceLoss(): void {
     this.restoreFrom = this.snapshots.good;
-    this.model = null;
-    this.evalTrainers.clear();
-    this.engine = null;
+    this.models.forgetGpu();
     const good = this.snapshots.good;
     if (good) this.completed = this.submitted = good.step;
   }
 
   async matmulSelfTest(M: number, N: number, K: number, seed = 1): Promise<SelfTestResult> {
-    const engine = this.engine;
+    const engine = this.models.engine;
     if (!engine) throw new WorkerError('no-gpu', 'GPU not initialised: call init() first', 'Call init() and check its GpuStatus.');
     return matmulSelfTest(engine, M, N, K, seed);
   }
@@ -222,7 +199,7 @@ export class TrainingSession {
       error: this.error,
       throttle: { throttled: this.throttle.throttled, factor: this.throttle.factor, pageVisible: this.pageVisible },
       config: { ...this.config, depths: [...this.config.depths], dims: [...this.config.dims] },
-      plan: this.model ? planInfo(this.config, this.model.trainer.plan.arena.bytesAllocated) : null,
+      plan: this.models.model ? planInfo(this.config, this.models.model.trainer.plan.arena.bytesAllocated) : null,
       hasDataset: this.dataset !== null,
     };
   }
@@ -288,83 +265,20 @@ export class TrainingSession {
     return planInfo(validateTrainingConfig(config));
   }
 
-  /** The Trainer's settings; the config's mask ratio becomes the plan's visible count here (patchesOf). */
-  private settingsFor(c: TrainingConfig, batchSize = c.batchSize, visible = patchesOf(c).V) {
-    return {
-      config: modelOf(c),
-      batchSize,
-      height: c.inputSize,
-      width: c.inputSize,
-      visible,
-      options: stepOptionsOf(c),
-      adamw: adamwOf(c),
-      learningRate: (k: number) => this.lrAt(k),
-      seed: c.seed,
-    };
-  }
-
   private lrAt(step: number): number {
     return learningRateAt(step - 1, lrScheduleOf(this.config));
-  }
-
-  /** The page's form of a plan refused for size (estimates.ts: assertPlanFits). */
-  private static tooLarge(e: PlanTooLargeError): WorkerError {
-    return new WorkerError('too-large', `this configuration does not fit the GPU: ${e.reason}`, 'Lower the batch size, the input size or the model size.', { bytes: e.estimate.largestBufferBytes, buffer: e.estimate.largestBufferName });
-  }
-
-  /**
-   * Builds a Trainer inside error scopes (so an out-of-memory or validation error is pinned to
-   * this build, not to a later step) and under the GPU lock (no step is submitted meanwhile).
-   * Trainer.create refuses a plan too large for the device before allocating anything.
-   */
-  private async buildTrainer(c: TrainingConfig, params: Float32Array, batchSize = c.batchSize, visible = patchesOf(c).V): Promise<Trainer> {
-    return this.gpuLock.run(async () => {
-      const engine = await this.ensureEngine();
-      const device = engine.ctx.device;
-      device.pushErrorScope('out-of-memory');
-      device.pushErrorScope('validation');
-      let trainer: Trainer | null = null;
-      let failure: unknown = null;
-      try {
-        trainer = await Trainer.create(engine, this.settingsFor(c, batchSize, visible), params);
-      } catch (e) {
-        failure = e;
-      }
-      const validation = await device.popErrorScope();
-      const oom = await device.popErrorScope();
-      if (oom || validation || failure) trainer?.destroy();
-      if (failure instanceof PlanTooLargeError) throw TrainingSession.tooLarge(failure);
-      if (oom) throw new GpuRuntimeError('out-of-memory', oom.message, 'building the training plan');
-      if (validation) throw new GpuRuntimeError('validation', validation.message, 'building the training plan');
-      if (failure) throw failure;
-      return trainer!;
-    });
-  }
-
-  private installModel(trainer: Trainer, c: TrainingConfig): void {
-    this.model?.profiler?.destroy();
-    this.model = { trainer, built: { ...c }, profiler: PhaseProfiler.create(trainer.engine, trainer.plan) };
-  }
-
-  private clearEvalTrainers(): void {
-    for (const t of this.evalTrainers.values()) if (t !== this.model?.trainer) t.destroy();
-    this.evalTrainers.clear();
   }
 
   /** Fresh weights for the config (what Trainer.create would draw) and a new run at step 0. */
   private async buildFresh(c: TrainingConfig): Promise<void> {
     // Trainer.create checks the size too, but drawing the weights comes first and takes seconds
     // (gigabytes) for the largest models: refuse before that.
-    try {
-      assertPlanFits(modelOf(c), { inputSize: c.inputSize, visible: patchesOf(c).V, denseEncoder: c.denseEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
-    } catch (e) {
-      throw e instanceof PlanTooLargeError ? TrainingSession.tooLarge(e) : e;
-    }
+    await this.models.assertFits(c);
     const table = paramTable(modelOf(c));
     const params = initialParams(table, new Random(c.seed));
-    const trainer = await this.buildTrainer(c, params);
-    this.destroyModel();
-    this.installModel(trainer, c);
+    const trainer = await this.models.buildTrainer(c, params);
+    this.models.destroyModel();
+    this.models.install(trainer, c);
     this.newRun({ step: 0, params, m: null, v: null });
   }
 
@@ -379,13 +293,6 @@ export class TrainingSession {
       throw e;
     }
     await this.data.setDecodeSize(decodeSizeFor(c.inputSize));
-  }
-
-  private destroyModel(): void {
-    this.clearEvalTrainers();
-    this.model?.profiler?.destroy();
-    this.model?.trainer.destroy();
-    this.model = null;
   }
 
   private newRun(snapshot: Snapshot): void {
@@ -407,19 +314,19 @@ export class TrainingSession {
 
   /** A model exists for the current config (built now if needed, restored after a device loss). */
   private async ensureModel(): Promise<Model> {
-    if (this.model && !this.engine?.ctx.lostError) return this.model;
-    if (this.engine?.ctx.lostError) this.afterDeviceLoss();
+    if (this.models.model && !this.models.lost) return this.models.model;
+    if (this.models.lost) this.afterDeviceLoss();
     const restore = this.restoreFrom;
     if (!restore) {
       await this.buildFresh(this.config);
-      return this.model!;
+      return this.models.model!;
     }
-    const trainer = await this.buildTrainer(this.config, restore.params);
+    const trainer = await this.models.buildTrainer(this.config, restore.params);
     trainer.restoreState(restore);
-    this.installModel(trainer, this.config);
+    this.models.install(trainer, this.config);
     this.completed = this.submitted = restore.step;
     this.restoreFrom = null;
-    return this.model!;
+    return this.models.model!;
   }
 
   async setConfig(next: TrainingConfig, options: SetConfigOptions, signal: AbortSignal): Promise<ConfigResult> {
@@ -432,12 +339,12 @@ export class TrainingSession {
       resetReasons: change.resetReasons,
       changed: change.changed,
       rebuilt,
-      plan: planInfo(applied ? c : this.config, this.model ? this.model.trainer.plan.arena.bytesAllocated : null),
+      plan: planInfo(applied ? c : this.config, this.models.model ? this.models.model.trainer.plan.arena.bytesAllocated : null),
       status: this.status(),
     });
-    if (change.level === 'reset' && this.model && !options.allowReset) return result(false, false);
+    if (change.level === 'reset' && this.models.model && !options.allowReset) return result(false, false);
     throwIfCancelled(signal, 'setConfig');
-    if (!this.model) {
+    if (!this.models.model) {
       await this.replaceModel(c);
       this.emit({ type: 'status', status: this.status() });
       return result(true, true);
@@ -465,13 +372,13 @@ export class TrainingSession {
 
   /** New plan for `c` with the current weights, AdamW moments and step copied over on the GPU. */
   private async rebuildKeepingRun(c: TrainingConfig): Promise<void> {
-    const old = this.model!;
+    const old = this.models.model!;
     const table = old.trainer.plan.table;
-    const trainer = await this.buildTrainer(c, new Float32Array(table.totalFloats));
+    const trainer = await this.models.buildTrainer(c, new Float32Array(table.totalFloats));
     trainer.copyStateFrom(old.trainer);
-    this.destroyModel(); // destroyed after the copy was submitted: Dawn frees them once it ran
+    this.models.destroyModel(); // destroyed after the copy was submitted: Dawn frees them once it ran
     this.config = c;
-    this.installModel(trainer, c);
+    this.models.install(trainer, c);
     this.prefetch = null;
   }
 
@@ -486,7 +393,7 @@ export class TrainingSession {
     try {
       return await fn();
     } finally {
-      if (wasRunning && !this.error && this.model) this.startLoop(target, finish);
+      if (wasRunning && !this.error && this.models.model) this.startLoop(target, finish);
     }
   }
 
@@ -563,7 +470,7 @@ export class TrainingSession {
     this.lastDoneAt = null;
     try {
       // Wrapped: the lock covers the submission only, not the wait for the loss.
-      const { pending } = await this.gpuLock.run(async () => ({ pending: this.submitStep(batch, 0) }));
+      const { pending } = await this.models.gpuLock.run(async () => ({ pending: this.submitStep(batch, 0) }));
       const record = await pending;
       this.onStepDone(record);
       this.flushMetrics(true);
@@ -584,15 +491,15 @@ export class TrainingSession {
       this.config = { ...this.config, seed };
     }
     const c = this.config;
-    if (this.model && !this.engine?.ctx.lostError) {
+    if (this.models.model && !this.models.lost) {
       // Same plan, fresh state: new weights, zeroed moments.
-      const trainer = this.model.trainer;
+      const trainer = this.models.model.trainer;
       const fresh: Snapshot = { step: 0, params: initialParams(trainer.plan.table, new Random(c.seed)), m: null, v: null };
-      await this.gpuLock.run(async () => trainer.restoreState(fresh));
+      await this.models.gpuLock.run(async () => trainer.restoreState(fresh));
       this.newRun(fresh);
     } else {
       this.restoreFrom = null;
-      this.destroyModel();
+      this.models.destroyModel();
       await this.buildFresh(c);
     }
     this.setState('ready');
@@ -613,7 +520,7 @@ export class TrainingSession {
 
   /** The run over the current trainer and data set: the batch of step k is a function of (seed, data, settings, k). */
   private trainingRun(dataset: BrowserDataset): TrainingRun {
-    const trainer = this.model?.trainer;
+    const trainer = this.models.model?.trainer;
     if (!trainer) throw new WorkerError('internal', 'no model to train', 'Reload the page.');
     if (!this.run || this.run.trainer !== trainer || this.runDataset !== dataset || this.run.seed !== this.config.seed) {
       this.run = new TrainingRun(trainer, dataset.batchSource(), this.config.seed);
@@ -681,7 +588,7 @@ export class TrainingSession {
         let pending: Promise<StepRecord>;
         const step = this.submitted + 1;
         try {
-          ({ pending } = await this.gpuLock.run(async () => ({ pending: this.submitStep(batch, dataWaitMs) })));
+          ({ pending } = await this.models.gpuLock.run(async () => ({ pending: this.submitStep(batch, dataWaitMs) })));
         } catch (e) {
           failure = { error: e, step };
           break;
@@ -718,8 +625,8 @@ export class TrainingSession {
 
   /** Submits one training step; the promise resolves when its loss is back. */
   private submitStep(batch: PreparedBatch, dataWaitMs: number): Promise<StepRecord> {
-    const model = this.model;
-    const engine = this.engine;
+    const model = this.models.model;
+    const engine = this.models.engine;
     if (!model || !engine) throw new WorkerError('internal', 'no model to step', 'Reload the page.');
     if (engine.ctx.lostError) throw engine.ctx.lostError;
     const N = model.trainer.plan.shape.batchSize;
@@ -783,7 +690,7 @@ export class TrainingSession {
    * after submit, starts reading them.
    */
   private encodeSnapshot(encoder: GPUCommandEncoder, step: number): () => void {
-    const trainer = this.model!.trainer;
+    const trainer = this.models.model!.trainer;
     const withMoments = trainer.plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
     const pending = trainer.encodeStateRead(encoder, withMoments);
     const entry = this.snapshots.expect(step);
@@ -797,8 +704,8 @@ export class TrainingSession {
 
   /** A snapshot now, between steps (pause): validated like the others by the next finite loss. */
   private snapshotNow(): void {
-    const model = this.model;
-    if (!model || this.engine?.ctx.lostError || this.submitted === 0) return;
+    const model = this.models.model;
+    if (!model || this.models.lost || this.submitted === 0) return;
     if (this.snapshots.has(this.submitted)) return;
     const device = model.trainer.engine.ctx.device;
     const encoder = device.createCommandEncoder({ label: 'snapshot' });
@@ -809,7 +716,7 @@ export class TrainingSession {
 
   /** Stops the run with a typed status; restores the last good weights where the GPU still works. */
   private async handleRunError(e: unknown, step: number): Promise<void> {
-    const engine = this.engine;
+    const engine = this.models.engine;
     let error = e;
     if (engine?.ctx.lostError || e instanceof GpuDeviceLostError) error = engine?.ctx.lostError ?? e;
     this.snapshots.settle(this.completed);
@@ -822,10 +729,10 @@ export class TrainingSession {
       restoredStep = this.completed;
     } else {
       const gpuFailure = error instanceof NonFiniteLossError || error instanceof GpuRuntimeError || this.submitted > this.completed;
-      if (gpuFailure && good && this.model) {
-        this.model.trainer.restoreState(good);
+      if (gpuFailure && good && this.models.model) {
+        this.models.model.trainer.restoreState(good);
         // Errors raised by the failed steps are stale now.
-        this.model.trainer.engine.ctx.uncapturedErrors.length = 0;
+        this.models.model.trainer.engine.ctx.uncapturedErrors.length = 0;
         this.completed = this.submitted = good.step;
         restoredStep = good.step;
       } else {
@@ -839,24 +746,6 @@ export class TrainingSession {
   }
 
   // ============================================================================ reconstruction
-
-  private async evalTrainer(N: number, V: number): Promise<Trainer> {
-    const model = this.model!;
-    const plan = model.trainer.plan;
-    if (plan.shape.batchSize === N && plan.V === V) return model.trainer;
-    const key = `${N}:${V}`;
-    let t = this.evalTrainers.get(key);
-    if (!t) {
-      while (this.evalTrainers.size >= 2) {
-        const [k, old] = this.evalTrainers.entries().next().value as [string, Trainer];
-        old.destroy();
-        this.evalTrainers.delete(k);
-      }
-      t = await this.buildTrainer(model.built, new Float32Array(plan.table.totalFloats), N, V);
-      this.evalTrainers.set(key, t);
-    }
-    return t;
-  }
 
   async reconstruct(request: ReconstructRequest, signal: AbortSignal): Promise<ReconstructionResult> {
     const dataset = this.requireDataset();
@@ -877,11 +766,11 @@ export class TrainingSession {
     throwIfCancelled(signal, 'reconstruct');
     const N = batch.slots.length;
     const mask = generateMasks(N, L, V, new Random(seed));
-    const trainer = await this.evalTrainer(N, V);
+    const trainer = await this.models.evalTrainer(N, V);
     throwIfCancelled(signal, 'reconstruct');
-    const { r, step } = await this.gpuLock.run(async () => {
-      const current = this.model;
-      if (current !== model || (trainer !== model.trainer && ![...this.evalTrainers.values()].includes(trainer))) {
+    const { r, step } = await this.models.gpuLock.run(async () => {
+      const current = this.models.model;
+      if (current !== model || !this.models.owns(trainer)) {
         throw new WorkerError('busy', 'the model changed while the reconstruction was prepared', 'Ask for the reconstruction again.');
       }
       if (trainer !== model.trainer) trainer.copyStateFrom(model.trainer, true);
@@ -896,7 +785,7 @@ export class TrainingSession {
   async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
     const model = await this.ensureModel();
     const trainer = model.trainer;
-    const { read, step } = await this.gpuLock.run(async () => {
+    const { read, step } = await this.models.gpuLock.run(async () => {
       const encoder = trainer.engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
       const { read } = trainer.encodeStateRead(encoder, format === 'native');
       trainer.engine.ctx.device.queue.submit([encoder.finish()]);
@@ -911,20 +800,20 @@ export class TrainingSession {
     // Everything that can refuse the file happens before the model is touched.
     const file = openCheckpointForRun(bytes, fileName, this.config);
     const { next, report, lines } = file;
-    if (file.modelChanged && this.model && options.allowReset === false) {
+    if (file.modelChanged && this.models.model && options.allowReset === false) {
       return { applied: false, needsReset: true, report, lines, optimizerRestored: false, status: this.status() };
     }
     throwIfCancelled(signal, 'loadCheckpoint');
     await this.stopLoop();
     // Tensors the file lacks keep the current weights (same model) or a fresh initialisation.
-    const current = !file.modelChanged && this.model && !this.engine?.ctx.lostError ? await this.model.trainer.readParams() : null;
+    const current = !file.modelChanged && this.models.model && !this.models.lost ? await this.models.model.trainer.readParams() : null;
     const state = file.state(current);
-    const trainer = await this.buildTrainer(next, state.params);
+    const trainer = await this.models.buildTrainer(next, state.params);
     trainer.restoreState(state);
-    this.destroyModel();
+    this.models.destroyModel();
     const inputChanged = next.inputSize !== this.config.inputSize;
     this.config = next;
-    this.installModel(trainer, next);
+    this.models.install(trainer, next);
     this.newRun(state);
     if (inputChanged) await this.data.setDecodeSize(decodeSizeFor(next.inputSize));
     this.setState('ready');
@@ -941,7 +830,7 @@ export class TrainingSession {
       return;
     }
     if (fault === 'non-finite-weights') {
-      await this.gpuLock.run(async () => {
+      await this.models.gpuLock.run(async () => {
         const nan = new Float32Array(64).fill(Number.NaN);
         upload(model.trainer.engine.ctx.device, model.trainer.plan.params, nan);
       });
@@ -952,12 +841,9 @@ export class TrainingSession {
 
   async dispose(): Promise<void> {
     await this.stopLoop().catch(() => {});
-    this.disposed = true;
-    this.destroyModel();
+    this.models.dispose();
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
     await this.data.dispose();
-    this.engine?.ctx.device.destroy();
-    this.engine = null;
     this.events.dispose();
   }
 }
