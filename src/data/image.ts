@@ -212,30 +212,3 @@ export function resampleBox(image: PixelImage, box: CropBox, outWidth: number, o
   }
   return out;
 }
-
-/** Whole-image resize (Pillow `img.resize((w, h), resample)`), RGB out. */
-export function resizeImage(image: PixelImage, outWidth: number, outHeight: number, interpolation: Interpolation = 'bicubic'): PixelImage {
-  const data = resampleBox(image, { top: 0, left: 0, height: image.height, width: image.width }, outWidth, outHeight, interpolation);
-  return { width: outWidth, height: outHeight, channels: 3, data };
-}
-
-/** Integer crop, RGB out: (box.height, box.width, 3). */
-export function cropImage(image: PixelImage, box: CropBox): PixelImage {
-  checkImage(image);
-  const { top, left, height, width } = box;
-  if (!(left >= 0 && top >= 0 && width > 0 && height > 0 && left + width <= image.width && top + height <= image.height)) {
-    throw new ImageShapeError('crop box', `(top ${top}, left ${left}, ${height}×${width}) does not lie inside the ${image.height}×${image.width} image`);
-  }
-  const ch = image.channels;
-  const out = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const s = ((top + y) * image.width + left + x) * ch;
-      const o = (y * width + x) * 3;
-      out[o] = image.data[s]!;
-      out[o + 1] = image.data[s + 1]!;
-      out[o + 2] = image.data[s + 2]!;
-    }
-  }
-  return { width, height, channels: 3, data: out };
-}

@@ -15,6 +15,7 @@
 // mean/rstd, GRN norms), index tables and scalars, the kernels' partial-sum scratch (split-K,
 // column sums, LayerNorm/GRN/dwconv parameter-gradient partials), all small next to the
 // activations.
+import { TAPS } from '../ops/flop-conventions.ts';
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
 import { fcmaeStepFlops } from './flops.ts';
@@ -56,7 +57,7 @@ export interface MacsPerImage {
 
 /** MACs of one block of width C on `sites` sites: 7×7 depthwise + two pointwise (C→4C→C). */
 function blockMacs(C: number, sites: number): number {
-  return sites * (49 * C + 8 * C * C);
+  return sites * (TAPS * C + 8 * C * C);
 }
 
 /** MACs of the encoder alone on `patches` computed patches of 32×32 px (dense at patches = L). */

@@ -8,7 +8,7 @@
 //
 // Conventions (src/ops/flop-conventions.ts, their one definition): a multiply-add counts 2 FLOPs
 // (so these are 2× the "GFLOPs" of the ConvNeXt V2 paper's table, which counts multiply-adds;
-// `encoderForwardMacs` in src/bench/flops.ts reproduces that table). The sparse encoder counts
+// `encoderMacs` in src/train/estimates.ts reproduces that table). The sparse encoder counts
 // only visible rows (N·V·r²), and the depthwise conv counts all 49 taps of each visible output,
 // as if every neighbour were visible (what a dense conv of the same rows would cost).
 // Elementwise ops (LayerNorm, GELU, GRN, loss, AdamW) get rough per-element operation counts;

@@ -13,7 +13,6 @@ import type {
   FolderListing,
   GpuStatus,
   InjectedFault,
-  PlanInfo,
   ReconstructRequest,
   ReconstructionResult,
   SavedCheckpoint,
@@ -120,10 +119,6 @@ export class EngineClient {
 
   setConfig(config: TrainingConfig, o: Cancellable & { allowReset?: boolean } = {}): Promise<ConfigResult> {
     return this.call(o.signal, (cancelId) => this.api.setConfig(config, { cancelId, allowReset: o.allowReset }));
-  }
-
-  estimate(config: TrainingConfig): Promise<PlanInfo> {
-    return this.api.estimate(config);
   }
 
   start(o: StartOptions = {}): Promise<WorkerStatus> {

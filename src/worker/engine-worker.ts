@@ -56,7 +56,6 @@ const api: EngineWorkerApi = {
     return Comlink.transfer(t, [t.rgba.buffer]);
   },
   setConfig: (config, o = {}) => run(o.cancelId, (s) => session.setConfig(config, o, s)),
-  estimate: async (config) => session.estimate(config),
   start: (o) => session.start(o),
   pause: () => session.pause(),
   resume: (o) => session.start(o),

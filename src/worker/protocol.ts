@@ -431,8 +431,6 @@ export interface EngineWorkerApi {
 
   /** Validate and apply a configuration (builds the plan; see the header for what resets). */
   setConfig(config: TrainingConfig, options?: SetConfigOptions): Promise<ConfigResult>;
-  /** Plan figures for a config without building anything. */
-  estimate(config: TrainingConfig): Promise<PlanInfo>;
 
   /** Run the loop in the background (returns once it runs). */
   start(options?: StartOptions): Promise<WorkerStatus>;

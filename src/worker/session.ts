@@ -50,7 +50,6 @@ import {
   type InjectedFault,
   type LoadCheckpointOptions,
   type LoadOptions,
-  type PlanInfo,
   type ReconstructRequest,
   type ReconstructionResult,
   type RunError,
@@ -260,10 +259,6 @@ export class TrainingSession {
   }
 
   // ============================================================================ model
-
-  estimate(config: TrainingConfig): PlanInfo {
-    return planInfo(validateTrainingConfig(config));
-  }
 
   private lrAt(step: number): number {
     return learningRateAt(step - 1, lrScheduleOf(this.config));

@@ -1,18 +1,18 @@
-// The FLOP counter against published figures (the ConvNeXt V2 paper's GFLOPs column, which
-// counts multiply-adds at 224 px with a 1000-class head) and against counts done by hand.
+// The counters of arithmetic against published figures (the ConvNeXt V2 paper's GFLOPs column,
+// which counts multiply-adds at 224 px with a 1000-class head) and against counts done by hand.
 import { describe, expect, it } from 'vitest';
-import { encoderForwardMacs } from '../../../src/bench/flops.ts';
+import { encoderMacs } from '../../../src/train/estimates.ts';
 import { customConfig, MODEL_SIZES, modelConfig, type SizeName } from '../../../src/model/config.ts';
 import { paramTable } from '../../../src/model/parameters.ts';
 import { ELEMENTWISE_FLOPS, lossReduceFlops, PASS_FLOPS } from '../../../src/ops/flop-conventions.ts';
 import { fcmaeStepFlops } from '../../../src/train/flops.ts';
 
-describe('encoderForwardMacs', () => {
+describe('encoderMacs (dense, all 49 patches at 224 px) + the 1000-class head', () => {
   // Paper values are rounded to 2–3 significant digits (and tiny's 4.47 to 0.5%): 0.6% tolerance.
   const published: [SizeName, number][] = [['atto', 0.55], ['femto', 0.78], ['pico', 1.37], ['nano', 2.45], ['tiny', 4.47], ['base', 15.4], ['large', 34.4], ['huge', 115]];
   for (const [size, gmacs] of published) {
     it(`${size} at 224 px is ${gmacs} GMACs`, () => {
-      const got = encoderForwardMacs(MODEL_SIZES[size], 224, 224) / 1e9;
+      const got = (encoderMacs(modelConfig(size), 49) + MODEL_SIZES[size].dims[3]! * 1000) / 1e9;
       expect(Math.abs(got - gmacs) / gmacs, `${size}: counted ${got.toFixed(4)} G`).toBeLessThan(0.006);
     });
   }
@@ -60,7 +60,7 @@ describe('fcmaeStepFlops', () => {
     expect(ablation.byPhase.get('loss')).toBe(masked.byPhase.get('loss'));
     // the forward matmul + conv work of the encoder at ratio 0 is twice the paper's multiply-adds (no head)
     const encoderForward = dense.entries.filter((e) => !e.phase.endsWith('backward') && /stem|stage|downsample/.test(e.phase) && (e.kind === 'matmul' || e.kind === 'conv'));
-    const biasAndResidual = encoderForward.reduce((a, e) => a + e.flops, 0) - 2 * (encoderForwardMacs(c, 224, 224) - 320 * 1000);
+    const biasAndResidual = encoderForward.reduce((a, e) => a + e.flops, 0) - 2 * encoderMacs(c, 49);
     expect(biasAndResidual / dense.forward).toBeLessThan(0.01);
     expect(biasAndResidual).toBeGreaterThan(0);
   });
