@@ -1,7 +1,7 @@
 // One training run, two drivers: the browser worker's TrainingSession (run here in Node on Dawn,
 // with the Node image decoder in place of createImageBitmap) and the CLI's `train` give the same
 // losses bit for bit for the same seed, data and settings, through the worker's loop and its
-// manual step; and a checkpoint the CLI wrote continues in the worker exactly as the CLI did.
+// manual step; and a checkpoint either one wrote continues in the other exactly.
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,5 +115,23 @@ describe('the browser worker and the CLI run one training run', () => {
     await session.runSteps(STEPS - 3, signal);
     const resumed = Array.from({ length: STEPS - 3 }, (_, i) => losses.get(i + 4)!);
     expect(firstDifference(resumed, cli.slice(3)), `worker ${resumed.join(', ')}\ncli    ${cli.slice(3).join(', ')}`).toBe('none');
+  }, 300_000);
+
+  it("the worker's step-2 checkpoint continues in the CLI exactly as in the worker", async () => {
+    const { session } = await openSession();
+    sessions.push(session);
+    const signal = new AbortController().signal;
+    await session.runSteps(2, signal);
+    const saved = await session.saveCheckpoint('native', signal);
+    expect(saved.step).toBe(2);
+    const file = join(tmp, saved.fileName);
+    writeFileSync(file, saved.bytes);
+    const resumedOut = join(tmp, 'resumed-from-worker');
+    const r = runCli(['train', '--data', dataDir, '--resume', file, '--eval-images', '2', '--out', resumedOut]);
+    expect(r.code, r.stderr).toBe(0);
+    const resumed = cliLosses(resumedOut);
+    expect(resumed, r.stdout).toHaveLength(STEPS - 2);
+    expect(firstDifference(resumed, cli.slice(2)), `cli resumed ${resumed.join(', ')}
+cli         ${cli.slice(2).join(', ')}`).toBe('none');
   }, 300_000);
 });
