@@ -1,0 +1,522 @@
+// The worker's run controller: the run's state machine (idle → ready → running → pausing →
+// paused / finished / error), the training loop that keeps two steps in flight while the next
+// batch is drawn, single steps, pauses that keep the prefetched batch, the known-good snapshots
+// and what happens when a step fails (a non-finite loss, a GPU error, a lost device): the run
+// stops with a typed status and goes on from the last good weights. It drives the one training
+// run (src/train/run.ts); the session owns configuration, checkpoints and reconstructions.
+//
+// The loop (worker-driven: macrotask hops, never requestAnimationFrame): take the prefetched
+// batch → submit the step (forward, backward, AdamW and the loss copy in one submission) →
+// start drawing the next batch → yield. At most two steps are in flight; their results are
+// processed in order as they come back.
+//
+// Last good weights: every SNAPSHOT_EVERY steps (and at every pause) the step's submission also
+// copies the parameters and AdamW moments into staging buffers (snapshots.ts). A snapshot taken
+// after update k becomes "good" once a later step's loss came back finite and it holds no
+// NaN/Inf. A run error restores it into the plan; after a device loss the next start re-creates
+// the device and rebuilds the plan from it. Moments are snapshotted only for models up to
+// SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
+import type { Engine } from '../gpu/engine.ts';
+import { GpuDeviceLostError, GpuRuntimeError } from '../gpu/errors.ts';
+import { initialParams, paramTable } from '../model/parameters.ts';
+import { NonFiniteLossError, type TrainerState } from '../train/trainer.ts';
+import { TrainingRun, type StepBatch } from '../train/run.ts';
+import { modelOf, type RunConfig } from '../train/run-config.ts';
+import { Random } from '../util/random.ts';
+import { EmptyDatasetError, type BrowserDataset } from '../data/browser-dataset.ts';
+import { cancelledError, raceCancellation, throwIfCancelled } from './cancellation.ts';
+import { runErrorOf, toWorkerError } from './errors.ts';
+import type { WorkerEvents } from './events.ts';
+import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
+import type { DatasetHost } from './dataset-host.ts';
+import type { Model, ModelHost } from './model-host.ts';
+import { InFlightWindow, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
+import { SnapshotStore } from './snapshots.ts';
+import { WorkerError, type RunError, type RunState, type StartOptions, type StepRecord, type WorkerEvent, type WorkerStatus } from './protocol.ts';
+
+/** Steps between weight snapshots (plus step 0 and every pause). */
+export const SNAPSHOT_EVERY = 10;
+/** Models above this many parameter floats snapshot weights only (moments would cost 2× more). */
+export const SNAPSHOT_MOMENTS_MAX_FLOATS = 16 * 1024 * 1024;
+/** Profile phase times on steps 1, 11, 21, … when timestamp queries exist. */
+export const PROFILE_EVERY = 10;
+
+type Snapshot = TrainerState;
+
+interface PreparedBatch extends StepBatch {
+  key: string;
+}
+
+export class RunController {
+  state: RunState = 'idle';
+  runId = 1;
+  /** Steps whose loss came back. */
+  completed = 0;
+  /** Steps queued on the GPU. */
+  submitted = 0;
+  targetStep: number | null = null;
+  private finishState: 'finished' | 'paused' = 'paused';
+  lastLoss: number | null = null;
+  lastRecord: StepRecord | null = null;
+  error: RunError | null = null;
+  loopPromise: Promise<void> | null = null;
+  private stopRequested = false;
+  private runStart: number | null = null;
+  private lastDoneAt: number | null = null;
+  /** The run over the current trainer and data set (rebuilt when either changes). */
+  private run: TrainingRun | null = null;
+  private runDataset: BrowserDataset | null = null;
+  /** The next step's batch, drawn while the current one runs (dropped when anything it depends on changes). */
+  prefetch: { key: string; promise: Promise<PreparedBatch> } | null = null;
+  readonly snapshots = new SnapshotStore();
+  /** Set after a device loss: the next model build starts from it. */
+  restoreFrom: Snapshot | null = null;
+  readonly metrics = new MetricsBatcher();
+  metricsTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly throttle = new ThrottleDetector();
+
+  constructor(
+    private readonly models: ModelHost,
+    private readonly data: DatasetHost,
+    private readonly events: WorkerEvents,
+    private readonly host: {
+      /** The run configuration now (live keys included). */
+      config(): RunConfig;
+      status(): WorkerStatus;
+    },
+  ) {}
+
+  private get config(): RunConfig {
+    return this.host.config();
+  }
+
+  private status(): WorkerStatus {
+    return this.host.status();
+  }
+
+  private emit(event: WorkerEvent, transfer: Transferable[] = []): void {
+    this.events.emit(event, transfer);
+  }
+
+  private get dataset(): BrowserDataset | null {
+    return this.data.dataset;
+  }
+
+  private requireDataset(): BrowserDataset {
+    return this.data.require();
+  }
+
+  onDeviceLost(err: GpuDeviceLostError): void {
+    if (this.loopPromise) return; // the loop's failing step reports it
+    this.afterDeviceLoss();
+    this.error = runErrorOf(err, this.completed + 1, this.completed);
+    this.setState('error');
+  }
+
+  /** GPU objects are gone: drop them and remember what to rebuild from. */
+  afterDeviceLoss(): void {
+    this.restoreFrom = this.snapshots.good;
+    this.models.forgetGpu();
+    const good = this.snapshots.good;
+    if (good) this.completed = this.submitted = good.step;
+  }
+
+  setState(state: RunState): void {
+    this.state = state;
+    this.emit({ type: 'status', status: this.status() });
+  }
+
+  flushMetrics(force = false): void {
+    const batch = this.metrics.take(performance.now(), force);
+    if (batch) this.emit({ type: 'metrics', batch }, batchTransferables(batch));
+    if (this.metrics.pending && !this.metricsTimer) {
+      this.metricsTimer = setTimeout(() => {
+        this.metricsTimer = null;
+        this.flushMetrics();
+      }, this.metrics.delayUntilDue(performance.now()) + 1);
+    }
+  }
+
+  /** Fresh weights for the config (what Trainer.create would draw) and a new run at step 0. */
+  async buildFresh(c: RunConfig): Promise<void> {
+    // Trainer.create checks the size too, but drawing the weights comes first and takes seconds
+    // (gigabytes) for the largest models: refuse before that.
+    await this.models.assertFits(c);
+    const table = paramTable(modelOf(c));
+    const params = initialParams(table, new Random(c.seed));
+    const trainer = await this.models.buildTrainer(c, params);
+    this.models.destroyModel();
+    this.models.install(trainer, c);
+    this.newRun({ step: 0, params, m: null, v: null });
+  }
+
+  newRun(snapshot: Snapshot): void {
+    this.runId++;
+    this.completed = this.submitted = snapshot.step;
+    this.snapshots.reset(snapshot);
+    this.restoreFrom = null;
+    this.lastLoss = null;
+    this.lastRecord = null;
+    this.error = null;
+    this.runStart = null;
+    this.lastDoneAt = null;
+    this.targetStep = null;
+    this.prefetch = null;
+    this.run = null;
+    this.throttle.reset();
+    this.state = 'ready';
+  }
+
+  /** A model exists for the current config (built now if needed, restored after a device loss). */
+  async ensureModel(): Promise<Model> {
+    if (this.models.model && !this.models.lost) return this.models.model;
+    if (this.models.lost) this.afterDeviceLoss();
+    const restore = this.restoreFrom;
+    if (!restore) {
+      await this.buildFresh(this.config);
+      return this.models.model!;
+    }
+    const trainer = await this.models.buildTrainer(this.config, restore.params);
+    trainer.restoreState(restore);
+    this.models.install(trainer, this.config);
+    this.completed = this.submitted = restore.step;
+    this.restoreFrom = null;
+    return this.models.model!;
+  }
+
+  /** Runs fn with the loop stopped (after in-flight steps), then restarts it if it was running. */
+  async whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+    const wasRunning = this.loopPromise !== null && !this.stopRequested;
+    const target = this.targetStep;
+    const finish = this.finishState;
+    if (wasRunning) await this.stopLoop();
+    try {
+      return await fn();
+    } finally {
+      if (wasRunning && !this.error && this.models.model) this.startLoop(target, finish);
+    }
+  }
+
+  async stopLoop(): Promise<void> {
+    if (!this.loopPromise) return;
+    this.stopRequested = true;
+    if (this.state === 'running') this.setState('pausing');
+    await this.loopPromise;
+  }
+
+  /** Clears a continuable error so the run can go on. */
+  private clearErrorForContinue(): void {
+    if (!this.error) return;
+    if (!this.error.canContinue) {
+      throw new WorkerError(this.error.kind, this.error.message, this.error.suggestion);
+    }
+    if (this.error.kind === 'no-dataset' && !this.dataset) throw new WorkerError('no-dataset', 'no dataset is loaded', 'Load the demo set or drop a folder of images first.');
+    this.dataset?.resetStorm();
+    this.error = null;
+  }
+
+  async start(options: StartOptions = {}): Promise<WorkerStatus> {
+    if (this.loopPromise && !this.stopRequested) return this.status();
+    if (this.loopPromise) await this.loopPromise;
+    this.clearErrorForContinue();
+    this.requireDataset();
+    await this.ensureModel();
+    const total = this.config.totalSteps;
+    const until = options.untilStep ?? (this.completed < total ? total : null);
+    this.startLoop(until, 'finished');
+    return this.status();
+  }
+
+  async pause(): Promise<WorkerStatus> {
+    await this.stopLoop();
+    return this.status();
+  }
+
+  async runSteps(count: number, signal: AbortSignal): Promise<StepRecord> {
+    if (!Number.isInteger(count) || count < 1) throw new WorkerError('config', `runSteps count ${count} must be an integer ≥ 1`, 'Ask for at least one step.');
+    if (this.loopPromise) throw new WorkerError('busy', 'the loop is running', 'Pause first, or use start() to keep it running.');
+    this.clearErrorForContinue();
+    this.requireDataset();
+    await this.ensureModel();
+    throwIfCancelled(signal, 'runSteps');
+    const onAbort = () => void this.stopLoop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.startLoop(this.submitted + count, 'paused');
+      await this.loopPromise;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (this.error) throw new WorkerError(this.error.kind, this.error.message, this.error.suggestion, { step: this.error.step, restoredStep: this.error.restoredStep });
+    if (signal.aborted) throw cancelledError('runSteps');
+    return this.lastRecord!;
+  }
+
+  async step(signal: AbortSignal): Promise<StepRecord> {
+    if (this.loopPromise) throw new WorkerError('busy', 'the loop is running', 'Pause first, then step.');
+    this.clearErrorForContinue();
+    const dataset = this.requireDataset();
+    await this.ensureModel();
+    let batch: PreparedBatch;
+    try {
+      batch = await raceCancellation(this.takeBatch(dataset), signal, 'step');
+    } catch (e) {
+      if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
+      await this.handleRunError(e, this.submitted + 1);
+      throw toWorkerError(e);
+    }
+    const submittedStep = this.submitted + 1;
+    // A manual step's gap to the previous one is the person's pause, not throttling.
+    this.lastDoneAt = null;
+    try {
+      // Wrapped: the lock covers the submission only, not the wait for the loss.
+      const { pending } = await this.models.gpuLock.run(async () => ({ pending: this.submitStep(batch, 0) }));
+      const record = await pending;
+      this.onStepDone(record);
+      this.flushMetrics(true);
+      this.state = 'paused';
+      this.emit({ type: 'status', status: this.status() });
+      return record;
+    } catch (e) {
+      await this.handleRunError(e, submittedStep);
+      throw toWorkerError(e);
+    }
+  }
+
+  private startLoop(untilStep: number | null, finish: 'finished' | 'paused'): void {
+    this.targetStep = untilStep;
+    this.finishState = finish;
+    this.stopRequested = false;
+    this.throttle.reset();
+    this.lastDoneAt = null;
+    this.setState('running');
+    this.loopPromise = this.loop().finally(() => {
+      this.loopPromise = null;
+    });
+  }
+
+  /** The run over the current trainer and data set: the batch of step k is a function of (seed, data, settings, k). */
+  private trainingRun(dataset: BrowserDataset): TrainingRun {
+    const trainer = this.models.model?.trainer;
+    if (!trainer) throw new WorkerError('internal', 'no model to train', 'Reload the page.');
+    if (!this.run || this.run.trainer !== trainer || this.runDataset !== dataset || this.run.seed !== this.config.seed) {
+      this.run = new TrainingRun(trainer, dataset.batchSource(), this.config.seed);
+      this.runDataset = dataset;
+    }
+    return this.run;
+  }
+
+  /** Identifies what a prepared batch was drawn for (a batch of another run, shape, data set or step is dropped). */
+  private batchKey(step = this.submitted + 1): string {
+    return `${this.runId}:${this.data.generation}:${this.config.batchSize}x${this.config.inputSize}:${step}`;
+  }
+
+  /** Starts drawing the batch of step `step` (the next one by default). */
+  private prepareBatch(dataset: BrowserDataset, step = this.submitted + 1): { key: string; promise: Promise<PreparedBatch> } {
+    const key = this.batchKey(step);
+    const promise = (async (): Promise<PreparedBatch> => {
+      if (dataset.size === 0) throw new EmptyDatasetError(dataset.name, 'no image could be decoded');
+      return { key, ...(await this.trainingRun(dataset).batchFor(step)) };
+    })();
+    promise.catch(() => {}); // surfaced when taken
+    return { key, promise };
+  }
+
+  private async takeBatch(dataset: BrowserDataset): Promise<PreparedBatch> {
+    let p = this.prefetch;
+    this.prefetch = null;
+    if (!p || p.key !== this.batchKey()) p = this.prepareBatch(dataset);
+    const batch = await p.promise;
+    if (batch.key !== this.batchKey()) return this.takeBatch(dataset);
+    return batch;
+  }
+
+  private async loop(): Promise<void> {
+    const window = new InFlightWindow<void>(2);
+    let failure: { error: unknown; step: number } | null = null;
+    let results: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        if (this.stopRequested || failure) break;
+        if (this.targetStep !== null && this.submitted >= this.targetStep) break;
+        if (window.full) {
+          await window.waitForRoom();
+          continue;
+        }
+        const dataset = this.dataset;
+        if (!dataset) {
+          failure = { error: new EmptyDatasetError('(none)', 'no dataset is loaded'), step: this.submitted + 1 };
+          break;
+        }
+        const waitStart = performance.now();
+        let batch: PreparedBatch;
+        try {
+          batch = await this.takeBatch(dataset);
+        } catch (e) {
+          failure = { error: e, step: this.submitted + 1 };
+          break;
+        }
+        const dataWaitMs = performance.now() - waitStart;
+        if (this.stopRequested || failure || dataset !== this.dataset) {
+          // Keep the drawn batch for the next start, so pausing does not skip data.
+          if (dataset === this.dataset) this.prefetch = { key: batch.key, promise: Promise.resolve(batch) };
+          break;
+        }
+        let pending: Promise<StepRecord>;
+        const step = this.submitted + 1;
+        try {
+          ({ pending } = await this.models.gpuLock.run(async () => ({ pending: this.submitStep(batch, dataWaitMs) })));
+        } catch (e) {
+          failure = { error: e, step };
+          break;
+        }
+        pending.catch(() => {});
+        const processed = (results = results.then(() =>
+          pending.then(
+            (record) => {
+              if (!failure) this.onStepDone(record);
+            },
+            (e) => {
+              failure ??= { error: e, step };
+            },
+          ),
+        ));
+        window.add(processed);
+        if (!this.prefetch) this.prefetch = this.prepareBatch(dataset);
+        await yieldToEventLoop();
+      }
+      await window.drain();
+      await results;
+    } catch (e) {
+      failure ??= { error: e, step: this.submitted };
+    }
+    if (failure) {
+      await this.handleRunError(failure.error, failure.step);
+      return;
+    }
+    this.flushMetrics(true);
+    const reached = this.targetStep !== null && this.completed >= this.targetStep;
+    this.snapshotNow();
+    this.setState(reached ? this.finishState : 'paused');
+  }
+
+  /** Submits one training step; the promise resolves when its loss is back. */
+  private submitStep(batch: PreparedBatch, dataWaitMs: number): Promise<StepRecord> {
+    const model = this.models.model;
+    const engine = this.models.engine;
+    if (!model || !engine) throw new WorkerError('internal', 'no model to step', 'Reload the page.');
+    if (engine.ctx.lostError) throw engine.ctx.lostError;
+    const N = model.trainer.plan.shape.batchSize;
+    const k = this.submitted + 1;
+    const profiler = model.profiler && k % PROFILE_EVERY === 1 ? model.profiler : null;
+    let timing: { read(): Promise<Float32Array> } | null = null;
+    const submitted = this.trainingRun(this.runDataset!).submit(batch, {
+      encode: profiler ? (encoder) => profiler.encodeStep(encoder) : undefined,
+      beforeSubmit: (encoder) => {
+        timing = profiler ? profiler.resolve(encoder) : null;
+        return k % SNAPSHOT_EVERY === 0 ? this.encodeSnapshot(encoder, k) : undefined;
+      },
+    });
+    const { submittedAt } = submitted;
+    this.submitted = k;
+    this.runStart ??= submittedAt;
+    const runId = this.runId;
+    const runStart = this.runStart;
+    return (async () => {
+      let loss: number;
+      let lr: number;
+      let phaseMs: Float32Array | null = null;
+      try {
+        // Same submission: the timestamps are ready when the loss is.
+        [{ loss, lr }, phaseMs] = await Promise.all([submitted.result, timing ? (timing as { read(): Promise<Float32Array> }).read() : Promise.resolve(null)]);
+      } catch (e) {
+        if (e instanceof NonFiniteLossError || e instanceof GpuRuntimeError) throw e;
+        throw await this.deviceAware(engine, e);
+      }
+      const doneAt = performance.now();
+      const t = stepTimings({ submittedAt, doneAt, previousDoneAt: this.lastDoneAt, batchSize: N });
+      const gap = this.lastDoneAt === null ? null : doneAt - this.lastDoneAt;
+      this.lastDoneAt = doneAt;
+      if (gap !== null && this.throttle.add({ gapMs: gap, stepMs: t.stepMs, dataWaitMs })) this.emit({ type: 'status', status: this.status() });
+      if (phaseMs && profiler && runId === this.runId) this.metrics.pushPhases(k, profiler.names, phaseMs);
+      return { runId, step: k, loss, lr, stepMs: t.stepMs, imagesPerSec: t.imagesPerSec, wallMs: doneAt - runStart };
+    })();
+  }
+
+  /** A read that failed because the device went away reports the loss, not "mapAsync failed". */
+  private async deviceAware(engine: Engine, e: unknown): Promise<unknown> {
+    if (engine.ctx.lostError) return engine.ctx.lostError;
+    const lost = await Promise.race([engine.ctx.lost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+    return lost ?? e;
+  }
+
+  private onStepDone(record: StepRecord): void {
+    if (record.runId !== this.runId) return;
+    this.completed = Math.max(this.completed, record.step);
+    this.lastLoss = record.loss;
+    this.lastRecord = record;
+    this.metrics.push(record);
+    this.snapshots.promote(this.completed);
+    this.flushMetrics();
+  }
+
+  /**
+   * Encodes copies of params (and moments) into staging buffers; the returned function, called
+   * after submit, starts reading them.
+   */
+  private encodeSnapshot(encoder: GPUCommandEncoder, step: number): () => void {
+    const trainer = this.models.model!.trainer;
+    const withMoments = trainer.plan.table.totalFloats <= SNAPSHOT_MOMENTS_MAX_FLOATS;
+    const pending = trainer.encodeStateRead(encoder, withMoments);
+    const entry = this.snapshots.expect(step);
+    return () => {
+      pending.read().then(
+        (state) => this.snapshots.fulfil(entry, state, this.completed),
+        () => this.snapshots.drop(entry),
+      );
+    };
+  }
+
+  /** A snapshot now, between steps (pause): validated like the others by the next finite loss. */
+  private snapshotNow(): void {
+    const model = this.models.model;
+    if (!model || this.models.lost || this.submitted === 0) return;
+    if (this.snapshots.has(this.submitted)) return;
+    const device = model.trainer.engine.ctx.device;
+    const encoder = device.createCommandEncoder({ label: 'snapshot' });
+    const start = this.encodeSnapshot(encoder, this.submitted);
+    device.queue.submit([encoder.finish()]);
+    start();
+  }
+
+  /** Stops the run with a typed status; restores the last good weights where the GPU still works. */
+  async handleRunError(e: unknown, step: number): Promise<void> {
+    const engine = this.models.engine;
+    let error = e;
+    if (engine?.ctx.lostError || e instanceof GpuDeviceLostError) error = engine?.ctx.lostError ?? e;
+    this.snapshots.settle(this.completed);
+    this.prefetch = null;
+    const good = this.snapshots.good;
+    const lost = error instanceof GpuDeviceLostError;
+    let restoredStep = this.completed;
+    if (lost) {
+      this.afterDeviceLoss();
+      restoredStep = this.completed;
+    } else {
+      const gpuFailure = error instanceof NonFiniteLossError || error instanceof GpuRuntimeError || this.submitted > this.completed;
+      if (gpuFailure && good && this.models.model) {
+        this.models.model.trainer.restoreState(good);
+        // Errors raised by the failed steps are stale now.
+        this.models.model.trainer.engine.ctx.uncapturedErrors.length = 0;
+        this.completed = this.submitted = good.step;
+        restoredStep = good.step;
+      } else {
+        this.submitted = this.completed;
+      }
+    }
+    this.error = runErrorOf(error, step, restoredStep);
+    this.lastDoneAt = null;
+    this.flushMetrics(true);
+    this.setState('error');
+  }
+}
