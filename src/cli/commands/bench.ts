@@ -15,10 +15,15 @@ import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { readBatchFile } from '../batch-file.ts';
 import { checkMaskRatio } from '../shape-options.ts';
+import { checkedRunConfig } from '../run-config-flags.ts';
+import { cliDefaultRunConfig, trainingSettingsOf } from '../../train/run-config.ts';
 import { describeVisible } from '../../train/masking.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 
 const CMD = 'bench';
+
+/** What an unset flag means: the run configuration's CLI defaults, as for `train`. */
+const RUN_DEFAULTS = cliDefaultRunConfig();
 
 export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
@@ -57,7 +62,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   const progress = (line: string) => cli.warn(line);
   const steps = o.number('steps', 10, { integer: true, min: 1 });
   const warmupSteps = o.number('warmup', 1, { integer: true, min: 0 });
-  const seed = o.number('seed', 0, { integer: true, min: 0 });
+  const seed = o.number('seed', RUN_DEFAULTS.seed, { integer: true, min: 0, max: 2 ** 32 - 1 });
   const options = stepOptionsFrom(o);
   const phaseTiming = phaseTimingOf(o);
   const peer = o.has('peer') ? o.choice('peer', ['tfjs'] as const, 'tfjs') : null;
@@ -81,13 +86,18 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     counts = [batch.visible];
   } else {
     const config = modelConfigFromOptions(o, 'atto');
-    const size = o.number('input-size', 224, { integer: true, min: 32 });
+    const size = o.number('input-size', RUN_DEFAULTS.inputSize, { integer: true, min: 32 });
     if (size % 32) throw new UsageError(`${CMD}: --input-size ${size} must be a multiple of 32`);
-    const batchSize = o.number('batch-size', 8, { integer: true, min: 1 });
+    const batchSize = o.number('batch-size', RUN_DEFAULTS.batchSize, { integer: true, min: 1 });
     if (o.has('sweep') && o.has('mask-ratio')) throw new UsageError(`${CMD}: give --mask-ratio or --sweep, not both`);
-    const ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', 0.6, { min: 0, max: 0.99 })];
+    const ratios = o.has('sweep') ? ratioList(o.string('sweep')) : [o.number('mask-ratio', RUN_DEFAULTS.maskRatio, { min: 0, max: 0.99 })];
     // the ratios become visible counts here, once
     counts = ratios.map((r) => checkMaskRatio(CMD, r, size));
+    // every setting checked by the run configuration's owner, as `train` does
+    ratios.forEach((maskRatio, i) => {
+      const training = { ...trainingSettingsOf(RUN_DEFAULTS), inputSize: size, batchSize, maskRatio, visiblePatches: counts[i]!, seed };
+      checkedRunConfig(CMD, config, options, training, RUN_DEFAULTS.evalImages);
+    });
     base = { config, batchSize, height: size, width: size, visible: counts[0]!, options, steps, warmupSteps, seed, phaseTiming };
     // the peer (src/bench/tfjs-peer.ts) builds ConvNeXt V2 blocks, GRN included
     if (peer && !config.grn) throw new UsageError(`${CMD}: --peer tfjs: the TF.js peer implements blocks with GRN only (drop --grn off)`);

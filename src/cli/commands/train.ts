@@ -18,7 +18,8 @@ import { makeEvalBatch } from '../../data/augment.ts';
 import type { PixelImage } from '../../data/image.ts';
 import { formatSkippedTsv } from '../../data/node-folder.ts';
 import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint } from '../../io/native-checkpoint.ts';
-import { cliDefaultRunConfig, decodeSizeFor, defaultRunConfig, WARMUP_FRACTION, lrScheduleOf, runConfigFromCheckpoint, RunConfigError, validateRunConfig, type RunConfig, type TrainingSettings } from '../../train/run-config.ts';
+import { cliDefaultRunConfig, decodeSizeFor, WARMUP_FRACTION, lrScheduleOf, type TrainingSettings } from '../../train/run-config.ts';
+import { checkedRunConfig } from '../run-config-flags.ts';
 import { encodePng } from '../../io/png.ts';
 import { type ModelConfig, type StepOptions } from '../../model/config.ts';
 import { initialParams, paramTable, type ParamTable } from '../../model/parameters.ts';
@@ -82,42 +83,6 @@ const SPEC = {
   'eval-images': { type: 'string' },
   resume: { type: 'string' },
 } as const;
-
-/** The flag that sets each run-config field. */
-const FLAG_OF: Partial<Record<keyof RunConfig | 'config', string>> = {
-  depths: 'depths',
-  dims: 'dims',
-  decoderDim: 'decoder-dim',
-  decoderDepth: 'decoder-depth',
-  grn: 'grn',
-  inputSize: 'input-size',
-  seed: 'seed',
-  batchSize: 'batch-size',
-  maskRatio: 'mask-ratio',
-  grnMode: 'grn',
-  gelu: 'gelu',
-  normPix: 'norm-pix',
-  denseEncoder: 'dense-encoder',
-  blr: 'blr',
-  warmupSteps: 'warmup',
-  totalSteps: 'steps',
-  minLr: 'blr',
-  evalImages: 'eval-images',
-};
-
-/**
- * The run configuration of the command's settings, validated by its owner (src/train/run-config.ts);
- * a rejection names the flag to change.
- */
-function checkedRunConfig(config: ModelConfig, options: StepOptions, training: TrainingSettings, evalImages: number): RunConfig {
-  const c = runConfigFromCheckpoint({ ...defaultRunConfig(), evalImages }, { config, options, training, adamwSettings: ADAMW_DEFAULTS });
-  try {
-    return validateRunConfig(c);
-  } catch (e) {
-    if (e instanceof RunConfigError) throw new UsageError(`${CMD}: --${FLAG_OF[e.field] ?? e.field}: ${e.detail}`);
-    throw e;
-  }
-}
 
 /** Training settings from the flags; unset ones from `defaults` (or the built-in defaults). */
 function trainingFromOptions(o: Options, defaults: TrainingSettings | null): TrainingSettings {
@@ -223,7 +188,7 @@ function parseRun(argv: string[]): RunPlan {
     training = trainingFromOptions(o, null);
   }
   const evalImages = o.number('eval-images', RUN_DEFAULTS.evalImages, { integer: true, min: 1, max: 64 });
-  const schedule = lrScheduleOf(checkedRunConfig(config, options, training, evalImages));
+  const schedule = lrScheduleOf(checkedRunConfig(CMD, config, options, training, evalImages));
   // A run that continues writes next to its checkpoint; one that starts (from weights or not) gets a new folder.
   const out = o.string('out', undefined) ?? (resume && resume.checkpoint.step > 0 ? dirname(resume.path) : join('runs', timestamp()));
   const checkpointEvery = o.number('checkpoint-every', 500, { integer: true, min: 0 });
