@@ -9,7 +9,7 @@ import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GrnMode, type Size
 import type { GeluForm } from '../ops/gelu.ts';
 import { keptCount, largestMaskRatio } from '../train/masking.ts';
 import { effectiveLr } from '../train/lr-schedule.ts';
-import { defaultRunConfig } from '../train/run-config.ts';
+import { defaultRunConfig, type RunConfig } from '../train/run-config.ts';
 
 export type SizeChoice = SizeName | 'custom';
 
@@ -54,28 +54,23 @@ export interface Settings {
   sweepSteps: number;
 }
 
-const RUN = defaultRunConfig();
+/** The settings that are run-configuration fields, under the same names (the rest are the page's own). */
+export const RUN_SETTING_KEYS = [
+  'depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed', 'batchSize', 'maskRatio',
+  'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'blr', 'warmupSteps', 'totalSteps',
+] as const satisfies readonly (keyof Settings & keyof RunConfig)[];
+
+export type RunSettings = Pick<Settings, (typeof RUN_SETTING_KEYS)[number]>;
+
+/** Those fields of `c` (depths and dims copied), with the size name detected from depths/dims. */
+export function runSettingsOf(c: RunSettings): RunSettings & { size: SizeChoice } {
+  const out = Object.fromEntries(RUN_SETTING_KEYS.map((k) => [k, c[k]])) as RunSettings;
+  return { ...out, depths: [...c.depths], dims: [...c.dims], size: matchSize(c.depths, c.dims) ?? 'custom' };
+}
 
 /** The run's settings from the run configuration's defaults (src/train/run-config.ts); the view's own here. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  size: matchSize(RUN.depths, RUN.dims) ?? 'custom',
-  depths: [...RUN.depths],
-  dims: [...RUN.dims],
-  inputSize: RUN.inputSize,
-  decoderDim: RUN.decoderDim,
-  decoderDepth: RUN.decoderDepth,
-  grn: RUN.grn,
-  grnMode: RUN.grnMode,
-  gelu: RUN.gelu,
-  denseEncoder: RUN.denseEncoder,
-  batchSize: RUN.batchSize,
-  blr: RUN.blr,
-  warmupSteps: RUN.warmupSteps,
-  totalSteps: RUN.totalSteps,
-  weightDecay: RUN.weightDecay,
-  seed: RUN.seed,
-  normPix: RUN.normPix,
-  maskRatio: RUN.maskRatio,
+  ...runSettingsOf(defaultRunConfig()),
   viewMaskRatio: 0.6,
   viewMaskSeed: 1,
   smoothing: 0.9,
