@@ -7,9 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { launchChromium, startDevServer } from '../helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { openWorkerHarness } from '../helpers/browser.ts';
 import { runCli } from '../helpers/cli.ts';
 import { encodePng } from '../../src/io/png.ts';
 import { decodeSizeFor, defaultRunConfig } from '../../src/train/run-config.ts';
@@ -39,22 +38,16 @@ const images = Array.from({ length: 5 }, (_, k) => {
   return { name: `img-${k}.png`, bytes: encodePng({ width: side, height: side, data }) };
 });
 
-let server: ViteDevServer;
-let browser: Browser;
+let harness: Awaited<ReturnType<typeof openWorkerHarness>> | null = null;
 let page: Page;
 
 beforeAll(async () => {
-  ({ server } = await startDevServer());
-  const address = server.httpServer!.address() as { port: number };
-  browser = await launchChromium();
-  page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${address.port}/tests/e2e/pages/worker-harness.html`);
-  expect((await page.evaluate(() => window.harness.ready)).ok).toBe(true);
+  harness = await openWorkerHarness();
+  page = harness.page;
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await harness?.close();
 });
 
 describe('the page and the CLI run one training run', () => {

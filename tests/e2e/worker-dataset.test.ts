@@ -5,16 +5,14 @@
 // orientation, alpha and grayscale and copes with 1×1 and 6000×4000 images; the pixel cache
 // spills to OPFS instead of decoding again; a cancelled load leaves the previous dataset.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import type { Page } from 'playwright-core';
 import { zipSync } from 'fflate';
-import { launchChromium, startDevServer } from '../helpers/browser.ts';
+import { openWorkerHarness } from '../helpers/browser.ts';
 import { junkFolderFiles, writeFolder, type ExpectedSkip, type GeneratedFolder } from './fixtures-gen.ts';
 import type { DatasetSummary } from '../../src/worker/protocol.ts';
 import type { Harness } from './pages/worker-harness.ts';
 
-let server: ViteDevServer;
-let browser: Browser;
+let harness: Awaited<ReturnType<typeof openWorkerHarness>> | null = null;
 let page: Page;
 let folder: GeneratedFolder;
 const errors: string[] = [];
@@ -58,19 +56,12 @@ const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
 
 beforeAll(async () => {
   folder = writeFolder(await junkFolderFiles());
-  ({ server } = await startDevServer());
-  const address = server.httpServer!.address() as { port: number };
-  browser = await launchChromium();
-  page = await browser.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${address.port}/tests/e2e/pages/worker-harness.html`);
-  const gpu = await page.evaluate(() => window.harness.ready);
-  expect(gpu.ok).toBe(true);
+  harness = await openWorkerHarness(errors);
+  page = harness.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await harness?.close();
 });
 
 declare global {

@@ -7,9 +7,8 @@
 // the loop with a typed status, keep the last good weights and let the run continue.
 // The tests share one page (one worker: pipelines compile once) and run in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { launchChromium, startDevServer } from '../helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { openWorkerHarness } from '../helpers/browser.ts';
 import { expectAllClose } from '../helpers/allclose.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { planInfo } from '../../src/worker/training-config.ts';
@@ -41,29 +40,21 @@ const TINY: TrainingConfig = {
   evalImages: 2,
 };
 
-let server: ViteDevServer;
-let browser: Browser;
+let harness: Awaited<ReturnType<typeof openWorkerHarness>> | null = null;
 let page: Page;
 const errors: string[] = [];
 
 const status = (): Promise<WorkerStatus> => page.evaluate(() => window.harness.client.status());
 
 beforeAll(async () => {
-  ({ server } = await startDevServer());
-  const address = server.httpServer!.address() as { port: number };
-  browser = await launchChromium();
-  page = await browser.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${address.port}/tests/e2e/pages/worker-harness.html`);
-  const gpu = await page.evaluate(() => window.harness.ready);
-  expect(gpu.ok).toBe(true);
+  harness = await openWorkerHarness(errors);
+  page = harness.page;
   const demo = await page.evaluate(() => window.harness.client.loadDemo());
   expect(demo).toMatchObject({ source: 'demo', images: 300, skipped: [] });
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await harness?.close();
 });
 
 describe('training in the worker', () => {

@@ -2,7 +2,7 @@
 // context: localhost counts) and Debian's Chromium driven by playwright-core, headless, with
 // WebGPU on SwiftShader.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -41,4 +41,27 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+/**
+ * The engine-worker test page (tests/e2e/pages/worker-harness.html) in a fresh Chromium on a dev
+ * server, once its worker reports a GPU; page errors go to `errors`. `close()` ends both.
+ */
+export async function openWorkerHarness(errors: string[] = []): Promise<{ server: ViteDevServer; browser: Browser; page: Page; close(): Promise<void> }> {
+  const { server, url } = await startDevServer();
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}tests/e2e/pages/worker-harness.html`);
+  const gpu = await page.evaluate(() => (window as unknown as { harness: { ready: Promise<{ ok: boolean; message?: string }> } }).harness.ready);
+  if (!gpu.ok) throw new Error(`the worker harness has no GPU: ${gpu.message ?? 'unknown reason'}`);
+  return {
+    server,
+    browser,
+    page,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
 }
