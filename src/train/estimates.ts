@@ -16,7 +16,7 @@
 // column sums, LayerNorm/GRN/dwconv parameter-gradient partials), all small next to the
 // activations.
 import { TAPS } from '../ops/flop-conventions.ts';
-import { MASK_PATCH, PATCH_VALUES, type ModelConfig } from '../model/config.ts';
+import { MASK_PATCH, PATCH_VALUES, type ModelConfig, type StepOptions } from '../model/config.ts';
 import { encoderParamCount, paramTable } from '../model/parameters.ts';
 import { fcmaeStepFlops } from './flops.ts';
 import { checkVisibleCount } from './masking.ts';
@@ -106,9 +106,9 @@ export interface TrainShape extends WorkShape {
  * FLOPs of one whole training step at this batch size, every op counted (src/train/flops.ts:
  * a multiply-add is 2, and norms, GELU, GRN, the loss and AdamW count too), unlike the MACs.
  */
-export function trainingStepFlops(config: ModelConfig, w: TrainShape): number {
+export function trainingStepFlops(config: ModelConfig, w: TrainShape, options: Pick<StepOptions, 'grnMode' | 'normPix'> = { grnMode: 'per-sample', normPix: true }): number {
   const shape = { batchSize: w.batchSize, height: w.height ?? w.inputSize, width: w.width ?? w.inputSize, visible: w.visible };
-  return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder }).total;
+  return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder, grnMode: options.grnMode, normPix: options.normPix }).total;
 }
 
 /** One buffer of the estimate: the plan's name for it and its bytes. */

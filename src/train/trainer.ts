@@ -257,11 +257,6 @@ export class Trainer {
     return { ...result, loss: loss![0]!, pred: pred! };
   }
 
-  /** Current parameters (flat engine layout). */
-  readParams(): Promise<Float32Array> {
-    return this.engine.readback.readF32(this.plan.params);
-  }
-
   destroy(): void {
     this.plan.destroy();
   }

@@ -59,7 +59,7 @@ export function ModelPanel() {
       const macs = macsPerImage(config, shape);
       const train = { ...shape, batchSize: settings.batchSize };
       const mem = memoryEstimate(config, train);
-      return { params, macs, stepFlops: trainingStepFlops(config, train), mem, fit: limits ? fitsAdapter(mem, limits) : null };
+      return { params, macs, stepFlops: trainingStepFlops(config, train, { grnMode: settings.grnMode, normPix: settings.normPix }), mem, fit: limits ? fitsAdapter(mem, limits) : null };
     } catch {
       return null;
     }

@@ -352,7 +352,7 @@ export class TrainingSession {
     throwIfCancelled(signal, 'loadCheckpoint');
     await this.runner.stopLoop();
     // Tensors the file lacks keep the current weights (same model) or a fresh initialisation.
-    const current = !file.modelChanged && this.models.model && !this.models.lost ? await this.models.model.trainer.readParams() : null;
+    const current = !file.modelChanged && this.models.model && !this.models.lost ? (await this.models.model.trainer.saveState(false)).params : null;
     const state = file.state(current);
     const trainer = await this.models.buildTrainer(next, state.params);
     trainer.restoreState(state);

@@ -122,6 +122,11 @@ describe('GRN on/off', () => {
     const flopsOn = trainingStepFlops(on, shape);
     expect(flopsOn).toBe(fcmaeStepFlops(on, { batchSize: 2, height: 64, width: 64, visible: 2 }).total);
     expect(trainingStepFlops(off, shape)).toBeLessThan(flopsOn);
+    // the step options the page shows are counted as the plan runs them
+    const step = { batchSize: 2, height: 64, width: 64, visible: 2 };
+    const plain = trainingStepFlops(on, shape, { grnMode: 'batch', normPix: false });
+    expect(plain).toBe(fcmaeStepFlops(on, step, { denseEncoder: false, grnMode: 'batch', normPix: false }).total);
+    expect(plain).not.toBe(flopsOn);
   });
 
   it('memory: one (rows, 4C) GRN output per block less', () => {
