@@ -6,6 +6,8 @@
 // trainer rewrites every step with adamwStepScalars(); step counts from 1 (torch increments
 // its step before using it). When count is a multiple of 4 the kernel works on vec4 (pad the
 // flat buffers with zeros to get there: a zero parameter with zero gradient stays zero).
+// adamwGroupedUpdate (below, shaders/adamw-grouped.wgsl) is the fine-tuning variant: lr scale
+// and weight decay per 64-float chunk instead of one decay boundary.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
@@ -111,6 +113,114 @@ export async function adamwUpdate(engine: Engine, arena: BufferArena, label: str
       kernel: { shader: 'adamw.wgsl', entryPoint: vec4 ? 'update_vec4' : 'update_scalar' },
       params: params().u32(count).u32(decayCount).f32(cfg.beta1).f32(cfg.beta2).f32(cfg.eps).f32(cfg.weightDecay).build(),
       buffers: [io.params, io.grads, io.m, io.v, io.scalars],
+      workgroups: linearGrid(ceilDiv(threads, WORKGROUP)),
+      flops: ELEMENTWISE_FLOPS.adamw * count, // every element updated, padding included
+    }),
+  ];
+}
+
+// ---- Grouped AdamW (fine-tuning parameter groups), shaders/adamw-grouped.wgsl ----
+// torch.optim.AdamW with one param group per tensor: group lr = lr·lrScale (layer-wise lr
+// decay) and group weight_decay = wd (0 on biases, norms and GRN). Every tensor of the flat
+// buffer starts at a multiple of ADAMW_CHUNK_FLOATS floats (PARAM_ALIGN_FLOATS in
+// src/model/parameters.ts), so a table of (lrScale, wd) per 64-float chunk describes the
+// groups; the alignment padding after a tensor shares its last chunk (zero parameters with
+// zero gradients stay zero whatever the group). Same per-step scalars buffer as adamwUpdate.
+// Unlike shaders/adamw.wgsl, 1 − β1 and 1 − β2 are computed in float64 on the host, as torch
+// passes them to its f32 kernels: 1 − f32(0.999) in f32 is 1.3e-5 off 0.001 (relative).
+
+/** Floats per row of the grouped optimizer's chunk table (the parameter alignment). */
+export const ADAMW_CHUNK_FLOATS = 64;
+
+export interface AdamWGroupedShape {
+  /** Elements in each flat buffer. */
+  count: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/** One tensor of the flat buffer and its optimizer group. */
+export interface AdamWChunkGroup {
+  /** First float, a multiple of ADAMW_CHUNK_FLOATS. */
+  offset: number;
+  /** Floats of the tensor (its padding up to the next chunk follows it). */
+  size: number;
+  lrScale: number;
+  weightDecay: number;
+}
+
+/**
+ * The (ceil(count / 64), 2) chunk table [lrScale, weightDecay] for adamwGroupedUpdate. Chunks
+ * no tensor touches get (0, 0): they are not updated. Throws when a tensor is misaligned,
+ * runs past count, or shares a chunk with another.
+ */
+export function adamwChunkTable(count: number, tensors: readonly AdamWChunkGroup[]): Float32Array {
+  if (!Number.isInteger(count) || count < 1) throw new AdamWConfigError(`adamwChunkTable: count = ${count} must be a positive integer`);
+  const chunks = Math.ceil(count / ADAMW_CHUNK_FLOATS);
+  const table = new Float32Array(chunks * 2);
+  const owner = new Int32Array(chunks).fill(-1);
+  tensors.forEach((t, k) => {
+    const where = `adamwChunkTable: tensor ${k} (offset ${t.offset}, size ${t.size})`;
+    if (!Number.isInteger(t.offset) || t.offset < 0 || t.offset % ADAMW_CHUNK_FLOATS !== 0) {
+      throw new AdamWConfigError(`${where} does not start at a multiple of ${ADAMW_CHUNK_FLOATS} floats (PARAM_ALIGN_FLOATS)`);
+    }
+    if (!Number.isInteger(t.size) || t.size < 1 || t.offset + t.size > count) throw new AdamWConfigError(`${where} does not fit in count = ${count}`);
+    if (!(t.lrScale >= 0 && Number.isFinite(t.lrScale))) throw new AdamWConfigError(`${where}: lrScale = ${t.lrScale} must be ≥ 0 and finite`);
+    if (!(t.weightDecay >= 0 && Number.isFinite(t.weightDecay))) throw new AdamWConfigError(`${where}: weightDecay = ${t.weightDecay} must be ≥ 0 and finite`);
+    const first = t.offset / ADAMW_CHUNK_FLOATS;
+    const last = Math.ceil((t.offset + t.size) / ADAMW_CHUNK_FLOATS);
+    for (let c = first; c < last; c++) {
+      if (owner[c] !== -1) throw new AdamWConfigError(`${where} shares chunk ${c} with tensor ${owner[c]}`);
+      owner[c] = k;
+      table[2 * c] = t.lrScale;
+      table[2 * c + 1] = t.weightDecay;
+    }
+  });
+  return table;
+}
+
+/**
+ * One grouped AdamW step over all `count` parameters; element i uses chunk floor(i / 64) of
+ * `chunkScales`. Encode it every step after writing `scalars` (adamwStepScalars(step, lr, betas)).
+ */
+export async function adamwGroupedUpdate(
+  engine: Engine,
+  arena: BufferArena,
+  label: string,
+  io: AdamWBuffers & {
+    chunkScales: Binding; // (ceil(count / 64), 2) f32 [lrScale, weightDecay] of each chunk
+  },
+  shape: AdamWGroupedShape,
+): Promise<Dispatch[]> {
+  const { count, beta1, beta2, eps } = shape;
+  validateAdamWConfig({ beta1, beta2, eps, weightDecay: 0 }, label);
+  if (!Number.isInteger(count) || count < 1) throw new AdamWConfigError(`${label}: count = ${count} must be a positive integer`);
+  for (const name of ['params', 'grads', 'm', 'v'] as const) {
+    const bytes = bindingBytes(io[name]);
+    if (bytes < count * 4) {
+      throw new AdamWConfigError(`${label}: buffer '${name}' holds ${bytes} bytes but count = ${count} needs ${count * 4}`);
+    }
+  }
+  const scalarBytes = bindingBytes(io.scalars);
+  if (scalarBytes < ADAMW_SCALARS_LENGTH * 4) {
+    throw new AdamWConfigError(`${label}: scalars buffer holds ${scalarBytes} bytes, needs ${ADAMW_SCALARS_LENGTH * 4} (see adamwStepScalars)`);
+  }
+  const chunks = Math.ceil(count / ADAMW_CHUNK_FLOATS);
+  const tableBytes = bindingBytes(io.chunkScales);
+  if (tableBytes < chunks * 2 * 4) {
+    throw new AdamWConfigError(
+      `${label}: buffer 'chunkScales' holds ${tableBytes} bytes but count = ${count} needs (${chunks}, 2) floats = ${chunks * 8} bytes (see adamwChunkTable)`,
+    );
+  }
+  const vec4 = count % 4 === 0;
+  const threads = vec4 ? count / 4 : count;
+  return [
+    await makeDispatch(engine, arena, {
+      label,
+      kernel: { shader: 'adamw-grouped.wgsl', entryPoint: vec4 ? 'update_vec4' : 'update_scalar' },
+      params: params().u32(count).f32(beta1).f32(beta2).f32(eps).f32(1 - beta1).f32(1 - beta2).u32(0).u32(0).build(),
+      buffers: [io.params, io.grads, io.m, io.v, io.scalars, io.chunkScales],
       workgroups: linearGrid(ceilDiv(threads, WORKGROUP)),
       flops: ELEMENTWISE_FLOPS.adamw * count, // every element updated, padding included
     }),

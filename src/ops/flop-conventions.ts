@@ -36,7 +36,14 @@ export const ELEMENTWISE_FLOPS = {
   patchifyStats: 4, // the same without normalising (plain-pixel targets): mean and variance only
   lossForward: 3, // (p − t)², summed per patch (then 1 per patch for its mean, and lossReduceFlops)
   lossBackward: 3,
-  adamw: 15, // per parameter: moments, bias corrections, decay, update
+  adamw: 15, // per parameter: moments, bias corrections, decay, update (the grouped AdamW too)
+  meanPoolForward: 1, // per input element: its add (then `scale` per output for the 1/P)
+  meanPoolBackward: 1, // per dX element: dY / P
+  crossEntropyRow: 5, // per logit, the row pass (forward, and again in the backward): max, x − max, exp, Σexp, Σ(x − max)
+  crossEntropySample: 5, // per sample, closing the row pass: lse' = log Σexp, ℓ = lse' − (1 − ε)·x'_y − (ε/K)·Σx'
+  crossEntropyBackward: 5, // per logit: x − max − lse', exp, − target, · scale/N
+  addScaled: 2, // out = x + s·branch (drop path)
+  ema: 3, // decay·ema + (1 − decay)·params
 } as const;
 
 /** How the per-element figures split over the passes of the multi-pass ops. */
