@@ -1,11 +1,19 @@
 // `convert`: any checkpoint openCheckpoint understands (or a native one) → one of the formats
 // people continue from: the playground's native safetensors, the official FCMAE pretraining
 // .pth in its sparse layout (what the official fine-tuning script's --finetune reads), the
-// official released dense layout (encoder only, as the *_fcmae.pt files), or timm safetensors.
-// Whatever a format has no place for is reported by name, never dropped silently.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fromCanonical, formatLoadReport, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
+// official dense layout (the released *_fcmae.pt encoders; with `norm.*` + `head.*` when the
+// source has a head, as main_finetune.py's checkpoints), timm safetensors (with `head.norm` +
+// `head.fc` when there is a head), or a Hugging Face folder (config.json + model.safetensors:
+// ConvNextV2ForImageClassification with a head, ConvNextV2Model without).
+// Whatever a format has no place for is reported by name, never dropped silently; whatever an
+// export has to invent (HF's final norm for an FCMAE encoder) is reported with its value.
+// Surprise: a final norm without a classifier (timm num_classes=0, HF ConvNextV2Model) is not
+// in the model the reader infers (no head, no norm), so it comes back as "unexpected"; it is
+// picked up here and kept by the formats that have a place for it.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { HF_DEFAULT_IMAGE_SIZE, HfExportError, toHuggingFace } from '../../io/hf-config.ts';
+import { fromCanonical, formatLoadReport, matchModelSize, type CheckpointModelConfig, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
 import { openAnyCheckpoint, writeNativeCheckpoint } from '../../io/native-checkpoint.ts';
 import { cliDefaultRunConfig, trainingSettingsOf, type TrainingSettings } from '../../train/run-config.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
@@ -18,9 +26,9 @@ import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OP
 import { paramsWithOverrides } from './reconstruct.ts';
 
 export const convertUsage =
-  'convert --in FILE --out FILE --format native|official-sparse|official-dense|timm [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...]';
+  'convert --in FILE|HF_DIR --out FILE|DIR --format native|official-sparse|official-dense|timm|hf [--labels a,b,c] [--image-size S] [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...]';
 
-const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm'] as const;
+const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm', 'hf'] as const;
 type Format = (typeof FORMATS)[number];
 
 /** Settings a converted file gets when its source has none: the `train` command's defaults. */
@@ -34,6 +42,54 @@ function listNames(names: string[]): string {
   return names.length <= 6 ? names.join(', ') : `${names.slice(0, 5).join(', ')} … (${names.length} in all)`;
 }
 
+/** Where each scheme keeps the final norm (canonical `norm.*`). */
+const FINAL_NORM_NAMES: Partial<Record<NameScheme, string[]>> = {
+  canonical: ['norm.'],
+  'official-dense': ['norm.'],
+  timm: ['head.norm.'],
+  huggingface: ['layernorm.', 'convnextv2.layernorm.'],
+};
+
+/**
+ * A final norm in a file without a head (see the header): canonical `norm.weight` / `norm.bias`
+ * and the file names it came from, or null.
+ */
+function headlessFinalNorm(ckpt: { scheme: NameScheme; config: CheckpointModelConfig; original: ReadonlyMap<string, NamedTensor>; report: { unexpected: string[] } }): { tensors: Map<string, NamedTensor>; sources: string[] } | null {
+  if (ckpt.config.numClasses !== null) return null;
+  const width = ckpt.config.dims[3]!;
+  for (const prefix of FINAL_NORM_NAMES[ckpt.scheme] ?? []) {
+    const w = ckpt.original.get(`${prefix}weight`);
+    const b = ckpt.original.get(`${prefix}bias`);
+    const sources = [`${prefix}weight`, `${prefix}bias`];
+    if (!w || !b || w.data.length !== width || b.data.length !== width || !sources.every((n) => ckpt.report.unexpected.includes(n))) continue;
+    const tensors = new Map<string, NamedTensor>([
+      ['norm.weight', { shape: [width], data: w.data }],
+      ['norm.bias', { shape: [width], data: b.data }],
+    ]);
+    return { tensors, sources };
+  }
+  return null;
+}
+
+/** timm's own constructor for this model, as a Python expression that loads the file strictly. */
+function timmModelCall(c: CheckpointModelConfig, numClasses: number, convMlp: boolean): string {
+  const size = matchModelSize(c.depths, c.dims);
+  const grn = c.grn !== false;
+  // timm's convnextv2_* registrations: atto..nano with conv_mlp=True, the larger ones without.
+  const timmConvMlp = size === 'atto' || size === 'femto' || size === 'pico' || size === 'nano';
+  if (size && grn && convMlp === timmConvMlp) return `timm.create_model('convnextv2_${size}', num_classes=${numClasses})`;
+  return (
+    `timm.models.convnext.ConvNeXt(depths=(${c.depths.join(', ')}), dims=(${c.dims.join(', ')}), ` +
+    `use_grn=${grn ? 'True' : 'False'}, ls_init_value=None${convMlp ? ', conv_mlp=True' : ''}, num_classes=${numClasses})`
+  );
+}
+
+/** A Hugging Face folder given as --in: its weights file. */
+function weightsInFolder(dir: string): string | null {
+  for (const name of ['model.safetensors', 'pytorch_model.bin']) if (existsSync(join(dir, name))) return join(dir, name);
+  return null;
+}
+
 export async function convertCommand(argv: string[], cli: CliContext): Promise<void> {
   const cmd = 'convert';
   const o = Options.parse(cmd, argv, {
@@ -42,42 +98,74 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     format: { type: 'string' },
     seed: { type: 'string' },
     'timm-conv-mlp': { type: 'string' },
+    labels: { type: 'string' },
+    'image-size': { type: 'string' },
     ...DECODER_OPTION_SPEC,
     ...STEP_OPTION_SPEC,
   });
-  const inPath = o.string('in');
+  let inPath = o.string('in');
   const out = o.string('out');
   if (!o.has('format')) throw new UsageError(`${cmd}: --format is required (${FORMATS.join(', ')})`);
   const format: Format = o.choice('format', FORMATS, 'native');
   const seed = o.number('seed', 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
+  for (const opt of ['labels', 'image-size']) {
+    if (o.has(opt) && format !== 'hf') throw new UsageError(`${cmd}: --${opt} is for --format hf (config.json); ${format} files have no place for it`);
+  }
+  const labels = o.has('labels') ? o.string('labels').split(',').map((l) => l.trim()) : undefined;
+  const imageSize = o.number('image-size', HF_DEFAULT_IMAGE_SIZE, { integer: true, min: 32, max: 8192 });
+  if (existsSync(inPath) && statSync(inPath).isDirectory()) {
+    const weights = weightsInFolder(inPath);
+    if (!weights) throw new UsageError(`${cmd}: --in ${inPath} is a folder without model.safetensors or pytorch_model.bin (a Hugging Face export holds one); give a checkpoint file`);
+    inPath = weights;
+  }
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(inPath));
   } catch (e) {
     throw new UsageError(`${cmd}: --in ${inPath}: ${(e as Error).message}`);
   }
-  const wantExt = format === 'native' || format === 'timm' ? '.safetensors' : '.pth';
-  if (!out.toLowerCase().endsWith(wantExt) && !(wantExt === '.pth' && out.toLowerCase().endsWith('.pt'))) {
-    cli.warn(`warning: --out ${out}: ${format} files are usually named *${wantExt}`);
+  if (format === 'hf') {
+    if (existsSync(out) && !statSync(out).isDirectory()) {
+      throw new UsageError(`${cmd}: --out ${out} is an existing file; --format hf writes a folder (config.json + model.safetensors): give a folder path (it is created)`);
+    }
+    if (/\.(safetensors|pth?|bin)$/i.test(out)) cli.warn(`warning: --out ${out}: --format hf writes a folder of that name (config.json + model.safetensors)`);
+  } else {
+    const wantExt = format === 'native' || format === 'timm' ? '.safetensors' : '.pth';
+    if (!out.toLowerCase().endsWith(wantExt) && !(wantExt === '.pth' && out.toLowerCase().endsWith('.pt'))) {
+      cli.warn(`warning: --out ${out}: ${format} files are usually named *${wantExt}`);
+    }
   }
 
   const ckpt = openAnyCheckpoint(bytes, basename(inPath));
-  for (const line of formatLoadReport(ckpt.report)) cli.warn(line);
+  const finalNorm = headlessFinalNorm(ckpt);
+  const unexpected = ckpt.report.unexpected.filter((n) => !finalNorm?.sources.includes(n));
+  // Only the native format initialises an absent decoder; the others have none to initialise.
+  const readerNotes = format === 'native' ? ckpt.report.notes : ckpt.report.notes.filter((n) => !n.startsWith('decoder not in file'));
+  for (const line of formatLoadReport({ ...ckpt.report, unexpected, notes: readerNotes })) cli.warn(line);
+  if (finalNorm) cli.warn(`final norm without a classifier (${finalNorm.sources.join(', ')}): read as norm.*`);
   const problems = checkpointProblems(ckpt.report);
   if (problems.length) throw new Error(`${ckpt.fileName}: cannot convert an incomplete model: ${problems.join('; ')}`);
-  if (ckpt.report.unexpected.length) cli.warn(`not converted (unknown to the model): ${listNames(ckpt.report.unexpected)}`);
+  if (unexpected.length) cli.warn(`not converted (unknown to the model): ${listNames(unexpected)}`);
+  const numClasses = ckpt.config.numClasses;
+  if (labels && numClasses === null) {
+    throw new UsageError(`${cmd}: --labels: ${ckpt.fileName} has no classification head (head.weight, head.bias), so there are no classes to name`);
+  }
 
   const config = checkpointModelConfig(o, ckpt);
   const dropped: string[] = [];
   const notes: string[] = [];
-  let written: Uint8Array;
+  /** What is written where (the hf format writes two files into a folder). */
+  let files: { path: string; bytes: Uint8Array }[];
+  /** The format as the last line names it. */
+  let kind = `${format}, ${format === 'native' || format === 'timm' ? 'safetensors' : 'PyTorch zip'}`;
   let count = 0;
+  let written: Uint8Array;
 
   if (format === 'native') {
     // The native file holds the whole engine state: an absent decoder is initialised (seeded).
     const params = stateDictFromFlat(paramTable(config), paramsWithOverrides(config, ckpt.tensors, seed));
     if (!ckpt.report.decoderInFile) notes.push(`decoder not in ${ckpt.fileName}: initialised with seed ${seed} (${config.decoderDepth}×${config.decoderDim}; --decoder-dim/--decoder-depth choose)`);
-    const classifier = [...ckpt.tensors.keys()].filter((n) => CLASSIFIER.test(n));
+    const classifier = [...ckpt.tensors.keys(), ...(finalNorm?.tensors.keys() ?? [])].filter((n) => CLASSIFIER.test(n));
     if (classifier.length) dropped.push(`classification head (${listNames(classifier)}): FCMAE has none`);
     const native = ckpt.native;
     if (native) {
@@ -97,12 +185,43 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
       notes.push('no training settings in the source: the train command\'s defaults are recorded; step 0, no AdamW state');
     }
     count = params.size;
+    files = [{ path: out, bytes: written }];
+  } else if (format === 'hf') {
+    const model = new Map<string, NamedTensor>([...ckpt.tensors, ...(finalNorm?.tensors ?? [])]);
+    let hf: ReturnType<typeof toHuggingFace>;
+    try {
+      hf = toHuggingFace(model, ckpt.config, { labels, imageSize, fileName: ckpt.fileName });
+    } catch (e) {
+      if (e instanceof HfExportError && e.code === 'bad-labels') throw new UsageError(`${cmd}: ${e.message}`);
+      throw e;
+    }
+    const decoderNames = hf.unused.filter((n) => DECODER.test(n));
+    const otherNames = hf.unused.filter((n) => !DECODER.test(n));
+    if (decoderNames.length) dropped.push(`decoder (${decoderNames.length} tensors: ${listNames(decoderNames)}): hf holds the encoder only`);
+    if (otherNames.length) dropped.push(`no hf name for: ${listNames(otherNames)}`);
+    if (ckpt.native?.adamw) dropped.push('AdamW state (use the native format to resume exactly)');
+    if (hf.architecture === 'ConvNextV2ForImageClassification') {
+      const names = Object.values(hf.config.id2label!);
+      notes.push(`head: ConvNextV2ForImageClassification, ${numClasses} classes (${names.length <= 6 ? names.join(', ') : `${names.slice(0, 5).join(', ')} … ${names[names.length - 1]}`}${labels ? '' : '; --labels names them'})`);
+    } else {
+      notes.push(`no head in ${ckpt.fileName}: ConvNextV2Model (ConvNextV2ForImageClassification.from_pretrained(DIR, num_labels=K) adds a new classifier)`);
+      if (finalNorm) notes.push(`final LayerNorm (layernorm.*) from ${listNames(finalNorm.sources)}`);
+    }
+    for (const init of hf.initialised) notes.push(`initialised: ${init.values} (${init.why})`);
+    notes.push(`config.json: layer_norm_eps 1e-6 (the official and timm final norm; transformers' default is 1e-12), image_size ${imageSize}, drop_path_rate 0`);
+    count = hf.tensors.size;
+    kind = `hf, ${hf.architecture}, safetensors`;
+    files = [
+      { path: join(out, 'model.safetensors'), bytes: writeSafetensors(hf.tensors, { format: 'pt' }) },
+      { path: join(out, 'config.json'), bytes: new TextEncoder().encode(JSON.stringify(hf.config, null, 2) + '\n') },
+    ];
+    mkdirSync(out, { recursive: true });
   } else {
     const scheme: NameScheme = format;
     const model = new Map<string, NamedTensor>();
     const decoderNames: string[] = [];
     const classifierNames: string[] = [];
-    for (const [name, t] of ckpt.tensors) {
+    for (const [name, t] of [...ckpt.tensors, ...(finalNorm?.tensors ?? [])]) {
       if (DECODER.test(name) && format !== 'official-sparse') decoderNames.push(name);
       else if (CLASSIFIER.test(name) && format === 'official-sparse') classifierNames.push(name);
       else model.set(name, t);
@@ -117,17 +236,28 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     if (skipped.length) dropped.push(`no ${format} name for: ${listNames(skipped)}`);
     count = tensors.size;
     if (ckpt.native?.adamw) dropped.push('AdamW state (use the native format to resume exactly)');
+    const hasHead = model.has('head.weight');
     if (format === 'timm') {
       written = writeSafetensors(tensors, { format: 'pt' });
-      if (!tensors.has('head.norm.weight')) notes.push('no head.norm (FCMAE encoders have no final norm): load into timm with strict=False or train the head from scratch');
+      if (hasHead) notes.push(`head written: head.norm + head.fc, ${numClasses} classes; ${timmModelCall(ckpt.config, numClasses!, timmConvMlp)} loads it with strict=True`);
+      else if (tensors.has('head.norm.weight')) notes.push(`head.norm written, no classifier: ${timmModelCall(ckpt.config, 0, timmConvMlp)} loads it with strict=True`);
+      else notes.push('no head.norm (FCMAE encoders have no final norm): load into timm with strict=False or train the head from scratch');
     } else {
       const epoch = typeof ckpt.extra.epoch === 'number' && Number.isInteger(ckpt.extra.epoch) ? ckpt.extra.epoch : (ckpt.native?.step ?? 0);
       const extras: Record<string, TorchExtra> = { epoch };
       written = writeTorchCheckpoint(tensors, extras);
+      if (format === 'official-dense') {
+        if (hasHead) {
+          notes.push(`head written: norm + head, ${numClasses} classes; {'model': state dict, 'epoch': ${epoch}} (main_finetune.py's keys, without optimizer, scaler, args): its --resume loads it strictly (with --eval: evaluation only), --finetune keeps the encoder and re-initialises the head`);
+        } else {
+          notes.push(`no head in ${ckpt.fileName}: encoder only${model.has('norm.weight') ? ' and the final norm' : ''}, as the released *_fcmae.pt; {'model': state dict, 'epoch': ${epoch}}: main_finetune.py --finetune reads it (the head is initialised there)`);
+        }
+      }
     }
+    files = [{ path: out, bytes: written }];
   }
-  writeFileSync(out, written);
+  for (const f of files) writeFileSync(f.path, f.bytes);
   for (const n of notes) cli.log(n);
   for (const d of dropped) cli.log(`dropped: ${d}`);
-  cli.log(`${count} tensors written to ${out} (${format}${format === 'timm' ? ', safetensors' : format === 'native' ? ', safetensors' : ', PyTorch zip'})`);
+  cli.log(`${count} tensors written to ${files.map((f) => f.path).join(' and ')} (${kind})`);
 }
