@@ -2,11 +2,13 @@
 // untimed steps, then times S steps (ratios interleaved): wall-clock from upload to the loss
 // on the host, and the GPU time of every phase of FcmaePlan (forwardPhases, backwardPhases,
 // optimizerPhase), plus one profiled step with every dispatch timed on its own.
-// Phase times come from timestamp queries (each phase its own compute pass with
-// timestampWrites) when the device has 'timestamp-query'; otherwise from running growing
-// prefixes of the phase list and differencing their wall-clock medians (noisier; the result
-// names the method). FLOPs are the built plan's ledger (FcmaePlan.ledger(): every dispatch's
-// FLOPs as its op counts them, src/ops/flop-conventions.ts), memory is the plan arena's.
+// Every benchmark step runs through src/train/step-loop.ts one at a time (depth 1), so a step's
+// wall time has nothing queued behind it. Phase times come from timestamp queries (each phase
+// its own compute pass with timestampWrites) when the device has 'timestamp-query'; otherwise
+// from running growing prefixes of the phase list and differencing their wall-clock medians
+// (noisier; the result names the method). FLOPs are the built plan's ledger (FcmaePlan.ledger():
+// every dispatch's FLOPs as its op counts them, src/ops/flop-conventions.ts), memory is the plan
+// arena's.
 // Also the TF.js peer comparison: same weights and batch, loss checked equal first, then
 // steps interleaved (ours, peer, ours, …) so both see the same background load.
 // No Node or DOM imports: the CLI and the browser bench page share it.
@@ -19,6 +21,7 @@ import type { PlanLedger } from '../model/ledger.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { ADAMW_DEFAULTS } from '../ops/adamw.ts';
 import { describeVisible, maskRatioOf } from '../train/masking.ts';
+import { runStepLoop, type QueuedStep } from '../train/step-loop.ts';
 import { Trainer } from '../train/trainer.ts';
 import { Random } from '../util/random.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -189,10 +192,10 @@ class StepRunner {
   }
 
   /**
-   * One step over `phases` (default all): upload, encode, submit, wait for the loss. Returns
-   * the wall time, the loss and per-phase GPU times when timed.
+   * Queues one step over `phases` (default all): upload, encode, submit; `result` resolves with
+   * the wall time until the loss is on the host, the loss and per-phase GPU times when timed.
    */
-  async step(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases, timestamps = true): Promise<StepTiming> {
+  submit(images: Float32Array, mask: Float32Array, lr: number, phases = this.phases, timestamps = true): QueuedStep<StepTiming> {
     const { engine, trainer } = this;
     const plan = trainer.plan;
     const device = engine.ctx.device;
@@ -208,10 +211,12 @@ class StepRunner {
       if (trainer.settings.learningRate(trainer.stepCount + 1) !== lr) throw new Error(`internal: bench lr ${lr} differs from the trainer's`);
       const t0 = performance.now();
       const s = trainer.submit(images, mask, { encode, beforeSubmit: (encoder) => void timer?.resolve(encoder, phases.length) });
-      const { loss } = await s.result;
-      const t3 = performance.now();
-      const phaseMs = timer ? await timer.read(phases.length) : null;
-      return { wallMs: t3 - t0, uploadMs: s.uploadMs, encodeMs: s.encodeMs, readbackWaitMs: t3 - s.submittedAt, loss, phaseMs };
+      const result = s.result.then(async ({ loss }) => {
+        const t3 = performance.now();
+        const phaseMs = timer ? await timer.read(phases.length) : null;
+        return { wallMs: t3 - t0, uploadMs: s.uploadMs, encodeMs: s.encodeMs, readbackWaitMs: t3 - s.submittedAt, loss, phaseMs };
+      });
+      return { result };
     }
     if (phases.includes(plan.optimizerPhase)) throw new Error('internal: a bench step with the optimizer runs every phase');
     const t0 = performance.now();
@@ -223,11 +228,14 @@ class StepRunner {
     const lossRead = engine.readback.copy(encoder, plan.loss, 0, 4);
     device.queue.submit([encoder.finish()]);
     const t2 = performance.now();
-    const loss = new Float32Array(await lossRead.read())[0]!;
-    const t3 = performance.now();
-    throwIfFailed(engine.ctx, 'benchmark step');
-    const phaseMs = timer ? await timer.read(phases.length) : null;
-    return { wallMs: t3 - t0, uploadMs: t1 - t0, encodeMs: t2 - t1, readbackWaitMs: t3 - t2, loss, phaseMs };
+    const result = lossRead.read().then(async (buf) => {
+      const loss = new Float32Array(buf)[0]!;
+      const t3 = performance.now();
+      throwIfFailed(engine.ctx, 'benchmark step');
+      const phaseMs = timer ? await timer.read(phases.length) : null;
+      return { wallMs: t3 - t0, uploadMs: t1 - t0, encodeMs: t2 - t1, readbackWaitMs: t3 - t2, loss, phaseMs };
+    });
+    return { result };
   }
 
   /**
@@ -293,6 +301,16 @@ async function makeTrainer(engine: Engine, s: StepBenchSettings, params: Float32
   return Trainer.create(engine, { config: s.config, batchSize: s.batchSize, height: s.height, width: s.width, visible: s.visible, options: s.options, adamw: ADAMW_DEFAULTS, learningRate: () => lr, seed: s.seed }, params);
 }
 
+/**
+ * Runs steps 1..count through the step loop one at a time (depth 1: a step's wall time is its
+ * own, nothing queued behind it): `submit(n)` queues step n, `take` gets its result; the first
+ * failure is thrown.
+ */
+async function runSerially<R>(count: number, submit: (n: number) => QueuedStep<R>, take: (result: R, n: number) => void = () => {}): Promise<void> {
+  const end = await runStepLoop<void, R>({ submit: (n) => submit(n), deliver: take }, { first: 1, last: count, depth: 1 });
+  if (end.failure) throw end.failure.error;
+}
+
 /** Run the step benchmark for one config and visible count. */
 export async function benchStep(engine: Engine, s: StepBenchSettings, log: (line: string) => void = () => {}): Promise<StepBenchResult> {
   const [result] = await benchSweep(engine, s, [s.visible], log);
@@ -337,32 +355,40 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
       const maskFor = () => s.batch?.mask ?? trainer.masksFor(trainer.stepCount + 1);
       entries.push({ s, trainer, runner, images, maskFor, wall: [], upload: [], encode: [], readbackWait: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
-      for (let i = 0; i < s.warmupSteps; i++) await runner.step(images, maskFor(), lr);
+      await runSerially(s.warmupSteps, () => runner.submit(images, maskFor(), lr));
     }
     // The wall time comes from steps encoded exactly as the trainer encodes them (no
     // timestamp queries: they cost real time on a GPU); each is followed by a step of the same
     // ratio with timestamped phases, which gives the GPU time per phase.
+    const steps: { i: number; e: SweepEntry; timestamps: boolean }[] = [];
     for (let i = 0; i < base.steps; i++) {
-      for (const e of entries) {
-        const r = await e.runner.step(e.images, e.maskFor(), lr, e.runner.phases, false);
-        e.wall.push(r.wallMs);
-        e.upload.push(r.uploadMs);
-        e.encode.push(r.encodeMs);
-        e.readbackWait.push(r.readbackWaitMs);
-        e.losses.push(r.loss);
-        let note = '';
-        if (e.runner.hasTimer) {
-          const t = await e.runner.step(e.images, e.maskFor(), lr);
-          if (t.phaseMs) {
-            t.phaseMs.forEach((ms, k) => e.phaseSamples[k]!.push(ms));
-            const gpu = t.phaseMs.reduce((x, y) => x + y, 0);
-            e.gpuTotals.push(gpu);
-            note = ` (timestamped step: GPU ${gpu.toFixed(1)} ms)`;
-          }
-        }
-        log(`  step ${i + 1}/${base.steps}${visibleCounts.length > 1 ? ` (${e.s.visible}/${L} visible)` : ''}: ${r.wallMs.toFixed(1)} ms, loss ${r.loss.toPrecision(6)}${note}`);
-      }
+      for (const e of entries) for (const timestamps of e.runner.hasTimer ? [false, true] : [false]) steps.push({ i, e, timestamps });
     }
+    await runSerially(
+      steps.length,
+      (n) => {
+        const { e, timestamps } = steps[n - 1]!;
+        return e.runner.submit(e.images, e.maskFor(), lr, e.runner.phases, timestamps);
+      },
+      (t, n) => {
+        const { i, e, timestamps } = steps[n - 1]!;
+        let note = '';
+        if (!timestamps) {
+          e.wall.push(t.wallMs);
+          e.upload.push(t.uploadMs);
+          e.encode.push(t.encodeMs);
+          e.readbackWait.push(t.readbackWaitMs);
+          e.losses.push(t.loss);
+          if (e.runner.hasTimer) return; // logged with its timestamped twin
+        } else if (t.phaseMs) {
+          t.phaseMs.forEach((ms, k) => e.phaseSamples[k]!.push(ms));
+          const gpu = t.phaseMs.reduce((x, y) => x + y, 0);
+          e.gpuTotals.push(gpu);
+          note = ` (timestamped step: GPU ${gpu.toFixed(1)} ms)`;
+        }
+        log(`  step ${i + 1}/${base.steps}${visibleCounts.length > 1 ? ` (${e.s.visible}/${L} visible)` : ''}: ${e.wall.at(-1)!.toFixed(1)} ms, loss ${e.losses.at(-1)!.toPrecision(6)}${note}`);
+      },
+    );
     const results: StepBenchResult[] = [];
     for (const e of entries) results.push(await finishEntry(e, method, log));
     return results;
@@ -480,20 +506,25 @@ export async function comparePeer(engine: Engine, tf: Tf, s: StepBenchSettings, 
     if (!(relDiff <= PEER_LOSS_RTOL)) {
       throw new PeerMismatchError(`TF.js peer loss ${theirs.loss} differs from ours ${ours.loss} by ${relDiff.toExponential(2)} (> ${PEER_LOSS_RTOL}): the two steps do not compute the same thing, so timing them would mean nothing`);
     }
-    for (let i = 0; i < s.warmupSteps; i++) {
-      await runner.step(images, mask, lr);
-      await peer.step(images, mask, lr);
-    }
+    // ours, peer, ours, …: both see the same background load
+    const peerStep = (): QueuedStep<{ wallMs: number; loss: number }> => {
+      const t0 = performance.now();
+      return { result: peer.step(images, mask, lr).then((loss) => ({ wallMs: performance.now() - t0, loss })) };
+    };
+    const alternate = (n: number) => (n % 2 === 1 ? runner.submit(images, mask, lr) : peerStep());
+    await runSerially(2 * s.warmupSteps, alternate);
     const oursMs: number[] = [];
     const tfjsMs: number[] = [];
-    for (let i = 0; i < s.steps; i++) {
-      const a = await runner.step(images, mask, lr);
-      oursMs.push(a.wallMs);
-      const t0 = performance.now();
-      const loss = await peer.step(images, mask, lr);
-      tfjsMs.push(performance.now() - t0);
-      log(`  step ${i + 1}/${s.steps}: ours ${a.wallMs.toFixed(1)} ms (loss ${a.loss.toPrecision(6)}), TF.js ${tfjsMs[i]!.toFixed(1)} ms (loss ${loss.toPrecision(6)})`);
-    }
+    let oursLoss = NaN;
+    await runSerially(2 * s.steps, alternate, ({ wallMs, loss }, n) => {
+      if (n % 2 === 1) {
+        oursMs.push(wallMs);
+        oursLoss = loss;
+        return;
+      }
+      tfjsMs.push(wallMs);
+      log(`  step ${n / 2}/${s.steps}: ours ${oursMs[n / 2 - 1]!.toFixed(1)} ms (loss ${oursLoss.toPrecision(6)}), TF.js ${wallMs.toFixed(1)} ms (loss ${loss.toPrecision(6)})`);
+    });
     const o = summarize(oursMs);
     const t = summarize(tfjsMs);
     const mem = tf.memory() as { numBytesInGPUAllocated?: number; numBytes?: number };

@@ -1,14 +1,15 @@
 // The worker's run controller: the run's state machine (idle → ready → running → pausing →
-// paused / finished / error), the training loop that keeps two steps in flight while the next
-// batch is drawn, single steps, pauses that keep the prefetched batch, the known-good snapshots
-// and what happens when a step fails (a non-finite loss, a GPU error, a lost device): the run
-// stops with a typed status and goes on from the last good weights. It drives the one training
-// run (src/train/run.ts); the session owns configuration, checkpoints and reconstructions.
+// paused / finished / error), the loop's driver, single steps, pauses that keep the prefetched
+// batch, the known-good snapshots and what happens when a step fails (a non-finite loss, a GPU
+// error, a lost device): the run stops with a typed status and goes on from the last good
+// weights. It drives the one training run (src/train/run.ts); the session owns configuration,
+// checkpoints and reconstructions.
 //
-// The loop (worker-driven: macrotask hops, never requestAnimationFrame): take the prefetched
-// batch → submit the step (forward, backward, AdamW and the loss copy in one submission) →
-// start drawing the next batch → yield. At most two steps are in flight; their results are
-// processed in order as they come back.
+// The loop is src/train/step-loop.ts (two steps in flight, the next batch drawn while the GPU
+// works, results in order, the first failure stops it); this driver gives it the batch (kept
+// across pauses, keyed by run, data set, shape and step), the submission under the GPU lock
+// (forward, backward, AdamW and the loss copy in one submission) and a macrotask hop between
+// steps (worker-driven, never requestAnimationFrame), and takes the results.
 //
 // Last good weights: every SNAPSHOT_EVERY steps (and at every pause) the step's submission also
 // copies the parameters and AdamW moments into staging buffers (snapshots.ts). A snapshot taken
@@ -22,6 +23,7 @@ import { initialParams, paramTable } from '../model/parameters.ts';
 import { NonFiniteLossError, type TrainerState } from '../train/trainer.ts';
 import { TrainingRun, type StepBatch } from '../train/run.ts';
 import { modelOf, type RunConfig } from '../train/run-config.ts';
+import { runStepLoop, type StepFailure } from '../train/step-loop.ts';
 import { Random } from '../util/random.ts';
 import { EmptyDatasetError, type BrowserDataset } from '../data/browser-dataset.ts';
 import { cancelledError, raceCancellation, throwIfCancelled } from './cancellation.ts';
@@ -30,7 +32,7 @@ import type { WorkerEvents } from './events.ts';
 import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
 import type { DatasetHost } from './dataset-host.ts';
 import type { Model, ModelHost } from './model-host.ts';
-import { InFlightWindow, ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
+import { ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
 import { SnapshotStore } from './snapshots.ts';
 import { WorkerError, type RunError, type RunState, type StartOptions, type StepRecord, type WorkerEvent, type WorkerStatus } from './protocol.ts';
 
@@ -61,6 +63,8 @@ export class RunController {
   error: RunError | null = null;
   loopPromise: Promise<void> | null = null;
   private stopRequested = false;
+  /** Aborted to stop the loop that runs now (after its steps in flight). */
+  private loopStop: AbortController | null = null;
   private runStart: number | null = null;
   private lastDoneAt: number | null = null;
   /** The run over the current trainer and data set (rebuilt when either changes). */
@@ -200,6 +204,7 @@ export class RunController {
   async stopLoop(): Promise<void> {
     if (!this.loopPromise) return;
     this.stopRequested = true;
+    this.loopStop?.abort();
     if (this.state === 'running') this.setState('pausing');
     await this.loopPromise;
   }
@@ -287,6 +292,7 @@ export class RunController {
     this.targetStep = untilStep;
     this.finishState = finish;
     this.stopRequested = false;
+    this.loopStop = new AbortController();
     this.throttle.reset();
     this.lastDoneAt = null;
     this.setState('running');
@@ -322,73 +328,43 @@ export class RunController {
     return { key, promise };
   }
 
-  private async takeBatch(dataset: BrowserDataset): Promise<PreparedBatch> {
-    let p = this.prefetch;
+  /** The batch of step `step`: the kept one when it still fits, else drawn now (again if something changed meanwhile). */
+  private async takeBatch(dataset: BrowserDataset, step = this.submitted + 1): Promise<PreparedBatch> {
+    const kept = this.prefetch;
     this.prefetch = null;
-    if (!p || p.key !== this.batchKey()) p = this.prepareBatch(dataset);
-    const batch = await p.promise;
-    if (batch.key !== this.batchKey()) return this.takeBatch(dataset);
+    for (let p = kept && kept.key === this.batchKey(step) ? kept : this.prepareBatch(dataset, step); ; p = this.prepareBatch(dataset, step)) {
+      const batch = await p.promise;
+      if (batch.key === this.batchKey(step)) return batch;
+    }
+  }
+
+  /** The loop's input: a batch of the current data set (a swap meanwhile stops the loop; the batch is kept, and dropped by its key). */
+  private async loopBatch(step: number): Promise<PreparedBatch> {
+    const dataset = this.dataset;
+    const stop = this.loopStop;
+    if (!dataset) throw new EmptyDatasetError('(none)', 'no dataset is loaded');
+    const batch = await this.takeBatch(dataset, step);
+    if (dataset !== this.dataset) stop?.abort();
     return batch;
   }
 
   private async loop(): Promise<void> {
-    const window = new InFlightWindow<void>(2);
-    let failure: { error: unknown; step: number } | null = null;
-    let results: Promise<void> = Promise.resolve();
+    let failure: StepFailure | null;
     try {
-      for (;;) {
-        if (this.stopRequested || failure) break;
-        if (this.targetStep !== null && this.submitted >= this.targetStep) break;
-        if (window.full) {
-          await window.waitForRoom();
-          continue;
-        }
-        const dataset = this.dataset;
-        if (!dataset) {
-          failure = { error: new EmptyDatasetError('(none)', 'no dataset is loaded'), step: this.submitted + 1 };
-          break;
-        }
-        const waitStart = performance.now();
-        let batch: PreparedBatch;
-        try {
-          batch = await this.takeBatch(dataset);
-        } catch (e) {
-          failure = { error: e, step: this.submitted + 1 };
-          break;
-        }
-        const dataWaitMs = performance.now() - waitStart;
-        if (this.stopRequested || failure || dataset !== this.dataset) {
-          // Keep the drawn batch for the next start, so pausing does not skip data.
-          if (dataset === this.dataset) this.prefetch = { key: batch.key, promise: Promise.resolve(batch) };
-          break;
-        }
-        let pending: Promise<StepRecord>;
-        const step = this.submitted + 1;
-        try {
-          ({ pending } = await this.models.gpuLock.run(async () => ({ pending: this.submitStep(batch, dataWaitMs) })));
-        } catch (e) {
-          failure = { error: e, step };
-          break;
-        }
-        pending.catch(() => {});
-        const processed = (results = results.then(() =>
-          pending.then(
-            (record) => {
-              if (!failure) this.onStepDone(record);
-            },
-            (e) => {
-              failure ??= { error: e, step };
-            },
-          ),
-        ));
-        window.add(processed);
-        if (!this.prefetch) this.prefetch = this.prepareBatch(dataset);
-        await yieldToEventLoop();
-      }
-      await window.drain();
-      await results;
+      const end = await runStepLoop<PreparedBatch, StepRecord>(
+        {
+          prepare: (step) => this.loopBatch(step),
+          // The lock covers the submission only, not the wait for the loss.
+          submit: (_step, batch, inputWaitMs) => this.models.gpuLock.run(async () => ({ result: this.submitStep(batch, inputWaitMs) })),
+          deliver: (record) => this.onStepDone(record),
+        },
+        { first: this.submitted + 1, last: this.targetStep, depth: 2, prefetch: true, signal: this.loopStop!.signal, betweenSteps: yieldToEventLoop },
+      );
+      failure = end.failure;
+      // Keep the drawn batch for the next start, so pausing does not skip data (its key drops it if the run moved on).
+      if (!failure && end.unused) this.prefetch = { key: this.batchKey(end.unused.step), promise: end.unused.input };
     } catch (e) {
-      failure ??= { error: e, step: this.submitted };
+      failure = { error: e, step: this.submitted };
     }
     if (failure) {
       await this.handleRunError(failure.error, failure.step);

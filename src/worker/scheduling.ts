@@ -1,11 +1,9 @@
-// Scheduling pieces of the worker's training loop, pure so they are unit-tested:
+// Scheduling pieces of the worker's training loop (the step loop itself, with its in-flight
+// window, is src/train/step-loop.ts), pure so they are unit-tested:
 // - yieldToEventLoop: a macrotask hop through a MessageChannel. The loop yields between steps so
 //   comlink messages (pause, reconstruct, setConfig) are handled promptly. setTimeout(0) would
 //   be clamped to ≥ 4 ms after nesting and throttled harder in background tabs;
 //   requestAnimationFrame does not run in workers nor in hidden tabs.
-// - InFlightWindow: at most `capacity` steps submitted and not yet read back (2: the GPU always
-//   has the next step queued while the CPU reads the previous loss, and a NaN or a pause costs at
-//   most one wasted step).
 // - Mutex: GPU mutations that span awaits (plan builds inside error scopes) exclude submissions.
 // - ThrottleDetector: notices when steps arrive much later than their GPU time and data wait
 //   explain (a background tab, a busy GPU), with hysteresis so the flag does not flicker.
@@ -32,43 +30,6 @@ export function yieldToEventLoop(): Promise<void> {
 /** Resolves after `ms` (a plain timer: used for waits where clamping does not matter). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export class InFlightWindow<T> {
-  private items: Promise<T>[] = [];
-
-  constructor(readonly capacity = 2) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`in-flight capacity ${capacity} must be an integer ≥ 1`);
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  get full(): boolean {
-    return this.items.length >= this.capacity;
-  }
-
-  /** Adds a submitted step; it leaves the window when it settles (either way). */
-  add(p: Promise<T>): void {
-    if (this.full) throw new RangeError(`in-flight window full (${this.capacity} steps): wait for room first`);
-    this.items.push(p);
-    const remove = () => {
-      const i = this.items.indexOf(p);
-      if (i >= 0) this.items.splice(i, 1);
-    };
-    p.then(remove, remove);
-  }
-
-  /** Waits until fewer than `capacity` are in flight (rejections are the owner's business). */
-  async waitForRoom(): Promise<void> {
-    while (this.full) await Promise.race(this.items.map((p) => p.then(() => undefined, () => undefined)));
-  }
-
-  /** Waits until nothing is in flight. */
-  async drain(): Promise<void> {
-    while (this.items.length) await Promise.all(this.items.map((p) => p.then(() => undefined, () => undefined)));
-  }
 }
 
 export class Mutex {

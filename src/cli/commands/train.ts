@@ -10,8 +10,9 @@
 // the mask of step k come from streams keyed by (seed, k), and images are drawn epoch by epoch
 // from a permutation keyed by (seed, epoch). Nothing depends on how the run got to step k, so
 // `--resume` from a checkpoint with AdamW state repeats the continuing run's next losses exactly.
-// Up to two steps are in flight: the batch of step k+1 is augmented on the CPU and queued
-// while the GPU still runs step k; a loss is awaited only once its successor is queued.
+// The steps run through src/train/step-loop.ts, two in flight: the batch of step k+1 is
+// augmented on the CPU and queued while the GPU still runs step k; a loss is awaited only once
+// its successor is queued; a checkpoint waits for the steps before it.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { makeEvalBatch } from '../../data/augment.ts';
@@ -27,7 +28,8 @@ import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../mode
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, type LrSchedule } from '../../train/lr-schedule.ts';
 import { describeVisible } from '../../train/masking.ts';
-import { evaluationMasks, evaluationSlots, TrainingRun } from '../../train/run.ts';
+import { evaluationMasks, evaluationSlots, TrainingRun, type StepBatch } from '../../train/run.ts';
+import { runStepLoop } from '../../train/step-loop.ts';
 import { pixelBatchSource } from '../../data/pixel-batch-source.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
@@ -198,8 +200,6 @@ function parseRun(argv: string[]): RunPlan {
 
 // ---- the run -----------------------------------------------------------------------------------
 
-type Outcome = { ok: true; result: StepResult } | { ok: false; step: number; error: unknown };
-
 const pad = (k: number) => String(k).padStart(6, '0');
 
 function formatDuration(ms: number): string {
@@ -315,28 +315,20 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
     cli.log(`step ${k}: checkpoint ${path}; eval loss ${rec.loss.toPrecision(5)} on ${E} fixed images; grid ${png}`);
   };
 
-  // ---- the loop
-  let stopRequested = false;
+  // ---- the loop (src/train/step-loop.ts): this driver records results and checkpoints at its pause points
+  const stop = new AbortController();
   const onSigint = () => {
-    stopRequested = true;
+    stop.abort();
     cli.warn('interrupt: finishing the queued steps and saving a checkpoint (press Ctrl-C again to quit at once)');
   };
   process.once('SIGINT', onSigint);
-  const pending: Promise<Outcome>[] = [];
   const recentMs: number[] = [];
   let lastDone = performance.now();
-  let failure: { step: number; error: unknown } | null = null;
   let lastStep = startStep;
   const firstLosses: number[] = [];
   const lastLosses: number[] = [];
 
-  const record = (o: Outcome): void => {
-    if (!o.ok) {
-      failure ??= { step: o.step, error: o.error };
-      return;
-    }
-    if (failure) return; // steps after a failure ran on broken weights
-    const { step, loss, lr } = o.result;
+  const record = ({ step, loss, lr }: StepResult): void => {
     const now = performance.now();
     const stepMs = now - lastDone;
     lastDone = now;
@@ -358,20 +350,21 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
 
   try {
     const trainingRun = new TrainingRun(trainer, pixelBatchSource(images));
-    for (let k = startStep + 1; k <= training.totalSteps && !failure && !stopRequested; k++) {
-      const batch = await trainingRun.batchFor(k);
-      pending.push(trainingRun.submit(batch).result.then((result): Outcome => ({ ok: true, result }), (error: unknown): Outcome => ({ ok: false, step: k, error })));
-      while (pending.length >= MAX_IN_FLIGHT) record(await pending.shift()!);
-      const due = run.checkpointEvery > 0 && k % run.checkpointEvery === 0 && k !== training.totalSteps;
-      if (due) {
-        while (pending.length) record(await pending.shift()!);
-        if (!failure) await save(k);
-        lastDone = performance.now(); // the pause for saving is not a training step's time
-      }
-    }
-    while (pending.length) record(await pending.shift()!);
-    if (failure) {
-      const f = failure as { step: number; error: unknown };
+    const end = await runStepLoop<StepBatch, StepResult>(
+      {
+        prepare: (k) => trainingRun.batchFor(k),
+        submit: (_k, batch) => trainingRun.submit(batch),
+        deliver: record,
+        pauseAfter: (k) => run.checkpointEvery > 0 && k % run.checkpointEvery === 0 && k !== training.totalSteps,
+        pause: async (k) => {
+          await save(k);
+          lastDone = performance.now(); // the pause for saving is not a training step's time
+        },
+      },
+      { first: startStep + 1, last: training.totalSteps, depth: MAX_IN_FLIGHT, signal: stop.signal },
+    );
+    if (end.failure) {
+      const f = end.failure;
       if (!(f.error instanceof NonFiniteLossError)) throw f.error;
       const kept = lastCheckpoint as { path: string; step: number } | null;
       throw new Error(
@@ -381,16 +374,14 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
       );
     }
     if (lastStep > startStep && lastCheckpoint?.step !== lastStep) await save(lastStep);
-    if (stopRequested) cli.log(`stopped at step ${lastStep} on request; resume with --resume ${lastCheckpoint?.path}`);
+    if (stop.signal.aborted) cli.log(`stopped at step ${lastStep} on request; resume with --resume ${lastCheckpoint?.path}`);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     if (firstLosses.length && lastLosses.length) {
       cli.log(`done: loss ${mean(firstLosses).toFixed(4)} (mean of the first ${firstLosses.length} steps) → ${mean(lastLosses).toFixed(4)} (last ${lastLosses.length}); metrics ${metricsPath}`);
     }
   } finally {
     process.removeListener('SIGINT', onSigint);
-    // Let queued steps finish before their buffers go away.
-    await Promise.all(pending);
-    trainer.destroy();
+    trainer.destroy(); // the loop settles only once its queued steps finished
     (evalTrainer as Trainer | null)?.destroy();
   }
 }

@@ -1,7 +1,7 @@
-// Loop scheduling helpers: macrotask yield, the two-step in-flight window, the GPU mutex, and
-// throttle detection with hysteresis.
+// Loop scheduling helpers: macrotask yield, the GPU mutex, and throttle detection with
+// hysteresis (the in-flight window: tests/unit/train/step-loop.test.ts).
 import { describe, expect, it } from 'vitest';
-import { InFlightWindow, Mutex, ThrottleDetector, sleep, yieldToEventLoop } from '../../../src/worker/scheduling.ts';
+import { Mutex, ThrottleDetector, sleep, yieldToEventLoop } from '../../../src/worker/scheduling.ts';
 
 describe('yieldToEventLoop', () => {
   it('resolves on a later macrotask: microtasks queued before it run first, in FIFO order', async () => {
@@ -11,31 +11,6 @@ describe('yieldToEventLoop', () => {
     void Promise.resolve().then(() => order.push('microtask'));
     await Promise.all([a, b]);
     expect(order).toEqual(['microtask', 'yield 1', 'yield 2']);
-  });
-});
-
-describe('InFlightWindow', () => {
-  it('holds at most `capacity` pending steps and frees a slot when one settles (either way)', async () => {
-    const w = new InFlightWindow<number>(2);
-    let resolveA!: (v: number) => void;
-    let rejectB!: (e: Error) => void;
-    w.add(new Promise<number>((r) => (resolveA = r)));
-    const b = new Promise<number>((_, j) => (rejectB = j));
-    b.catch(() => {});
-    w.add(b);
-    expect(w.full).toBe(true);
-    expect(() => w.add(Promise.resolve(3))).toThrow(/window full \(2 steps\)/);
-    let roomed = false;
-    const room = w.waitForRoom().then(() => (roomed = true));
-    await sleep(5);
-    expect(roomed).toBe(false);
-    rejectB(new Error('NaN'));
-    await room;
-    expect(w.size).toBe(1);
-    resolveA(1);
-    await w.drain();
-    expect(w.size).toBe(0);
-    expect(() => new InFlightWindow(0)).toThrow(/capacity 0/);
   });
 });
 
