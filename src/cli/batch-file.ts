@@ -58,3 +58,37 @@ export function readBatchFile(path: string): LoadedBatch {
   if (visible === 0) throw new UsageError(`${name}: every patch of every sample is masked; at least one per sample must stay visible`);
   return { imgs: imgs.data, mask: mask.data, N, height, width, L, visible };
 }
+
+export interface LabelledBatch {
+  imgs: Float32Array;
+  labels: Int32Array;
+  N: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Reads a classification batch: `imgs` (N, 3, H, W) normalised and `labels` (N) class indices
+ * (int64, int32, or float holding integers). `numClasses`, when known, bounds the labels.
+ */
+export function readLabelledBatchFile(path: string, numClasses: number | null = null): LabelledBatch {
+  const name = basename(path);
+  const file = parseSafetensors(new Uint8Array(readFileSync(path)), { source: name });
+  const imgs = file.tensors.get('imgs');
+  const labels = file.tensors.get('labels');
+  if (!imgs) throw new UsageError(`${name}: no tensor 'imgs' (N, 3, H, W)`);
+  if (!labels) throw new UsageError(`${name}: no tensor 'labels' (N)`);
+  if (imgs.shape.length !== 4 || imgs.shape[1] !== 3) throw new UsageError(`${name}: imgs has shape (${imgs.shape}), expected (N, 3, H, W)`);
+  const [N, , height, width] = imgs.shape as [number, number, number, number];
+  if (N < 1) throw new UsageError(`${name}: imgs holds no samples`);
+  if (height % 32 || width % 32 || height < 32 || width < 32) throw new UsageError(`${name}: imgs is ${height}×${width}; both sides must be multiples of 32`);
+  if (labels.shape.length !== 1 || labels.shape[0] !== N) throw new UsageError(`${name}: labels has shape (${labels.shape}), expected (${N})`);
+  const out = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const y = labels.data[i]!;
+    if (!Number.isInteger(y) || y < 0) throw new UsageError(`${name}: labels[${i}] = ${y}; labels must be class indices ≥ 0`);
+    if (numClasses !== null && y >= numClasses) throw new UsageError(`${name}: labels[${i}] = ${y}, but the head has ${numClasses} classes (0..${numClasses - 1})`);
+    out[i] = y;
+  }
+  return { imgs: imgs.data, labels: out, N, height, width };
+}

@@ -11,6 +11,9 @@ import { trainCommand, trainUsage } from './commands/train.ts';
 import { reconstructCommand, reconstructUsage } from './commands/reconstruct.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
 import { benchCommand, benchUsage } from './commands/bench.ts';
+import { embedCommand, embedUsage } from './commands/embed.ts';
+import { finetuneGradsCommand, finetuneGradsUsage } from './commands/finetune-grads.ts';
+import { finetuneCommand, finetuneUsage } from './commands/finetune.ts';
 
 type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
 
@@ -20,6 +23,9 @@ const COMMANDS: Record<string, Command> = {
   reconstruct: { run: reconstructCommand, usage: reconstructUsage },
   convert: { run: convertCommand, usage: convertUsage },
   bench: { run: benchCommand, usage: benchUsage },
+  embed: { run: embedCommand, usage: embedUsage },
+  'finetune-grads': { run: finetuneGradsCommand, usage: finetuneGradsUsage },
+  finetune: { run: finetuneCommand, usage: finetuneUsage },
 };
 
 function usage(): string {

@@ -183,6 +183,11 @@ export class BrowserDataset {
   }
 
   /** Usable slots, ascending. */
+  /** The class folder of a slot (undefined when the data set is unlabelled). */
+  labelOf(slot: number): string | undefined {
+    return this.slots[slot]?.label;
+  }
+
   usableSlots(): readonly number[] {
     return this.alive;
   }

@@ -15,6 +15,7 @@
 //   written before the option existed.
 // - A canonical-scheme reader (openCheckpoint) sees the moments as unexpected tensors, so
 //   openAnyCheckpoint below strips them before mapping names.
+import { isFineTuneCheckpoint, readFineTuneCheckpoint, type FineTuneCheckpoint } from './finetune-checkpoint.ts';
 import type { TrainingSettings } from '../train/run-config.ts';
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
 import { paramTable } from '../model/parameters.ts';
@@ -412,13 +413,20 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
 }
 
 /**
- * openCheckpoint for any file, native ones included: a native file is validated by
- * readNativeCheckpoint and its weights mapped like any canonical file (AdamW moments are not
- * model tensors and are not reported as unexpected). `native` is set for native files.
+ * openCheckpoint for any file, the playground's own included: a native (FCMAE) file is
+ * validated by readNativeCheckpoint and its weights mapped like any canonical file (AdamW moments
+ * are not model tensors and are not reported as unexpected); a fine-tuning checkpoint gives its
+ * classifier weights the same way. `native` is set for native FCMAE files, `fineTune` for
+ * fine-tuning checkpoints.
  */
-export function openAnyCheckpoint(bytes: Uint8Array, fileName: string): OpenedCheckpoint & { native: NativeCheckpoint | null } {
-  if (!isNativeCheckpoint(bytes)) return { ...openCheckpoint(bytes, fileName), native: null };
+export function openAnyCheckpoint(bytes: Uint8Array, fileName: string): OpenedCheckpoint & { native: NativeCheckpoint | null; fineTune: FineTuneCheckpoint | null } {
+  if (isFineTuneCheckpoint(bytes)) {
+    const fineTune = readFineTuneCheckpoint(bytes, fileName);
+    const canonical = toCanonical(fineTune.params, { fileName, scheme: 'canonical' });
+    return { ...canonical, fileName, container: 'safetensors', original: fineTune.params, metadata: {}, extra: {}, native: null, fineTune };
+  }
+  if (!isNativeCheckpoint(bytes)) return { ...openCheckpoint(bytes, fileName), native: null, fineTune: null };
   const native = readNativeCheckpoint(bytes, fileName);
   const canonical = toCanonical(native.params, { fileName, scheme: 'canonical' });
-  return { ...canonical, fileName, container: 'safetensors', original: native.params, metadata: native.metadata, extra: {}, native };
+  return { ...canonical, fileName, container: 'safetensors', original: native.params, metadata: native.metadata, extra: {}, native, fineTune: null };
 }

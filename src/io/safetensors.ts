@@ -13,7 +13,7 @@
 // - Every tensor is converted to a Float32Array (`data`, a copy, never a view of the input);
 //   integers beyond 2^24 round there, so `tensorFloat64` gives exact values (F64 fixtures,
 //   I64 counters). I64/U64 values beyond 2^53 cannot be JavaScript numbers: refused.
-// - The writer is canonical: F32 only, names sorted by code point (not UTF-16 unit order),
+// - The writer is canonical: F32 (and I64 for BigInt64Array data: labels), names sorted by code point (not UTF-16 unit order),
 //   "__metadata__" first, compact JSON, header padded with spaces so the data starts at a
 //   multiple of 8 bytes. The JSON text is assembled by hand because JavaScript objects put
 //   integer-like keys ("10") first whatever their insertion order.
@@ -359,7 +359,7 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
 export interface WriteTensor {
   name: string;
   shape: readonly number[];
-  data: Float32Array;
+  data: Float32Array | BigInt64Array;
 }
 
 /** Orders strings by Unicode code point (as Rust and Python do), not by UTF-16 unit. */
@@ -375,16 +375,16 @@ function compareCodePoints(a: string, b: string): number {
   }
 }
 
-/** Canonical F32 safetensors file (see the header comment for the rules). */
+/** Canonical F32 (I64 for BigInt64Array data) safetensors file (see the header comment for the rules). */
 export function writeSafetensors(
-  tensors: readonly WriteTensor[] | ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  tensors: readonly WriteTensor[] | ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | BigInt64Array }>,
   metadata?: Record<string, string>,
   options: ParseOptions = {},
 ): Uint8Array {
   const file = options.source ?? 'safetensors (writing)';
   const list: WriteTensor[] = Array.isArray(tensors)
     ? [...(tensors as readonly WriteTensor[])]
-    : [...(tensors as ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>).entries()].map(([name, t]) => ({ name, ...t }));
+    : [...(tensors as ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | BigInt64Array }>).entries()].map(([name, t]) => ({ name, ...t }));
   const seen = new Set<string>();
   for (const t of list) {
     if (t.name === '' || t.name === '__metadata__') throw new SafetensorsError('bad-input', file, t.name, 'reserved or empty tensor name');
@@ -406,8 +406,9 @@ export function writeSafetensors(
   }
   let offset = 0;
   for (const t of list) {
-    const bytes = t.data.length * 4;
-    parts.push(`${JSON.stringify(t.name)}:{"dtype":"F32","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + bytes}]}`);
+    const bytes = t.data.byteLength;
+    const dtype = t.data instanceof BigInt64Array ? 'I64' : 'F32';
+    parts.push(`${JSON.stringify(t.name)}:{"dtype":"${dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + bytes}]}`);
     offset += bytes;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -420,10 +421,13 @@ export function writeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let cursor = 8 + headerLength;
   for (const t of list) {
+    const data = t.data;
     if (LITTLE_ENDIAN) {
-      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), cursor);
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), cursor);
+    } else if (data instanceof BigInt64Array) {
+      for (let i = 0; i < data.length; i++) view.setBigInt64(cursor + 8 * i, data[i]!, true);
     } else {
-      for (let i = 0; i < t.data.length; i++) view.setFloat32(cursor + 4 * i, t.data[i]!, true);
+      for (let i = 0; i < data.length; i++) view.setFloat32(cursor + 4 * i, data[i]!, true);
     }
     cursor += t.data.byteLength;
   }

@@ -10,6 +10,8 @@ export interface EncoderIO {
   visiblePatches: GPUBuffer; // (N·V) int32
   /** (N·L) f32, 1 = masked: the dense-encoder ablation zeroes masked sites after the stem; null otherwise. */
   mask: GPUBuffer | null;
+  /** Per stage, per block: the (N) drop-path scales of that block's residual branch, or null (see blockGroup). */
+  dropScales?: readonly (readonly (GPUBuffer | null)[])[];
 }
 
 export interface EncoderShape {
@@ -49,7 +51,7 @@ export async function buildEncoder(ctx: BuildContext, config: ModelConfig, optio
       x = down.out;
     }
     const grid: Grid = { r, N, V, gridH, gridW, patchToVisible: io.patchToVisible, visiblePatches: io.visiblePatches };
-    const blocks = await blockGroup(ctx, `encoder.stages.${s}`, config.depths[s]!, { x, stream: stream[s]!, grid }, { C, rows: rowsAt(r), grn: config.grn, gelu: options.gelu, grnMode: options.grnMode });
+    const blocks = await blockGroup(ctx, `encoder.stages.${s}`, config.depths[s]!, { x, stream: stream[s]!, grid, dropScales: io.dropScales?.[s] }, { C, rows: rowsAt(r), grn: config.grn, gelu: options.gelu, grnMode: options.grnMode });
     layers.push({ forwardPhase: `stage ${s}`, backwardPhase: `stage ${s} backward`, forward: blocks.forward, backward: blocks.backward });
     x = blocks.out;
   }

@@ -12,7 +12,6 @@
 // The network is a list of layers (encoder.ts, layers.ts) in forward order; the backward pass is
 // their backward lists in reverse.
 import { BufferArena, upload } from '../gpu/buffers.ts';
-import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { adamwStepScalars, adamwUpdate, ADAMW_SCALARS_LENGTH, ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { maskRows } from '../ops/mask-rows.ts';
@@ -24,7 +23,7 @@ import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
 import { paramTable, type ParamSpec, type ParamTable } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
-import { blockGroup, phasesOf, type BuildContext, type Grid, type Layer } from './layers.ts';
+import { blockGroup, encodePhases, phasesOf, type BuildContext, type Grid, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
 
 export interface PlanShape {
@@ -35,10 +34,7 @@ export interface PlanShape {
   visible: number;
 }
 
-export interface Phase {
-  name: string;
-  dispatches: Dispatch[];
-}
+export type { Phase } from './layers.ts';
 
 export class FcmaePlan {
   readonly table: ParamTable;
@@ -300,11 +296,7 @@ export class FcmaePlan {
   }
 
   encodePhases(encoder: GPUCommandEncoder, phases: readonly Phase[]): void {
-    for (const phase of phases) {
-      const pass = encoder.beginComputePass({ label: phase.name });
-      encodeDispatches(pass, phase.dispatches);
-      pass.end();
-    }
+    encodePhases(encoder, phases);
   }
 
   /**

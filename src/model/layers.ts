@@ -7,9 +7,10 @@
 // Gradient streams: a layer's backward reads the gradient of its output from `dOut` and writes
 // (or, along a residual path, accumulates into) the gradient of its input.
 import type { BufferArena } from '../gpu/buffers.ts';
-import type { Dispatch } from '../gpu/dispatch.ts';
+import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { dwconvBackward, dwconvForward } from '../ops/dwconv.ts';
+import { addScaledRows, scaleRows } from '../ops/drop-path.ts';
 import { copy } from '../ops/elementwise.ts';
 import { geluBackward, geluForward } from '../ops/gelu.ts';
 import { grnBackward, grnForward } from '../ops/grn.ts';
@@ -71,6 +72,8 @@ interface BlockActs {
   /** (rows, 4C) what pwconv2 reads: the GRN output, or the GELU output without GRN. */
   mlpOut: GPUBuffer;
   out: GPUBuffer; // (rows, C) block output = x + pwconv2(mlpOut)
+  /** (N) per-sample drop-path scale of the residual branch, or null (no drop path). */
+  dropScale: GPUBuffer | null;
 }
 
 /**
@@ -151,12 +154,17 @@ export async function downsampleLayer(
  * `depth` ConvNeXt V2 blocks (V1-style without GRN) of width C on `rows` rows starting from
  * `x`. `stream` (rows, C) carries the gradient of the last block's output and is updated in
  * place, along the residual path, to the gradient of `x`.
+ *
+ * Drop path (stochastic depth, classifier training): block i with a `dropScales[i]` buffer (N)
+ * scales its residual branch per sample, out = x + scale[n]·(pwconv2(…) + b2), scale[n] being 0
+ * or 1/(1 − p) as the host draws it each step; the branch's backward then starts from
+ * scale[n]·dOut. Blocks without one (and the FCMAE plan) add the branch as it is.
  */
 export async function blockGroup(
   ctx: BuildContext,
   prefix: string,
   depth: number,
-  io: { x: GPUBuffer; stream: GPUBuffer; grid: Grid },
+  io: { x: GPUBuffer; stream: GPUBuffer; grid: Grid; dropScales?: readonly (GPUBuffer | null)[] },
   shape: { C: number; rows: number; grn: boolean; gelu: GeluForm; grnMode: GrnMode },
 ): Promise<{ forward: Dispatch[]; backward: Dispatch[]; out: GPUBuffer }> {
   const { engine, arena } = ctx;
@@ -184,15 +192,23 @@ export async function blockGroup(
       grn,
       mlpOut: grn ? grn.y : act,
       out: arena.f32(`${p}/out`, rows * C),
+      dropScale: io.dropScales?.[i] ?? null,
     };
     forward.push(...(await dwconvForward(engine, arena, `${p}/dwconv`, { x, weight: ctx.param(`${p}.dwconv.weight`), bias: ctx.param(`${p}.dwconv.bias`), y: a.dw, patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches }, layout)));
     forward.push(...(await layerNormForward(engine, arena, `${p}/ln`, { x: a.dw, weight: ctx.param(`${p}.norm.weight`), bias: ctx.param(`${p}.norm.bias`), y: a.ln, mean: a.lnMean, rstd: a.lnRstd }, { rows, C })));
     forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1`, a.ln, ctx.param(`${p}.pwconv1.weight`), a.h, { M: rows, N: 4 * C, K: C, transB: true, bias: ctx.param(`${p}.pwconv1.bias`) })));
     forward.push(...(await geluForward(engine, arena, `${p}/gelu`, { x: a.h, y: a.act }, { count: rows * 4 * C, form: gelu })));
     if (grn) forward.push(...(await grnForward(engine, arena, `${p}/grn`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), beta: ctx.param(`${p}.grn.beta`), y: grn.y, norm: grn.norm, gnorm: grn.gnorm }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
-    // out = x + mlpOut·W2ᵀ + b2: copy-free by accumulating the matmul into a buffer holding x
-    forward.push(...(await copy(engine, arena, `${p}/residual-copy`, { src: x, dst: a.out }, { count: rows * C })));
-    forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`), accumulate: true })));
+    if (a.dropScale) {
+      // out = x + scale[n]·(mlpOut·W2ᵀ + b2)
+      const branch = arena.f32(`${p}/branch`, rows * C);
+      forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), branch, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`) })));
+      forward.push(...(await addScaledRows(engine, arena, `${p}/drop-path`, { x, branch, scale: a.dropScale, out: a.out }, { rows, C, rowsPerSample: rows / N })));
+    } else {
+      // out = x + mlpOut·W2ᵀ + b2: copy-free by accumulating the matmul into a buffer holding x
+      forward.push(...(await copy(engine, arena, `${p}/residual-copy`, { src: x, dst: a.out }, { count: rows * C })));
+      forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`), accumulate: true })));
+    }
     acts.push(a);
     x = a.out;
   }
@@ -202,13 +218,20 @@ export async function blockGroup(
   const d4b = arena.f32(`${prefix}/d-scratch-4c-b`, rows * 4 * C);
   const dLn = arena.f32(`${prefix}/d-scratch-ln`, rows * C);
   const dDw = arena.f32(`${prefix}/d-scratch-dw`, rows * C);
+  const dBranchScratch = acts.some((a) => a.dropScale) ? arena.f32(`${prefix}/d-scratch-branch`, rows * C) : null;
   for (const a of [...acts].reverse()) {
     const p = a.prefix;
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, stream, a.mlpOut, ctx.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true })));
-    backward.push(...(await columnSum(engine, arena, `${p}/pwconv2-dB`, { x: stream, out: ctx.grad(`${p}.pwconv2.bias`) }, { rows, C })));
+    // the gradient of the residual branch: dOut itself, or scale[n]·dOut under drop path
+    let dBranch = stream;
+    if (a.dropScale) {
+      dBranch = dBranchScratch!;
+      backward.push(...(await scaleRows(engine, arena, `${p}/drop-path-bwd`, { src: stream, scale: a.dropScale, dst: dBranch }, { rows, C, rowsPerSample: rows / N })));
+    }
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, dBranch, a.mlpOut, ctx.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true })));
+    backward.push(...(await columnSum(engine, arena, `${p}/pwconv2-dB`, { x: dBranch, out: ctx.grad(`${p}.pwconv2.bias`) }, { rows, C })));
     // d4b ends up holding the GELU output's gradient: GRN's backward of pwconv2's dInput (d4a),
     // or, without GRN, pwconv2's dInput itself
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, stream, ctx.param(`${p}.pwconv2.weight`), a.grn ? d4a : d4b, { M: rows, N: 4 * C, K: C })));
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, dBranch, ctx.param(`${p}.pwconv2.weight`), a.grn ? d4a : d4b, { M: rows, N: 4 * C, K: C })));
     if (a.grn) backward.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4a, dX: d4b, dGamma: ctx.grad(`${p}.grn.gamma`), dBeta: ctx.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
     backward.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: gelu })));
     backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dW`, d4a, a.ln, ctx.grad(`${p}.pwconv1.weight`), { M: 4 * C, N: C, K: rows, transA: true })));
@@ -221,10 +244,25 @@ export async function blockGroup(
   return { forward, backward, out: x };
 }
 
+/** Dispatches that run in one compute pass. */
+export interface Phase {
+  name: string;
+  dispatches: Dispatch[];
+}
+
+/** One compute pass per phase, in order. */
+export function encodePhases(encoder: GPUCommandEncoder, phases: readonly Phase[]): void {
+  for (const phase of phases) {
+    const pass = encoder.beginComputePass({ label: phase.name });
+    encodeDispatches(pass, phase.dispatches);
+    pass.end();
+  }
+}
+
 /** Forward phases in layer order and backward phases in reverse layer order, consecutive equal names merged into one pass. */
-export function phasesOf(layers: readonly Layer[]): { forward: { name: string; dispatches: Dispatch[] }[]; backward: { name: string; dispatches: Dispatch[] }[] } {
+export function phasesOf(layers: readonly Layer[]): { forward: Phase[]; backward: Phase[] } {
   const merge = (items: [string, Dispatch[]][]) => {
-    const out: { name: string; dispatches: Dispatch[] }[] = [];
+    const out: Phase[] = [];
     for (const [name, dispatches] of items) {
       const last = out[out.length - 1];
       if (last && last.name === name) last.dispatches.push(...dispatches);

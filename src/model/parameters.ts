@@ -17,7 +17,8 @@ export type ParamKind =
   | 'norm-weight'
   | 'norm-bias'
   | 'grn' // (1, 1, 1, C) → (C)
-  | 'mask-token'; // (1, D, 1, 1) → (D)
+  | 'mask-token' // (1, D, 1, 1) → (D)
+  | 'head'; // (classes, d3), same order; initialised 1000× smaller (the official head_init_scale)
 
 export interface ParamSpec {
   name: string;
@@ -38,7 +39,7 @@ export const PARAM_ALIGN_FLOATS = 64;
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** One block's parameters; `grn` false (the no-GRN ablation) leaves out grn.gamma / grn.beta. */
-function blockParams(prefix: string, C: number, grn: boolean, out: Omit<ParamSpec, 'size' | 'offset'>[]): void {
+function blockParams(prefix: string, C: number, grn: boolean, out: UnplacedSpec[]): void {
   out.push(
     { name: `${prefix}.dwconv.weight`, kind: 'dwconv', torchShape: [C, 1, 7, 7], decay: true },
     { name: `${prefix}.dwconv.bias`, kind: 'bias', torchShape: [C], decay: false },
@@ -59,9 +60,11 @@ function blockParams(prefix: string, C: number, grn: boolean, out: Omit<ParamSpe
   );
 }
 
-/** Parameters in network order (stem, stages, decoder), without offsets. */
-function networkOrder(c: ModelConfig): Omit<ParamSpec, 'size' | 'offset'>[] {
-  const out: Omit<ParamSpec, 'size' | 'offset'>[] = [];
+type UnplacedSpec = Omit<ParamSpec, 'size' | 'offset'>;
+
+/** The encoder's parameters in network order (stem, then per stage: downsample, blocks). */
+function encoderOrder(c: Pick<ModelConfig, 'depths' | 'dims' | 'grn'>): UnplacedSpec[] {
+  const out: UnplacedSpec[] = [];
   const d = c.dims;
   out.push(
     { name: 'encoder.downsample_layers.0.0.weight', kind: 'stem-conv', torchShape: [d[0]!, IN_CHANS, 4, 4], decay: true },
@@ -80,6 +83,13 @@ function networkOrder(c: ModelConfig): Omit<ParamSpec, 'size' | 'offset'>[] {
     }
     for (let b = 0; b < c.depths[s]!; b++) blockParams(`encoder.stages.${s}.${b}`, d[s]!, c.grn, out);
   }
+  return out;
+}
+
+/** Parameters of the FCMAE model in network order (encoder, decoder), without offsets. */
+function networkOrder(c: ModelConfig): UnplacedSpec[] {
+  const out = encoderOrder(c);
+  const d = c.dims;
   const D = c.decoderDim;
   out.push(
     { name: 'proj.weight', kind: 'linear', torchShape: [D, d[3]!, 1, 1], decay: true },
@@ -105,13 +115,33 @@ export interface ParamTable {
   count: number;
 }
 
-/** Lay the parameters out: decayed tensors first, each at a 256-byte aligned offset. */
+/** The FCMAE model's parameters laid out: decayed tensors first, each at a 256-byte aligned offset. */
 export function paramTable(c: ModelConfig): ParamTable {
-  const order = networkOrder(c);
+  return layOut(networkOrder(c));
+}
+
+/**
+ * The classifier's parameters (evaluation-spec §1): the encoder, then the final LayerNorm
+ * `norm.{weight, bias}` (d3) and the head `head.{weight (classes, d3), bias}`. Laid out as the
+ * FCMAE table is; the encoder's tensors keep their canonical names.
+ */
+export function classifierParamTable(c: Pick<ModelConfig, 'depths' | 'dims' | 'grn'>, numClasses: number): ParamTable {
+  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 100_000) throw new RangeError(`classes ${numClasses} must be an integer in 1..100000`);
+  const d3 = c.dims[3]!;
+  return layOut([
+    ...encoderOrder(c),
+    { name: 'norm.weight', kind: 'norm-weight', torchShape: [d3], decay: false },
+    { name: 'norm.bias', kind: 'norm-bias', torchShape: [d3], decay: false },
+    { name: 'head.weight', kind: 'head', torchShape: [numClasses, d3], decay: true },
+    { name: 'head.bias', kind: 'bias', torchShape: [numClasses], decay: false },
+  ]);
+}
+
+function layOut(order: UnplacedSpec[]): ParamTable {
   const specs: ParamSpec[] = [];
   let offset = 0;
   let count = 0;
-  const place = (p: Omit<ParamSpec, 'size' | 'offset'>) => {
+  const place = (p: UnplacedSpec) => {
     const size = prod(p.torchShape);
     specs.push({ ...p, size, offset });
     offset += Math.ceil(size / PARAM_ALIGN_FLOATS) * PARAM_ALIGN_FLOATS;
@@ -170,7 +200,7 @@ export function toTorchLayout(spec: ParamSpec, engine: ArrayLike<number>): Float
 /**
  * Initial values in the engine layout (spec §3, project default): conv/linear weights
  * truncated normal std 0.02 cut at ±2, biases 0, LayerNorm weight 1 / bias 0, GRN 0,
- * mask token normal std 0.02. Deterministic for a given rng state and table.
+ * mask token normal std 0.02, a classifier head std 2e-5 (official fine-tuning). Deterministic for a given rng state and table.
  */
 export function initialParams(t: ParamTable, rng: Random): Float32Array {
   const flat = new Float32Array(t.totalFloats);
@@ -192,6 +222,10 @@ export function initialParams(t: ParamTable, rng: Random): Float32Array {
         break;
       case 'mask-token':
         for (let i = 0; i < s.size; i++) view[i] = rng.normal() * 0.02;
+        break;
+      case 'head':
+        // the official fine-tuning: trunc_normal_(std 0.02), then × head_init_scale 0.001
+        for (let i = 0; i < s.size; i++) view[i] = rng.truncatedNormal(0.02) * 0.001;
         break;
       default:
         break; // biases, norm biases and GRN start at 0

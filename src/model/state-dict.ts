@@ -66,6 +66,14 @@ export function flatFromStateDict(table: ParamTable, sd: StateDict): { flat: Flo
   return { flat, problems };
 }
 
+/** flatFromStateDict for a state dict that must fit exactly: throws naming the first tensors that do not (`what` names the source). */
+export function flatOrThrow(table: ParamTable, sd: StateDict, what: string): Float32Array {
+  const { flat, problems } = flatFromStateDict(table, sd);
+  const bad = [...problems.missing, ...problems.misshaped.map((m) => m.name), ...problems.unexpected];
+  if (bad.length) throw new Error(`${what}: does not fit the model: ${bad.slice(0, 5).join(', ')}`);
+  return flat;
+}
+
 /** Canonical state dict from a flat engine buffer (params or grads). */
 export function stateDictFromFlat(table: ParamTable, flat: Float32Array): StateDict {
   const sd: StateDict = new Map();

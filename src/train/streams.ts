@@ -13,6 +13,10 @@ export const enum Stream {
   Mask = 3,
   /** Index: 0. The masks of the fixed evaluation batch. */
   Eval = 4,
+  /** Index: step. Fine-tuning's per-sample drop-path draws of the step's blocks. */
+  DropPath = 5,
+  /** Index: 0. A labelled folder's train / validation split. */
+  Split = 6,
 }
 
 /** A 32-bit seed for item `index` of stream `stream` of the run seeded `seed` (Random mixes it further). */

@@ -3,7 +3,6 @@
 // resolves while step k+1 is already queued). The trainer's state (weights, AdamW moments, step)
 // is read and written only through saveState / restoreState / copyStateFrom / encodeStateRead.
 import { throwIfFailed } from '../gpu/device.ts';
-import { upload, type PendingRead } from '../gpu/buffers.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig, StepOptions } from '../model/config.ts';
 import { FcmaePlan } from '../model/fcmae.ts';
@@ -13,6 +12,7 @@ import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { generateMasks } from './masking.ts';
 import { assertPlanFits } from './estimates.ts';
+import { copyTrainerState, encodeTrainerStateRead, readTrainerState, writeTrainerState, type TrainerState } from './optimizer-state.ts';
 import { Stream, streamRandom } from './streams.ts';
 
 export interface TrainerSettings {
@@ -37,15 +37,7 @@ export interface StepResult {
   ms: number;
 }
 
-/** Everything a run needs to continue exactly: flat parameters and AdamW moments (engine layout). */
-export interface TrainerState {
-  /** Optimizer steps taken. */
-  step: number;
-  params: Float32Array;
-  /** AdamW moments; null = zero (a fresh run, or a file that has none). */
-  m: Float32Array | null;
-  v: Float32Array | null;
-}
+export type { TrainerState } from './optimizer-state.ts';
 
 /** Ways a driver extends one step's submission without owning the step. */
 export interface StepHooks {
@@ -68,6 +60,34 @@ export interface SubmittedStep {
   /** Host time encoding and submitting the command buffer, ms. */
   encodeMs: number;
   result: Promise<StepResult>;
+}
+
+/**
+ * Encodes a step (the plan's work, or hooks.encode's) and a copy of its loss, submits it, and
+ * returns at once; `result` resolves when the loss is back (a non-finite loss rejects with
+ * NonFiniteLossError). The caller has uploaded the step's inputs since `uploadStart`.
+ */
+export function queueStep(
+  engine: Engine,
+  o: { step: number; lr: number; uploadStart: number; loss: GPUBuffer; hooks: StepHooks; encode: (encoder: GPUCommandEncoder) => void },
+): SubmittedStep {
+  const { step, lr, hooks } = o;
+  const t1 = performance.now();
+  const encoder = engine.ctx.device.createCommandEncoder({ label: `step ${step}` });
+  if (hooks.encode) hooks.encode(encoder);
+  else o.encode(encoder);
+  const pending = engine.readback.copy(encoder, o.loss, 0, 4);
+  const after = hooks.beforeSubmit?.(encoder, step);
+  engine.ctx.device.queue.submit([encoder.finish()]);
+  const submittedAt = performance.now();
+  after?.();
+  const result = pending.read().then((buf) => {
+    throwIfFailed(engine.ctx, `training step ${step}`);
+    const loss = new Float32Array(buf)[0]!;
+    if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
+    return { step, loss, lr, ms: performance.now() - submittedAt };
+  });
+  return { step, lr, submittedAt, uploadMs: t1 - o.uploadStart, encodeMs: submittedAt - t1, result };
 }
 
 export class NonFiniteLossError extends Error {
@@ -123,23 +143,9 @@ export class Trainer {
     const step = this.steps + 1;
     const lr = this.settings.learningRate(step);
     plan.setOptimizerStep(step, lr);
-    const t1 = performance.now();
-    const encoder = engine.ctx.device.createCommandEncoder({ label: `step ${step}` });
-    if (hooks.encode) hooks.encode(encoder);
-    else plan.encodeStep(encoder, { backward: true, optimizer: true });
-    const pending = engine.readback.copy(encoder, plan.loss, 0, 4);
-    const after = hooks.beforeSubmit?.(encoder, step);
-    engine.ctx.device.queue.submit([encoder.finish()]);
-    const submittedAt = performance.now();
+    const submitted = queueStep(engine, { step, lr, uploadStart: t0, loss: plan.loss, hooks, encode: (encoder) => plan.encodeStep(encoder, { backward: true, optimizer: true }) });
     this.steps = step;
-    after?.();
-    const result = pending.read().then((buf) => {
-      throwIfFailed(engine.ctx, `training step ${step}`);
-      const loss = new Float32Array(buf)[0]!;
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
-      return { step, loss, lr, ms: performance.now() - submittedAt };
-    });
-    return { step, lr, submittedAt, uploadMs: t1 - t0, encodeMs: submittedAt - t1, result };
+    return submitted;
   }
 
   /** One optimizer step (see submit); the masks default to the step's own stream. */
@@ -151,22 +157,7 @@ export class Trainer {
 
   /** Writes weights, moments (null: zero) and the step count; queued before any later step. */
   restoreState(state: TrainerState): void {
-    const { plan, engine } = this;
-    const n = plan.table.totalFloats;
-    for (const [what, a] of [['parameters', state.params], ['AdamW m', state.m], ['AdamW v', state.v]] as const) {
-      if (a && a.length !== n) throw new RangeError(`${what}: ${a.length} floats for a model of ${n}`);
-    }
-    if (!Number.isInteger(state.step) || state.step < 0) throw new RangeError(`step ${state.step} must be an integer ≥ 0`);
-    const device = engine.ctx.device;
-    plan.setParams(state.params);
-    if (state.m) upload(device, plan.adamM, state.m);
-    if (state.v) upload(device, plan.adamV, state.v);
-    if (!state.m || !state.v) {
-      const encoder = device.createCommandEncoder({ label: 'reset AdamW moments' });
-      if (!state.m) encoder.clearBuffer(plan.adamM);
-      if (!state.v) encoder.clearBuffer(plan.adamV);
-      device.queue.submit([encoder.finish()]);
-    }
+    writeTrainerState(this.engine, this.plan, state);
     this.steps = state.step;
   }
 
@@ -175,26 +166,12 @@ export class Trainer {
    * `encoder`; read() after that encoder is submitted.
    */
   encodeStateRead(encoder: GPUCommandEncoder, withMoments = true): { read(): Promise<TrainerState> } {
-    const { plan, engine } = this;
-    const step = this.steps;
-    const bytes = plan.table.totalFloats * 4;
-    const reads: PendingRead[] = [plan.params, ...(withMoments ? [plan.adamM, plan.adamV] : [])].map((b) => engine.readback.copy(encoder, b, 0, bytes));
-    return {
-      read: async () => {
-        const [p, m, v] = await Promise.all(reads.map((r) => r.read()));
-        return { step, params: new Float32Array(p!), m: m ? new Float32Array(m) : null, v: v ? new Float32Array(v) : null };
-      },
-    };
+    return encodeTrainerStateRead(this.engine, this.plan, encoder, this.steps, withMoments);
   }
 
   /** Weights, moments and step count as they stand after every queued step. */
-  async saveState(withMoments = true): Promise<TrainerState> {
-    const encoder = this.engine.ctx.device.createCommandEncoder({ label: 'save trainer state' });
-    const pending = this.encodeStateRead(encoder, withMoments);
-    this.engine.ctx.device.queue.submit([encoder.finish()]);
-    const state = await pending.read();
-    throwIfFailed(this.engine.ctx, 'reading the trainer state');
-    return state;
+  saveState(withMoments = true): Promise<TrainerState> {
+    return readTrainerState(this.engine, this.plan, this.steps, withMoments);
   }
 
   /**
@@ -202,16 +179,8 @@ export class Trainer {
    * the GPU: same model, any plan shape (another batch size or visible count).
    */
   copyStateFrom(other: Trainer, weightsOnly = false): void {
-    const bytes = this.plan.table.totalFloats * 4;
-    if (other.plan.table.totalFloats * 4 !== bytes) throw new RangeError('copyStateFrom: the two trainers hold different models');
-    const encoder = this.engine.ctx.device.createCommandEncoder({ label: weightsOnly ? 'copy weights' : 'carry trainer state' });
-    encoder.copyBufferToBuffer(other.plan.params, 0, this.plan.params, 0, bytes);
-    if (!weightsOnly) {
-      encoder.copyBufferToBuffer(other.plan.adamM, 0, this.plan.adamM, 0, bytes);
-      encoder.copyBufferToBuffer(other.plan.adamV, 0, this.plan.adamV, 0, bytes);
-      this.steps = other.steps;
-    }
-    this.engine.ctx.device.queue.submit([encoder.finish()]);
+    copyTrainerState(this.engine, other.plan, this.plan, weightsOnly);
+    if (!weightsOnly) this.steps = other.steps;
   }
 
   /** Loss and the gradient of every parameter (flat engine layout), without updating. */

@@ -14,6 +14,10 @@ import type {
   GpuStatus,
   InjectedFault,
   ReconstructRequest,
+  EmbedRequest,
+  EmbedResult,
+  FineTuneRequest,
+  FineTuneResult,
   ReconstructionResult,
   SavedCheckpoint,
   SelfTestResult,
@@ -148,6 +152,18 @@ export class EngineClient {
   reconstruct(request: Omit<ReconstructRequest, 'cancelId'> & Cancellable = {}): Promise<ReconstructionResult> {
     const { signal, ...rest } = request;
     return this.call(signal, (cancelId) => this.api.reconstruct({ ...rest, cancelId }));
+  }
+
+  /** Fine-tunes the encoder (or a random one) on labelled images; progress arrives as 'evaluation' events. */
+  finetune(request: Omit<FineTuneRequest, 'cancelId'> & Cancellable): Promise<FineTuneResult> {
+    const { signal, ...rest } = request;
+    return this.call(signal, (cancelId) => this.api.finetune({ ...rest, cancelId }));
+  }
+
+  /** Features of labelled images through the encoder (or a random one). */
+  embed(request: Omit<EmbedRequest, 'cancelId'> & Cancellable): Promise<EmbedResult> {
+    const { signal, ...rest } = request;
+    return this.call(signal, (cancelId) => this.api.embed({ ...rest, cancelId }));
   }
 
   saveCheckpoint(format: CheckpointFormat, o: Cancellable = {}): Promise<SavedCheckpoint> {

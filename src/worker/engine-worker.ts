@@ -66,6 +66,11 @@ const api: EngineWorkerApi = {
     const r = await run(request.cancelId, (s) => session.reconstruct(request, s));
     return Comlink.transfer(r, [r.original.buffer, r.masked.buffer, r.reconstruction.buffer, r.pasted.buffer, r.mask.buffer]);
   },
+  finetune: (request) => run(request.cancelId, (s) => session.finetune(request, s)),
+  embed: async (request) => {
+    const r = await run(request.cancelId, (s) => session.embed(request, s));
+    return Comlink.transfer(r, [r.features.buffer, r.labels.buffer]);
+  },
   saveCheckpoint: async (format, o = {}) => {
     const c = await run(o.cancelId, (s) => session.saveCheckpoint(format, s));
     return Comlink.transfer(c, [c.bytes.buffer]);

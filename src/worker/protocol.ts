@@ -45,6 +45,7 @@
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { WebGpuUnavailableReason } from '../gpu/errors.ts';
 import type { ConfigChangeLevel, RunConfig } from '../train/run-config.ts';
+import type { FineTuneConfig, FineTunePreset } from '../train/finetune-config.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
@@ -394,9 +395,95 @@ export type WorkerEvent =
   | { type: 'status'; status: WorkerStatus }
   | { type: 'metrics'; batch: MetricsBatch }
   | { type: 'dataset'; summary: DatasetSummary }
-  | ProgressEvent;
+  | ProgressEvent
+  | EvaluationProgressEvent;
 
 export type WorkerEventListener = (event: WorkerEvent) => void;
+
+// ---------------------------------------------------------------------------------- evaluation
+//
+// Measurements of the encoder (evaluation-spec): fine-tuning it as a classifier and embedding
+// labelled images. Both run with the pretraining loop paused (it resumes afterwards), on the
+// encoder as it stands ('current', the run's weights at the step they report) or on a random
+// initialisation of the same architecture ('random', the baseline every figure needs beside it).
+
+/** Labelled images: the loaded data set's class subfolders, or the labelled demo set (1000 Fashion-MNIST images, 10 classes). */
+export type LabelledSource = 'dataset' | 'fashion-demo';
+export type EncoderChoice = 'current' | 'random';
+
+export interface FineTuneRequest {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  /** Default 'small-data'. */
+  preset?: FineTunePreset;
+  /** Overrides of the preset (totalSteps, batchSize, inputSize, blr, …). */
+  settings?: Partial<FineTuneConfig>;
+  /** Held-out fraction per class (default 0.2). */
+  valFraction?: number;
+  /** Seed of the head's initialisation and of a random encoder (default the run's seed). */
+  seed?: number;
+  cancelId?: number;
+}
+
+export interface FineTuneEvaluationPoint {
+  step: number;
+  top1: number;
+  loss: number;
+}
+
+export interface FineTuneResult {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  /** The pretraining step of the encoder that was fine-tuned (0 for a random one). */
+  pretrainStep: number;
+  classes: string[];
+  trainCount: number;
+  valCount: number;
+  /** Validation top-1 after the last step, in [0, 1]. */
+  top1: number;
+  perClass: number[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+  /** Training loss of every step. */
+  curve: { step: number; loss: number; lr: number }[];
+  evaluations: FineTuneEvaluationPoint[];
+  settings: FineTuneConfig;
+  notes: string[];
+}
+
+export interface EmbedRequest {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  /** Default: the run's input size. */
+  inputSize?: number;
+  seed?: number;
+  cancelId?: number;
+}
+
+export interface EmbedResult {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  pretrainStep: number;
+  count: number;
+  /** Feature width (the last stage's channels). */
+  dim: number;
+  /** (count, dim) the pooled LayerNorm output of each image (transferred). */
+  features: Float32Array;
+  /** (count) class index of each image. */
+  labels: Int32Array;
+  classes: string[];
+}
+
+/** Progress of a fine-tune or an embedding: `done` of `total` steps (images when embedding). */
+export interface EvaluationProgressEvent {
+  type: 'evaluation';
+  task: 'finetune' | 'embed';
+  phase: 'data' | 'train' | 'evaluate';
+  done: number;
+  total: number;
+  loss?: number;
+  valTop1?: number;
+}
 
 /** Faults the tests inject to exercise recovery (real code paths, not simulations). */
 export type InjectedFault = 'device-lost' | 'non-finite-weights';
@@ -446,6 +533,10 @@ export interface EngineWorkerApi {
   reset(options?: ResetOptions): Promise<WorkerStatus>;
 
   reconstruct(request: ReconstructRequest): Promise<ReconstructionResult>;
+  /** Fine-tune the encoder (or a random one) as a classifier on labelled images; progress as 'evaluation' events. */
+  finetune(request: FineTuneRequest): Promise<FineTuneResult>;
+  /** Features of labelled images through the encoder (or a random one). */
+  embed(request: EmbedRequest): Promise<EmbedResult>;
   saveCheckpoint(format: CheckpointFormat, options?: SaveCheckpointOptions): Promise<SavedCheckpoint>;
   /** Bytes are transferred. A refused file rejects with kind 'bad-checkpoint' and changes nothing. */
   loadCheckpoint(bytes: Uint8Array, fileName: string, options?: LoadCheckpointOptions): Promise<CheckpointLoadResult>;

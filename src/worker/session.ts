@@ -22,6 +22,7 @@ import { WorkerEvents, type Deliver } from './events.ts';
 import { RunController } from './run-controller.ts';
 import { DatasetHost } from './dataset-host.ts';
 import { ModelHost } from './model-host.ts';
+import { EvaluationHost } from './evaluation-host.ts';
 import { planInfo, validateTrainingConfig } from './training-config.ts';
 import { matmulSelfTest } from './self-test.ts';
 import { reconstructionResult } from './reconstruction-view.ts';
@@ -31,6 +32,10 @@ import {
   type CheckpointLoadResult,
   type ConfigResult,
   type DatasetSummary,
+  type EmbedRequest,
+  type EmbedResult,
+  type FineTuneRequest,
+  type FineTuneResult,
   type GpuStatus,
   type InjectedFault,
   type LoadCheckpointOptions,
@@ -60,6 +65,7 @@ export class TrainingSession {
   private readonly data: DatasetHost;
   private readonly models: ModelHost;
   private readonly runner: RunController;
+  private readonly evaluation: EvaluationHost;
 
   constructor(
     shaders: ShaderSources,
@@ -88,6 +94,11 @@ export class TrainingSession {
       decodeImage,
     );
     this.runner = new RunController(this.models, this.data, this.events, { config: () => this.config, status: () => this.status() });
+    this.evaluation = new EvaluationHost(this.models, this.data, this.events, demoBaseUrl, {
+      config: () => this.config,
+      whilePaused: (fn) => this.runner.whilePaused(fn),
+      ensureModel: () => this.runner.ensureModel(),
+    });
   }
 
   // ============================================================================ GPU
@@ -324,6 +335,16 @@ export class TrainingSession {
       return { r: await trainer.reconstruct(batch.images, mask), step };
     });
     return reconstructionResult({ runId: this.runner.runId, step, maskRatio, seed, size: S, L, V, images: batch.images, mask, rec: r, normPix: model.trainer.plan.options.normPix, indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)), paths: batch.slots.map((s) => dataset.pathOf(s)) });
+  }
+
+  // ============================================================================ evaluation
+
+  finetune(request: FineTuneRequest, signal: AbortSignal): Promise<FineTuneResult> {
+    return this.evaluation.finetune(request, signal);
+  }
+
+  embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+    return this.evaluation.embed(request, signal);
   }
 
   // ============================================================================ checkpoints

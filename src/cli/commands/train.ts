@@ -23,8 +23,8 @@ import { cliDefaultRunConfig, decodeSizeFor, WARMUP_FRACTION, lrScheduleOf, type
 import { checkedRunConfig } from '../run-config-flags.ts';
 import { encodePng } from '../../io/png.ts';
 import { type ModelConfig, type StepOptions } from '../../model/config.ts';
-import { initialParams, paramTable, type ParamTable } from '../../model/parameters.ts';
-import { flatFromStateDict, stateDictFromFlat, type StateDict } from '../../model/state-dict.ts';
+import { initialParams, paramTable } from '../../model/parameters.ts';
+import { flatOrThrow, stateDictFromFlat } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, type LrSchedule } from '../../train/lr-schedule.ts';
 import { describeVisible } from '../../train/masking.ts';
@@ -34,6 +34,7 @@ import { pixelBatchSource } from '../../data/pixel-batch-source.ts';
 import { NonFiniteLossError, Trainer, type StepResult } from '../../train/trainer.ts';
 import { Random } from '../../util/random.ts';
 import { Options, UsageError } from '../args.ts';
+import { formatDuration, truncateMetrics } from '../progress.ts';
 import type { CliContext } from '../context.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 import { loadImageFolder, reconstructionGrid } from './reconstruct.ts';
@@ -202,37 +203,7 @@ function parseRun(argv: string[]): RunPlan {
 
 const pad = (k: number) => String(k).padStart(6, '0');
 
-function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return '?';
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
 
-/** Keep the metrics lines of steps ≤ step (a resume from an earlier checkpoint replays the rest). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(path, kept.map((l) => l + '\n').join(''));
-}
-
-function flatOf(table: ParamTable, sd: StateDict, what: string): Float32Array {
-  const { flat, problems } = flatFromStateDict(table, sd);
-  const bad = [...problems.missing, ...problems.misshaped.map((m) => m.name), ...problems.unexpected];
-  if (bad.length) throw new Error(`${what}: does not fit the model: ${bad.slice(0, 5).join(', ')}`);
-  return flat;
-}
 
 export async function trainCommand(argv: string[], cli: CliContext): Promise<void> {
   const run = parseRun(argv);
@@ -267,15 +238,15 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   // ---- model
   const table = paramTable(config);
   const adamw = resume?.checkpoint.adamw ?? null;
-  const initial = resume ? flatOf(table, resume.checkpoint.params, basename(resume.path)) : initialParams(table, new Random(seed));
+  const initial = resume ? flatOrThrow(table, resume.checkpoint.params, basename(resume.path)) : initialParams(table, new Random(seed));
   const engine = await cli.engine();
   const learningRate = (k: number) => learningRateAt(k - 1, schedule); // trainer steps are 1-based, the schedule 0-based
   const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, visible: V, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
   let evalTrainer: Trainer | null = null;
   const startStep = resume?.checkpoint.step ?? 0;
   if (resume) {
-    const m = adamw ? flatOf(table, adamw.m, `${basename(resume.path)} AdamW m`) : null;
-    const v = adamw ? flatOf(table, adamw.v, `${basename(resume.path)} AdamW v`) : null;
+    const m = adamw ? flatOrThrow(table, adamw.m, `${basename(resume.path)} AdamW m`) : null;
+    const v = adamw ? flatOrThrow(table, adamw.v, `${basename(resume.path)} AdamW v`) : null;
     trainer.restoreState({ step: startStep, params: initial, m, v });
     if (!adamw && startStep > 0) {
       cli.warn(`warning: ${basename(resume.path)} has no AdamW state: the moments restart from zero, so the run will not continue exactly`);

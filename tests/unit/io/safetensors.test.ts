@@ -92,7 +92,7 @@ describe('safetensors writer → reader round trip', () => {
       const got = file.tensors.get(t.name)!;
       expect(got.dtype).toBe('F32');
       expect(got.shape).toEqual([...t.shape]);
-      expectSameValues(got.data, [...t.data], t.name);
+      expectSameValues(got.data, [...(t.data as Float32Array)], t.name);
       expect(got.raw.length).toBe(t.data.length * 4);
     }
   });
@@ -301,4 +301,19 @@ describe('model fixtures (tests/reference/gen_model_fixtures.py) read through th
       expect(outputs.tensors.get('encoder_out')!.shape).toEqual([N, expected.config.dims[3], H / 32, W / 32]);
     });
   }
+});
+
+describe('writer: I64 tensors (labels)', () => {
+  it('writes BigInt64Array data as I64 that reads back exactly', () => {
+    const labels = BigInt64Array.from([0n, 3n, -1n, 6n]);
+    const bytes = writeSafetensors([
+      { name: 'labels', shape: [4], data: labels },
+      { name: 'features', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) },
+    ]);
+    const file = parseSafetensors(bytes);
+    expect(file.tensors.get('labels')!.dtype).toBe('I64');
+    expect([...file.tensors.get('labels')!.data]).toEqual([0, 3, -1, 6]);
+    expect(file.tensors.get('features')!.dtype).toBe('F32');
+    expect([...file.tensors.get('features')!.data]).toEqual([1, 2, 3, 4]);
+  });
 });

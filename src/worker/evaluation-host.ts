@@ -1,0 +1,243 @@
+// The worker's measurements of the encoder (protocol.ts "evaluation"): fine-tuning as a
+// classifier and embedding labelled images, on the run's current encoder or on a random one of
+// the same architecture. A thin driver over src/train/finetune-run.ts and classify-all.ts (what
+// the CLI's `finetune` and `embed` run too): it finds the labelled images, pauses pretraining,
+// and reports progress as 'evaluation' events.
+import { LabelledBatches, stratifiedSplit } from '../data/labelled-batches.ts';
+import { makeEvalBatch } from '../data/augment.ts';
+import { parseDemoManifest, unpackFashion } from '../data/demo.ts';
+import type { PixelImage } from '../data/image.ts';
+import type { Engine } from '../gpu/engine.ts';
+import { classifierWeightsFromTensors, randomClassifierWeights, type ClassifierWeights } from '../io/classifier-weights.ts';
+import { stateDictFromFlat } from '../model/state-dict.ts';
+import { ClassifierTrainer } from '../train/classifier-trainer.ts';
+import { classifyAll } from '../train/classify-all.ts';
+import { fineTunePreset, FineTuneConfigError, lrScheduleOfFineTune, paramGroupSettingsOf, validateFineTuneConfig, type FineTuneConfig } from '../train/finetune-config.ts';
+import { runFineTune } from '../train/finetune-run.ts';
+import { learningRateAt } from '../train/lr-schedule.ts';
+import { modelOf, type RunConfig } from '../train/run-config.ts';
+import { raceCancellation, throwIfCancelled } from './cancellation.ts';
+import type { DatasetHost } from './dataset-host.ts';
+import type { WorkerEvents } from './events.ts';
+import type { ModelHost } from './model-host.ts';
+import { toWorkerError } from './errors.ts';
+import { WorkerError, type EmbedRequest, type EmbedResult, type EncoderChoice, type FineTuneRequest, type FineTuneResult, type LabelledSource } from './protocol.ts';
+
+interface LabelledSet {
+  images: PixelImage[];
+  labels: Int32Array;
+  classes: string[];
+}
+
+export class EvaluationHost {
+  private fashion: Promise<LabelledSet> | null = null;
+
+  constructor(
+    private readonly models: ModelHost,
+    private readonly data: DatasetHost,
+    private readonly events: WorkerEvents,
+    private readonly demoBaseUrl: string,
+    private readonly host: {
+      config(): RunConfig;
+      /** Runs fn with the pretraining loop stopped, restarting it afterwards if it was running. */
+      whilePaused<T>(fn: () => Promise<T>): Promise<T>;
+      /** The run's model, built from the current configuration when there is none yet. */
+      ensureModel(): Promise<unknown>;
+    },
+  ) {}
+
+  // ---- data
+
+  private loadFashion(signal: AbortSignal): Promise<LabelledSet> {
+    this.fashion ??= (async () => {
+      const manifestUrl = new URL('demo/manifest.json', this.demoBaseUrl);
+      const response = await fetch(manifestUrl);
+      if (!response.ok) throw new WorkerError('no-dataset', `demo manifest ${manifestUrl}: HTTP ${response.status}`, 'Rebuild the demo set (npx tsx scripts/build-demo-dataset.ts) and reload.');
+      const manifest = parseDemoManifest(await response.json());
+      const file = await fetch(new URL(manifest.fashion.file, manifestUrl));
+      if (!file.ok) throw new WorkerError('no-dataset', `labelled demo set ${manifest.fashion.file}: HTTP ${file.status}`, 'Rebuild the demo set and reload.');
+      return unpackFashion(new Uint8Array(await file.arrayBuffer()), manifest.fashion);
+    })();
+    this.fashion.catch(() => (this.fashion = null));
+    return raceCancellation(this.fashion, signal, 'loading the labelled demo set');
+  }
+
+  /** The labelled images of `source`, decoded; refuses an unlabelled data set with what to do instead. */
+  private async labelled(source: LabelledSource, signal: AbortSignal): Promise<LabelledSet> {
+    if (source === 'fashion-demo') return this.loadFashion(signal);
+    const dataset = this.data.require();
+    const classes = dataset.summary().classes;
+    if (classes.length < 2) {
+      throw new WorkerError('no-dataset', `${dataset.name} has ${classes.length ? 'one class folder' : 'no class folders'}: fine-tuning and probes need labelled images (one subfolder per class)`, 'Drop a folder with one subfolder per class, or use the labelled demo set.');
+    }
+    const classIndex = new Map(classes.map((c, i) => [c, i]));
+    const images: PixelImage[] = [];
+    const labels: number[] = [];
+    const slots = dataset.usableSlots();
+    let done = 0;
+    for (const slot of slots) {
+      throwIfCancelled(signal, 'reading the labelled images');
+      const label = dataset.labelOf(slot);
+      const im = label !== undefined ? await dataset.image(slot) : null;
+      if (im && label !== undefined) {
+        images.push(im);
+        labels.push(classIndex.get(label)!);
+      }
+      this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'finetune', phase: 'data', done, total: slots.length }));
+      done++;
+    }
+    return { images, labels: Int32Array.from(labels), classes };
+  }
+
+  // ---- encoder
+
+  private async engine(): Promise<Engine> {
+    return this.models.ensureEngine();
+  }
+
+  /** The classifier's starting weights: the run's encoder (its weights now) or a random one; the head new for `K` classes. */
+  private async weights(choice: EncoderChoice, K: number, seed: number): Promise<{ weights: ClassifierWeights; pretrainStep: number }> {
+    const c = this.host.config();
+    if (choice === 'random') {
+      return { weights: randomClassifierWeights(modelOf(c), K, seed), pretrainStep: 0 };
+    }
+    const model = this.models.model;
+    if (!model) throw new WorkerError('internal', 'the model went away while the evaluation started', 'Try again.');
+    const state = await model.trainer.saveState(false);
+    const tensors = stateDictFromFlat(model.trainer.plan.table, state.params);
+    const m = model.trainer.settings.config;
+    return { weights: classifierWeightsFromTensors(tensors, m, null, K, seed, `the encoder at step ${state.step}`), pretrainStep: state.step };
+  }
+
+  // ---- fine-tuning
+
+  async finetune(request: FineTuneRequest, signal: AbortSignal): Promise<FineTuneResult> {
+    const c = this.host.config();
+    const seed = request.seed ?? c.seed;
+    let settings: FineTuneConfig;
+    try {
+      const base = fineTunePreset(request.preset ?? 'small-data', { totalSteps: request.settings?.totalSteps ?? 200, seed, inputSize: c.inputSize });
+      settings = validateFineTuneConfig({ ...base, ...request.settings, seed });
+    } catch (e) {
+      if (e instanceof FineTuneConfigError) throw new WorkerError('config', e.message, 'Choose another value.', { field: e.setting, value: request.settings?.[e.setting] });
+      throw e;
+    }
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'fine-tuning', () => this.models.gpuLock.run(async () => {
+        const set = await this.labelled(request.data, signal);
+        const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
+        if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
+        const K = set.classes.length;
+        const { weights, pretrainStep } = await this.weights(request.encoder, K, seed);
+        const engine = await this.engine();
+        const schedule = lrScheduleOfFineTune(settings);
+        const S = settings.inputSize;
+        let trainer: ClassifierTrainer | null = null;
+        let evaluator: ClassifierTrainer | null = null;
+        try {
+          trainer = await ClassifierTrainer.create(
+            engine,
+            {
+              config: weights.config,
+              numClasses: K,
+              batchSize: settings.batchSize,
+              inputSize: S,
+              options: { labelSmoothing: settings.labelSmoothing, dropPath: settings.dropPath, emaDecay: settings.emaDecay },
+              groups: paramGroupSettingsOf(settings),
+              learningRate: (k) => learningRateAt(k - 1, schedule),
+              seed,
+            },
+            weights.flat,
+          );
+          const t = trainer;
+          const batches = new LabelledBatches(set.images, set.labels, split.train, settings.batchSize, S, seed);
+          const valLabels = Int32Array.from(split.val, (i) => set.labels[i]!);
+          const curve: FineTuneResult['curve'] = [];
+          const evaluations: FineTuneResult['evaluations'] = [];
+          const end = await runFineTune({
+            trainer: t,
+            settings,
+            startStep: 0,
+            batchFor: (k) => batches.batchFor(k),
+            validation: { count: split.val.length, imagesOf: (start, n) => makeEvalBatch(set.images, split.val.slice(start, start + n), S), labels: valLabels },
+            evaluator: async (params, k) => {
+              evaluator ??= await ClassifierTrainer.create(engine, { ...t.settings, batchSize: Math.min(64, split.val.length), options: { labelSmoothing: settings.labelSmoothing } }, params);
+              evaluator.restoreState({ step: k, params, m: null, v: null });
+              return evaluator;
+            },
+            signal,
+            onStep: (r) => {
+              curve.push({ step: r.step, loss: r.loss, lr: r.lr });
+              this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'finetune', phase: 'train', done: r.step, total: settings.totalSteps, loss: r.loss, valTop1: evaluations.at(-1)?.top1 }), r.step === settings.totalSteps);
+            },
+            onEvaluation: (e) => evaluations.push({ step: e.step, top1: e.report.top1, loss: e.loss }),
+            betweenSteps: () => new Promise((r) => setTimeout(r, 0)),
+          });
+          if (end.failure) throw toWorkerError(end.failure.error);
+          if (!end.final) throw new WorkerError('cancelled', `fine-tuning cancelled at step ${end.lastStep}`, 'Start it again.');
+          const report = end.final.report;
+          return {
+            encoder: request.encoder,
+            data: request.data,
+            pretrainStep,
+            classes: set.classes,
+            trainCount: split.train.length,
+            valCount: split.val.length,
+            top1: report.top1,
+            perClass: report.perClass,
+            confusion: report.confusion,
+            curve,
+            evaluations,
+            settings,
+            notes: weights.notes,
+          };
+        } finally {
+          trainer?.destroy();
+          (evaluator as ClassifierTrainer | null)?.destroy();
+        }
+      }));
+    });
+  }
+
+  // ---- embedding
+
+  async embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+    const c = this.host.config();
+    const seed = request.seed ?? c.seed;
+    const S = request.inputSize ?? c.inputSize;
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'embedding', () => this.models.gpuLock.run(async () => {
+        const set = await this.labelled(request.data, signal);
+        const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
+        const engine = await this.engine();
+        const count = set.images.length;
+        const trainer = await ClassifierTrainer.create(
+          engine,
+          { config: weights.config, numClasses: 1, batchSize: Math.min(32, count), inputSize: S, groups: { layerDecay: 1, weightDecay: 0 }, learningRate: () => 0, seed },
+          weights.flat,
+        );
+        try {
+          const r = await classifyAll(trainer, count, (start, n) => makeEvalBatch(set.images, Array.from({ length: n }, (_, i) => start + i), S), null, {
+            signal,
+            onProgress: (done, total) => this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'embed', phase: 'evaluate', done, total }), done === total),
+          });
+          return { encoder: request.encoder, data: request.data, pretrainStep, count, dim: weights.config.dims[3]!, features: r.features, labels: set.labels, classes: set.classes };
+        } finally {
+          trainer.destroy();
+        }
+      }));
+    });
+  }
+
+  /** An abort anywhere inside (the step loop, a forward pass, the data) rejects as a 'cancelled' WorkerError. */
+  private async cancellable<T>(signal: AbortSignal, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal.aborted) throw new WorkerError('cancelled', `${what} cancelled`, 'Start it again.');
+      throw e;
+    }
+  }
+}

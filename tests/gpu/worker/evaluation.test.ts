@@ -1,0 +1,97 @@
+// The worker's evaluation API (evaluation-host.ts), run in Node on Dawn with the Node image
+// decoder: fine-tuning a random encoder on a labelled folder gives the same losses bit for bit
+// as the CLI's `finetune` with the same settings and seed (one fine-tuning run, two drivers);
+// it can be cancelled mid-run and leaves pretraining as it was; embedding returns every labelled
+// image's features; an unlabelled data set is refused with what to do.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImageBlobWithSharp } from '../../../src/data/node-folder.ts';
+import { nodeGpu } from '../../../src/gpu/node-device.ts';
+import { loadShadersFromDisk } from '../../../src/gpu/shader-library-node.ts';
+import { defaultRunConfig } from '../../../src/train/run-config.ts';
+import type { TrainingConfig, WorkerEvent } from '../../../src/worker/protocol.ts';
+import { TrainingSession } from '../../../src/worker/session.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { TEXTURE_CLASSES, writeTextureFolder } from '../../helpers/labelled-folder.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'fcmae-eval-'));
+const dataDir = join(tmp, 'tex');
+const FT = { totalSteps: 8, batchSize: 4, inputSize: 32, blr: 0.05, warmupSteps: 1 };
+const SEED = 5;
+
+let session: TrainingSession;
+const events: WorkerEvent[] = [];
+
+beforeAll(async () => {
+  await writeTextureFolder(dataDir, { perClass: 10, size: 40, seed: 2 });
+  const gpu = await nodeGpu();
+  session = new TrainingSession(loadShadersFromDisk(), (listener, event) => listener(event), () => gpu, 'http://localhost/', decodeImageBlobWithSharp);
+  const status = await session.init();
+  if (!status.ok) throw new Error(`no GPU: ${status.message}`);
+  session.subscribe((e) => events.push(e));
+  const files = TEXTURE_CLASSES.flatMap((c) => readdirSync(join(dataDir, c)).map((f) => ({ path: `tex/${c}/${f}`, file: new Blob([readFileSync(join(dataDir, c, f))]) })));
+  const signal = new AbortController().signal;
+  await session.loadListing({ name: 'tex', files, unreadable: [] }, 'files', {}, signal);
+  const config: TrainingConfig = { ...defaultRunConfig(), depths: [1, 1, 1, 1], dims: [8, 16, 24, 32], decoderDim: 16, decoderDepth: 1, inputSize: 32, batchSize: 2, maskRatio: 0, seed: SEED };
+  await session.setConfig(config, { allowReset: true }, signal);
+}, 120_000);
+
+afterAll(async () => {
+  await session?.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('worker evaluation API', () => {
+  it('fine-tunes a random encoder with the CLI finetune run bit for bit', async () => {
+    const result = await session.finetune({ encoder: 'random', data: 'dataset', settings: FT, seed: SEED }, new AbortController().signal);
+    expect(result.classes).toEqual([...TEXTURE_CLASSES]);
+    expect(result.trainCount + result.valCount).toBe(30);
+    expect(result.valCount).toBe(6); // 20 % of 10 per class
+    expect(result.curve.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(result.confusion.flat().reduce((a, b) => a + b, 0)).toBe(result.valCount);
+    expect(events.some((e) => e.type === 'evaluation' && e.task === 'finetune' && e.phase === 'train')).toBe(true);
+
+    const out = join(tmp, 'cli-ft');
+    const r = runCli(['finetune', '--data', dataDir, '--depths', '1,1,1,1', '--dims', '8,16,24,32', '--input-size', '32', '--batch-size', '4', '--steps', '8', '--blr', '0.05', '--warmup', '1', '--seed', String(SEED), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number });
+    const cliLosses = lines.filter((l) => l.loss !== undefined).map((l) => Math.fround(l.loss!));
+    expect(result.curve.map((p) => Math.fround(p.loss))).toEqual(cliLosses);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { val_top1: number; confusion_matrix: number[][] };
+    expect(result.top1).toBe(report.val_top1);
+    expect(result.confusion).toEqual(report.confusion_matrix);
+  }, 300_000);
+
+  it('cancels mid-run: rejects as cancelled and leaves pretraining untouched', async () => {
+    const before = session.status();
+    const controller = new AbortController();
+    const seen = events.length;
+    const waitForTraining = setInterval(() => {
+      if (events.slice(seen).some((e) => e.type === 'evaluation' && e.phase === 'train')) controller.abort();
+    }, 5);
+    try {
+      await expect(session.finetune({ encoder: 'current', data: 'dataset', settings: { ...FT, totalSteps: 400 } }, controller.signal)).rejects.toMatchObject({ name: 'WorkerError', kind: 'cancelled' });
+    } finally {
+      clearInterval(waitForTraining);
+    }
+    const after = session.status();
+    expect(after.step).toBe(before.step);
+    expect(after.runId).toBe(before.runId);
+  }, 300_000);
+
+  it('embeds every labelled image', async () => {
+    const r = await session.embed({ encoder: 'current', data: 'dataset' }, new AbortController().signal);
+    expect([r.count, r.dim, r.features.length]).toEqual([30, 32, 30 * 32]);
+    expect([...r.labels]).toEqual(Array.from({ length: 30 }, (_, i) => Math.floor(i / 10)));
+    expect(r.features.every(Number.isFinite)).toBe(true);
+  }, 120_000);
+
+  it('refuses an unlabelled data set, saying what to do', async () => {
+    const signal = new AbortController().signal;
+    const files = readdirSync(join(dataDir, 'checker')).map((f) => ({ path: `plain/${f}`, file: new Blob([readFileSync(join(dataDir, 'checker', f))]) }));
+    await session.loadListing({ name: 'plain', files, unreadable: [] }, 'files', {}, signal);
+    await expect(session.finetune({ encoder: 'random', data: 'dataset', settings: FT }, signal)).rejects.toMatchObject({ kind: 'no-dataset', message: expect.stringMatching(/no class folders/) });
+  }, 120_000);
+});
