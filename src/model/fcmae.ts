@@ -56,38 +56,46 @@ export class FcmaePlan {
   /** (N·L) every grid row n·L + p: the loss rows at mask ratio 0. */
   private readonly allGridRows: Int32Array;
 
-  // Flat parameter state (totalFloats each).
-  params!: GPUBuffer;
-  grads!: GPUBuffer;
-  adamM!: GPUBuffer;
-  adamV!: GPUBuffer;
-  adamScalars!: GPUBuffer; // (ADAMW_SCALARS_LENGTH)
+  // Flat parameter state (totalFloats each). Every buffer is allocated with the plan and never
+  // replaced; the trainer's state functions (src/train/optimizer-state.ts) read and write them.
+  readonly params: GPUBuffer;
+  readonly grads: GPUBuffer;
+  readonly adamM: GPUBuffer;
+  readonly adamV: GPUBuffer;
+  readonly adamScalars: GPUBuffer; // (ADAMW_SCALARS_LENGTH)
 
   // Per-step inputs.
-  image!: GPUBuffer; // (N, 3, H, W)
-  mask!: GPUBuffer; // (N·L) f32, 1 = masked
-  encPatchToVisible!: GPUBuffer; // (N·L) int32
-  encVisiblePatches!: GPUBuffer; // (N·encV) int32
-  decPatchToVisible!: GPUBuffer; // (N·L) int32, what the mask-token fill reads
-  decVisiblePatches!: GPUBuffer; // (N·encV) int32, proj rows the fill backward writes
-  maskedRows!: GPUBuffer; // (N·lossPatches) int32 rows n·L + p of the patches the loss counts
+  readonly image: GPUBuffer; // (N, 3, H, W)
+  readonly mask: GPUBuffer; // (N·L) f32, 1 = masked
+  readonly encPatchToVisible: GPUBuffer; // (N·L) int32
+  readonly encVisiblePatches: GPUBuffer; // (N·encV) int32
+  readonly decPatchToVisible: GPUBuffer; // (N·L) int32, what the mask-token fill reads
+  readonly decVisiblePatches: GPUBuffer; // (N·encV) int32, proj rows the fill backward writes
+  readonly maskedRows: GPUBuffer; // (N·lossPatches) int32 rows n·L + p of the patches the loss counts
 
   // Outputs.
-  loss!: GPUBuffer; // (1)
-  perSampleLoss!: GPUBuffer; // (N)
-  target!: GPUBuffer; // (N·L, 3072)
-  patchMean!: GPUBuffer; // (N·L)
-  patchVar!: GPUBuffer; // (N·L)
-  pred!: GPUBuffer; // (N·lossPatches, 3072) predictions of the patches the loss counts
+  readonly loss: GPUBuffer; // (1)
+  readonly perSampleLoss: GPUBuffer; // (N)
+  readonly target: GPUBuffer; // (N·L, 3072)
+  readonly patchMean: GPUBuffer; // (N·L)
+  readonly patchVar: GPUBuffer; // (N·L)
+  readonly pred: GPUBuffer; // (N·lossPatches, 3072) predictions of the patches the loss counts
 
-  /** (N·L, D) decoder output on the whole grid. */
-  decoderOut!: GPUBuffer;
+  /** (N·L, D) decoder output on the whole grid (set when the network is built). */
+  private decoderOut: GPUBuffer | null = null;
   /** (N·L, 3072) predictions of every patch; built on the first reconstruction request. */
   private reconstruction: { predAll: GPUBuffer; phase: Phase } | null = null;
 
-  forwardPhases: Phase[] = [];
-  backwardPhases: Phase[] = [];
-  optimizerPhase: Phase = { name: 'optimizer', dispatches: [] };
+  private phases: { forward: Phase[]; backward: Phase[]; optimizer: Phase } = { forward: [], backward: [], optimizer: { name: 'optimizer', dispatches: [] } };
+  get forwardPhases(): readonly Phase[] {
+    return this.phases.forward;
+  }
+  get backwardPhases(): readonly Phase[] {
+    return this.phases.backward;
+  }
+  get optimizerPhase(): Phase {
+    return this.phases.optimizer;
+  }
 
   private constructor(
     readonly engine: Engine,
@@ -109,6 +117,27 @@ export class FcmaePlan {
     this.gridIdentity = Int32Array.from({ length: shape.batchSize * this.L }, (_, i) => i % this.L);
     this.allGridRows = Int32Array.from({ length: shape.batchSize * this.L }, (_, i) => i);
     if (this.V < 1 || this.V > this.L) throw new RangeError(`visible patches ${this.V} must be in 1..${this.L}`);
+    const arena = this.arena;
+    const table = this.table;
+    const N = shape.batchSize;
+    this.params = arena.f32('params', table.totalFloats);
+    this.grads = arena.f32('grads', table.totalFloats);
+    this.adamM = arena.f32('adam-m', table.totalFloats);
+    this.adamV = arena.f32('adam-v', table.totalFloats);
+    this.adamScalars = arena.f32('adam-scalars', ADAMW_SCALARS_LENGTH);
+    this.image = arena.f32('image', N * 3 * shape.height * shape.width);
+    this.mask = arena.f32('mask', N * this.L);
+    this.encPatchToVisible = arena.create('enc-patch-to-visible', N * this.L * 4);
+    this.encVisiblePatches = arena.create('enc-visible-patches', N * this.encV * 4);
+    this.decPatchToVisible = arena.create('dec-patch-to-visible', N * this.L * 4);
+    this.decVisiblePatches = arena.create('dec-visible-patches', N * this.encV * 4);
+    this.maskedRows = arena.create('masked-rows', N * this.lossPatches * 4);
+    this.loss = arena.f32('loss', 1);
+    this.perSampleLoss = arena.f32('per-sample-loss', N);
+    this.target = arena.f32('target', N * this.L * PATCH_VALUES);
+    this.patchMean = arena.f32('patch-mean', N * this.L);
+    this.patchVar = arena.f32('patch-var', N * this.L);
+    this.pred = arena.f32('pred', N * this.lossPatches * PATCH_VALUES);
   }
 
   static async build(
@@ -145,26 +174,7 @@ export class FcmaePlan {
   }
 
   private async buildAll(): Promise<void> {
-    const { arena, table, shape } = this;
-    const N = shape.batchSize;
-    this.params = arena.f32('params', table.totalFloats);
-    this.grads = arena.f32('grads', table.totalFloats);
-    this.adamM = arena.f32('adam-m', table.totalFloats);
-    this.adamV = arena.f32('adam-v', table.totalFloats);
-    this.adamScalars = arena.f32('adam-scalars', ADAMW_SCALARS_LENGTH);
-    this.image = arena.f32('image', N * 3 * shape.height * shape.width);
-    this.mask = arena.f32('mask', N * this.L);
-    this.encPatchToVisible = arena.create('enc-patch-to-visible', N * this.L * 4);
-    this.encVisiblePatches = arena.create('enc-visible-patches', N * this.encV * 4);
-    this.decPatchToVisible = arena.create('dec-patch-to-visible', N * this.L * 4);
-    this.decVisiblePatches = arena.create('dec-visible-patches', N * this.encV * 4);
-    this.maskedRows = arena.create('masked-rows', N * this.lossPatches * 4);
-    this.loss = arena.f32('loss', 1);
-    this.perSampleLoss = arena.f32('per-sample-loss', N);
-    this.target = arena.f32('target', N * this.L * PATCH_VALUES);
-    this.patchMean = arena.f32('patch-mean', N * this.L);
-    this.patchVar = arena.f32('patch-var', N * this.L);
-    this.pred = arena.f32('pred', N * this.lossPatches * PATCH_VALUES);
+    const { arena, table } = this;
     await this.buildNetwork();
     this.optimizerPhase.dispatches = await adamwUpdate(this.engine, arena, 'adamw', {
       params: this.params,
@@ -248,8 +258,8 @@ export class FcmaePlan {
     // The backward pass is the layers' backward lists in reverse order: loss, decoder blocks,
     // mask-token fill + proj, stages 3..0 (each after its blocks, its downsample), stem.
     const phases = phasesOf(layers);
-    this.forwardPhases = phases.forward;
-    this.backwardPhases = phases.backward;
+    this.phases.forward = phases.forward;
+    this.phases.backward = phases.backward;
   }
 
   // ---------------------------------------------------------------- per step
@@ -322,6 +332,7 @@ export class FcmaePlan {
     if (!this.reconstruction) {
       const rows = this.shape.batchSize * this.L;
       const predAll = this.arena.f32('pred-all', rows * PATCH_VALUES);
+      if (!this.decoderOut) throw new Error('internal: the network is not built');
       const dispatches = await matmulDispatches(this.engine, this.arena, 'pred-all', this.decoderOut, this.param('pred.weight'), predAll, {
         M: rows,
         N: PATCH_VALUES,
