@@ -4,6 +4,7 @@
 // it can be cancelled mid-run and leaves pretraining as it was; embedding returns every labelled
 // image's features; an unlabelled data set is refused with what to do.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { loadShadersFromDisk } from '../../../src/gpu/shader-library-node.ts';
 import { defaultRunConfig } from '../../../src/train/run-config.ts';
 import type { TrainingConfig, WorkerEvent } from '../../../src/worker/protocol.ts';
 import { TrainingSession } from '../../../src/worker/session.ts';
-import { runCli } from '../../helpers/cli.ts';
+import { ROOT, runCli } from '../../helpers/cli.ts';
 import { TEXTURE_CLASSES, writeTextureFolder } from '../../helpers/labelled-folder.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fcmae-eval-'));
@@ -23,11 +24,25 @@ const SEED = 5;
 
 let session: TrainingSession;
 const events: WorkerEvent[] = [];
+let server: Server;
+
+/** public/ over HTTP, as the page's server gives it to the worker (the labelled demo set). */
+function servePublic(): Promise<string> {
+  server = createServer((req, res) => {
+    try {
+      const body = readFileSync(join(ROOT, 'public', decodeURIComponent(new URL(req.url!, 'http://x').pathname).replace(/^\/+/, '')));
+      res.writeHead(200).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/`)));
+}
 
 beforeAll(async () => {
   await writeTextureFolder(dataDir, { perClass: 10, size: 40, seed: 2 });
   const gpu = await nodeGpu();
-  session = new TrainingSession(loadShadersFromDisk(), (listener, event) => listener(event), () => gpu, 'http://localhost/', decodeImageBlobWithSharp);
+  session = new TrainingSession(loadShadersFromDisk(), (listener, event) => listener(event), () => gpu, await servePublic(), decodeImageBlobWithSharp);
   const status = await session.init();
   if (!status.ok) throw new Error(`no GPU: ${status.message}`);
   session.subscribe((e) => events.push(e));
@@ -40,6 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await session?.dispose();
+  server?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -87,6 +103,15 @@ describe('worker evaluation API', () => {
     expect([...r.labels]).toEqual(Array.from({ length: 30 }, (_, i) => Math.floor(i / 10)));
     expect(r.features.every(Number.isFinite)).toBe(true);
   }, 120_000);
+
+  it('embeds the labelled demo set (Fashion-MNIST subset) whatever data set is loaded', async () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'public/demo/manifest.json'), 'utf8')) as { fashion: { count: number; labels: number[]; classes: string[] } };
+    const r = await session.embed({ encoder: 'random', data: 'fashion-demo' }, new AbortController().signal);
+    expect(r.count).toBe(manifest.fashion.count);
+    expect(r.classes).toEqual(manifest.fashion.classes);
+    expect([...r.labels]).toEqual(manifest.fashion.labels);
+    expect(r.features.every(Number.isFinite)).toBe(true);
+  }, 300_000);
 
   it('refuses an unlabelled data set, saying what to do', async () => {
     const signal = new AbortController().signal;
