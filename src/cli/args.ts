@@ -1,5 +1,6 @@
 // Command-line option parsing shared by the CLI commands: typed getters that fail with a
 // one-line reason naming the option.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
@@ -36,6 +37,15 @@ export class Options {
       throw new UsageError(`${this.command}: --${name} is required`);
     }
     return String(v);
+  }
+
+  /** The bytes of the file option --name names (`path` instead, when the caller resolved it); a file that cannot be read fails naming the option. */
+  file(name: string, path: string = this.string(name)): Uint8Array {
+    try {
+      return new Uint8Array(readFileSync(path));
+    } catch (e) {
+      throw new UsageError(`${this.command}: --${name} ${path}: ${(e as Error).message}`);
+    }
   }
 
   number(name: string, fallback?: number, check?: { min?: number; max?: number; integer?: boolean }): number {

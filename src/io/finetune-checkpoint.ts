@@ -6,7 +6,7 @@
 import { classifierParamTable } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import type { FineTuneConfig } from '../train/finetune-config.ts';
-import { parseSafetensors, writeSafetensors, type WriteTensor } from './safetensors.ts';
+import { parseSafetensors, safetensorsFormat, writeSafetensors, type WriteTensor } from './safetensors.ts';
 import { CheckpointError } from './zip.ts';
 
 export const FINETUNE_FORMAT = 'convnextv2-finetune-playground';
@@ -72,15 +72,7 @@ export function writeFineTuneCheckpoint(c: FineTuneCheckpoint): Uint8Array {
 
 /** Cheap header check. */
 export function isFineTuneCheckpoint(bytes: Uint8Array): boolean {
-  if (bytes.length < 10) return false;
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (!(n > 1 && n <= bytes.length - 8) || bytes[8] !== 0x7b) return false;
-  try {
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as { __metadata__?: { format?: unknown } };
-    return header.__metadata__?.format === FINETUNE_FORMAT;
-  } catch {
-    return false;
-  }
+  return safetensorsFormat(bytes) === FINETUNE_FORMAT;
 }
 
 function json<T>(file: string, metadata: Record<string, string>, key: string): T {

@@ -24,7 +24,7 @@ import { MaskError } from '../ops/sparse-layout.ts';
 import { checkVisibleCount, keptCount } from '../train/masking.ts';
 import { openCheckpoint, type OpenedCheckpoint } from './checkpoint.ts';
 import { toCanonical } from './name-schemes.ts';
-import { parseSafetensors, writeSafetensors, type WriteTensor } from './safetensors.ts';
+import { parseSafetensors, safetensorsFormat, writeSafetensors, type WriteTensor } from './safetensors.ts';
 
 /** The value of the `format` metadata key that marks a native checkpoint. */
 export const NATIVE_FORMAT = 'convnextv2-fcmae-playground';
@@ -279,15 +279,7 @@ function intEntry(file: string, metadata: Record<string, string>, key: string): 
 
 /** True when the bytes are a safetensors file whose header marks it as native (cheap: header only). */
 export function isNativeCheckpoint(bytes: Uint8Array): boolean {
-  if (bytes.length < 10) return false;
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (!(n > 1 && n <= bytes.length - 8) || bytes[8] !== 0x7b) return false;
-  try {
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as { __metadata__?: { format?: unknown } };
-    return header.__metadata__?.format === NATIVE_FORMAT;
-  } catch {
-    return false;
-  }
+  return safetensorsFormat(bytes) === NATIVE_FORMAT;
 }
 
 /** Parses and validates a native checkpoint. Every refusal names the metadata key or tensor. */

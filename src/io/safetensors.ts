@@ -354,6 +354,20 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
   return { tensors, metadata };
 }
 
+/** The `format` entry of a safetensors file's metadata, read from the header alone (cheap); null when absent or not safetensors. */
+export function safetensorsFormat(bytes: Uint8Array): string | null {
+  if (bytes.length < 10) return null;
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (!(n > 1 && n <= bytes.length - 8) || bytes[8] !== 0x7b) return null;
+  try {
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as { __metadata__?: { format?: unknown } };
+    const f = header.__metadata__?.format;
+    return typeof f === 'string' ? f : null;
+  } catch {
+    return null;
+  }
+}
+
 // ---- writer -------------------------------------------------------------------------------
 
 export interface WriteTensor {

@@ -23,7 +23,7 @@ import { MASK_PATCH, validateInputSize, type ModelConfig } from './config.ts';
 import { buildEncoder } from './encoder.ts';
 import { encodePhases, phasesOf, type BuildContext, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
-import { classifierParamTable, type ParamSpec, type ParamTable } from './parameters.ts';
+import { classifierParamTable, specOf, tensorBinding, type ParamSpec, type ParamTable } from './parameters.ts';
 
 export interface ClassifierShape {
   batchSize: number;
@@ -165,18 +165,13 @@ export class ClassifierPlan {
   }
 
   param(name: string): GPUBufferBinding {
-    return this.slice(this.params, this.spec(name));
+    return tensorBinding(this.params, specOf(this.table, name));
   }
   grad(name: string): GPUBufferBinding {
-    return this.slice(this.grads, this.spec(name));
+    return tensorBinding(this.grads, specOf(this.table, name));
   }
   spec(name: string): ParamSpec {
-    const s = this.table.byName.get(name);
-    if (!s) throw new Error(`no parameter named ${name}`);
-    return s;
-  }
-  private slice(buffer: GPUBuffer, s: ParamSpec): GPUBufferBinding {
-    return { buffer, offset: s.offset * 4, size: s.size * 4 };
+    return specOf(this.table, name);
   }
 
   private async buildNetwork(): Promise<void> {

@@ -21,7 +21,7 @@ import { columnSum, gatherRows, scatterRows } from '../ops/rows.ts';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
-import { paramTable, type ParamSpec, type ParamTable } from './parameters.ts';
+import { paramTable, specOf, tensorBinding, type ParamSpec, type ParamTable } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
 import { blockGroup, encodePhases, phasesOf, type BuildContext, type Grid, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
@@ -159,18 +159,13 @@ export class FcmaePlan {
 
   /** A binding of one parameter (or its gradient) inside the flat buffers. */
   param(name: string): GPUBufferBinding {
-    return this.slice(this.params, this.spec(name));
+    return tensorBinding(this.params, specOf(this.table, name));
   }
   grad(name: string): GPUBufferBinding {
-    return this.slice(this.grads, this.spec(name));
+    return tensorBinding(this.grads, specOf(this.table, name));
   }
   spec(name: string): ParamSpec {
-    const s = this.table.byName.get(name);
-    if (!s) throw new Error(`no parameter named ${name}`);
-    return s;
-  }
-  private slice(buffer: GPUBuffer, s: ParamSpec): GPUBufferBinding {
-    return { buffer, offset: s.offset * 4, size: s.size * 4 };
+    return specOf(this.table, name);
   }
 
   private async buildAll(): Promise<void> {

@@ -233,3 +233,15 @@ export function initialParams(t: ParamTable, rng: Random): Float32Array {
   }
   return flat;
 }
+
+/** The spec of a parameter by name; throws naming it when the table has none. */
+export function specOf(table: ParamTable, name: string): ParamSpec {
+  const s = table.byName.get(name);
+  if (!s) throw new Error(`no parameter named ${name}`);
+  return s;
+}
+
+/** A binding of one tensor inside a flat buffer laid out by its table (params, grads, moments). */
+export function tensorBinding(buffer: GPUBuffer, spec: ParamSpec): GPUBufferBinding {
+  return { buffer, offset: spec.offset * 4, size: spec.size * 4 };
+}

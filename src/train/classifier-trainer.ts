@@ -9,7 +9,7 @@ import { ClassifierPlan, type ClassifierOptions } from '../model/classifier.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { initialParams } from '../model/parameters.ts';
 import { Random } from '../util/random.ts';
-import { copyTrainerState, encodeTrainerStateRead, readTrainerState, writeTrainerState, type TrainerState } from './optimizer-state.ts';
+import { PlanTrainer } from './optimizer-state.ts';
 import { chunkScalesOf, paramGroups, type ParamGroupEntry, type ParamGroupSettings } from './param-groups.ts';
 import { Stream, streamRandom } from './streams.ts';
 import { queueStep, type StepHooks, type StepResult, type SubmittedStep } from './trainer.ts';
@@ -36,15 +36,15 @@ export interface ClassifierOutputs {
   features: Float32Array; // (N, d3)
 }
 
-export class ClassifierTrainer {
-  private steps = 0;
+export class ClassifierTrainer extends PlanTrainer<ClassifierPlan> {
   readonly groups: ParamGroupEntry[];
 
   private constructor(
-    readonly engine: Engine,
-    readonly plan: ClassifierPlan,
+    engine: Engine,
+    plan: ClassifierPlan,
     readonly settings: ClassifierTrainerSettings,
   ) {
+    super(engine, plan);
     this.groups = paramGroups(plan.table, settings.config.depths, settings.groups);
     plan.setChunkScales(chunkScalesOf(plan.table, this.groups));
   }
@@ -62,10 +62,6 @@ export class ClassifierTrainer {
       plan.destroy();
       throw e;
     }
-  }
-
-  get stepCount(): number {
-    return this.steps;
   }
 
   /** The per-sample drop-path scales of step `step`: 0 or 1/(1 − p), one set per block with p > 0; null without drop path. */
@@ -136,26 +132,7 @@ export class ClassifierTrainer {
     return { ...r, grads: r.grads! };
   }
 
-  // ---- state -------------------------------------------------------------------------------
-
-  restoreState(state: TrainerState): void {
-    writeTrainerState(this.engine, this.plan, state);
-    this.steps = state.step;
-  }
-
-  encodeStateRead(encoder: GPUCommandEncoder, withMoments = true): { read(): Promise<TrainerState> } {
-    return encodeTrainerStateRead(this.engine, this.plan, encoder, this.steps, withMoments);
-  }
-
-  saveState(withMoments = true): Promise<TrainerState> {
-    return readTrainerState(this.engine, this.plan, this.steps, withMoments);
-  }
-
-  /** Takes over `other`'s weights (and, unless weightsOnly, moments and step count): the same model, any batch size. */
-  copyStateFrom(other: ClassifierTrainer, weightsOnly = false): void {
-    copyTrainerState(this.engine, other.plan, this.plan, weightsOnly);
-    if (!weightsOnly) this.steps = other.steps;
-  }
+  // ---- the weights' EMA --------------------------------------------------------------------
 
   /** The EMA of the weights (flat, engine layout), or null when the plan keeps none. */
   async readEma(): Promise<Float32Array | null> {

@@ -77,3 +77,44 @@ export function copyTrainerState(engine: Engine, from: OptimizedPlan, to: Optimi
   }
   engine.ctx.device.queue.submit([encoder.finish()]);
 }
+
+/**
+ * What every trainer has: a plan trained with AdamW, the number of optimizer steps taken, and
+ * its state read and written through the functions above (the only way drivers touch weights
+ * and moments).
+ */
+export class PlanTrainer<P extends OptimizedPlan> {
+  protected steps = 0;
+
+  protected constructor(
+    readonly engine: Engine,
+    readonly plan: P,
+  ) {}
+
+  /** Optimizer steps taken (the next step is stepCount + 1). */
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** Writes weights, moments (null: zero) and the step count; queued before any later step. */
+  restoreState(state: TrainerState): void {
+    writeTrainerState(this.engine, this.plan, state);
+    this.steps = state.step;
+  }
+
+  /** Encodes copies of the weights (and moments) as they stand after the work already in `encoder`; read() after it is submitted. */
+  encodeStateRead(encoder: GPUCommandEncoder, withMoments = true): { read(): Promise<TrainerState> } {
+    return encodeTrainerStateRead(this.engine, this.plan, encoder, this.steps, withMoments);
+  }
+
+  /** Weights, moments and step count as they stand after every queued step. */
+  saveState(withMoments = true): Promise<TrainerState> {
+    return readTrainerState(this.engine, this.plan, this.steps, withMoments);
+  }
+
+  /** Takes over `other`'s weights (and, unless weightsOnly, its moments and step count) on the GPU: the same model, any plan shape. */
+  copyStateFrom(other: PlanTrainer<P>, weightsOnly = false): void {
+    copyTrainerState(this.engine, other.plan, this.plan, weightsOnly);
+    if (!weightsOnly) this.steps = other.steps;
+  }
+}

@@ -1,7 +1,8 @@
 // The training step's engine-side core: owns a plan, applies the learning-rate schedule, submits
 // one command buffer per step and reads the loss back without stalling (the promise of step k
 // resolves while step k+1 is already queued). The trainer's state (weights, AdamW moments, step)
-// is read and written only through saveState / restoreState / copyStateFrom / encodeStateRead.
+// is read and written only through PlanTrainer's saveState / restoreState / copyStateFrom /
+// encodeStateRead (optimizer-state.ts).
 import { throwIfFailed } from '../gpu/device.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig, StepOptions } from '../model/config.ts';
@@ -12,7 +13,7 @@ import { Random } from '../util/random.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
 import { generateMasks } from './masking.ts';
 import { assertPlanFits } from './estimates.ts';
-import { copyTrainerState, encodeTrainerStateRead, readTrainerState, writeTrainerState, type TrainerState } from './optimizer-state.ts';
+import { PlanTrainer } from './optimizer-state.ts';
 import { Stream, streamRandom } from './streams.ts';
 
 export interface TrainerSettings {
@@ -97,18 +98,13 @@ export class NonFiniteLossError extends Error {
   }
 }
 
-export class Trainer {
-  private steps = 0;
-
+export class Trainer extends PlanTrainer<FcmaePlan> {
   private constructor(
-    readonly engine: Engine,
-    readonly plan: FcmaePlan,
+    engine: Engine,
+    plan: FcmaePlan,
     readonly settings: TrainerSettings,
-  ) {}
-
-  /** Optimizer steps taken (the next step is stepCount + 1). */
-  get stepCount(): number {
-    return this.steps;
+  ) {
+    super(engine, plan);
   }
 
   static async create(engine: Engine, settings: TrainerSettings, params?: Float32Array): Promise<Trainer> {
@@ -151,36 +147,6 @@ export class Trainer {
   /** One optimizer step (see submit); the masks default to the step's own stream. */
   step(images: Float32Array, mask: Float32Array = this.masksFor(this.steps + 1), hooks?: StepHooks): Promise<StepResult> {
     return this.submit(images, mask, hooks).result;
-  }
-
-  // ---- state -------------------------------------------------------------------------------
-
-  /** Writes weights, moments (null: zero) and the step count; queued before any later step. */
-  restoreState(state: TrainerState): void {
-    writeTrainerState(this.engine, this.plan, state);
-    this.steps = state.step;
-  }
-
-  /**
-   * Encodes copies of the weights (and moments) as they stand after the work already in
-   * `encoder`; read() after that encoder is submitted.
-   */
-  encodeStateRead(encoder: GPUCommandEncoder, withMoments = true): { read(): Promise<TrainerState> } {
-    return encodeTrainerStateRead(this.engine, this.plan, encoder, this.steps, withMoments);
-  }
-
-  /** Weights, moments and step count as they stand after every queued step. */
-  saveState(withMoments = true): Promise<TrainerState> {
-    return readTrainerState(this.engine, this.plan, this.steps, withMoments);
-  }
-
-  /**
-   * Takes over `other`'s weights (and, unless weightsOnly, its AdamW moments and step count) on
-   * the GPU: same model, any plan shape (another batch size or visible count).
-   */
-  copyStateFrom(other: Trainer, weightsOnly = false): void {
-    copyTrainerState(this.engine, other.plan, this.plan, weightsOnly);
-    if (!weightsOnly) this.steps = other.steps;
   }
 
   /** Loss and the gradient of every parameter (flat engine layout), without updating. */

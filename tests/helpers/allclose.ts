@@ -66,3 +66,10 @@ export function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<nu
   if (!r.ok) throw new Error(r.message);
   return r.maxDiff;
 }
+
+/** max |actual − expected| within `tol` × max |expected| (a tensor-scaled tolerance); returns the report. */
+export function compareRelToMax(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, label: string): CloseReport {
+  let maxAbs = 0;
+  for (let i = 0; i < expected.length; i++) maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
+  return compareClose(actual, expected, { atol: tol * maxAbs, rtol: 0, label });
+}

@@ -10,7 +10,7 @@
 // Surprise: a final norm without a classifier (timm num_classes=0, HF ConvNextV2Model) is not
 // in the model the reader infers (no head, no norm), so it comes back as "unexpected"; it is
 // picked up here and kept by the formats that have a place for it.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { HF_DEFAULT_IMAGE_SIZE, HfExportError, toHuggingFace } from '../../io/hf-config.ts';
 import { fromCanonical, formatLoadReport, matchModelSize, type CheckpointModelConfig, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
@@ -118,12 +118,7 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     if (!weights) throw new UsageError(`${cmd}: --in ${inPath} is a folder without model.safetensors or pytorch_model.bin (a Hugging Face export holds one); give a checkpoint file`);
     inPath = weights;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(inPath));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --in ${inPath}: ${(e as Error).message}`);
-  }
+  const bytes = o.file('in', inPath);
   if (format === 'hf') {
     if (existsSync(out) && !statSync(out).isDirectory()) {
       throw new UsageError(`${cmd}: --out ${out} is an existing file; --format hf writes a folder (config.json + model.safetensors): give a folder path (it is created)`);

@@ -30,12 +30,7 @@ export async function embedCommand(argv: string[], cli: CliContext): Promise<voi
   const ckptPath = o.string('checkpoint');
   const out = o.string('out');
   const gelu = o.choice('gelu', ['erf', 'tanh'] as const, 'erf');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(ckptPath));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --checkpoint ${ckptPath}: ${(e as Error).message}`);
-  }
+  const bytes = o.file('checkpoint', ckptPath);
   const ckpt = openAnyCheckpoint(bytes, basename(ckptPath));
   const hasHead = ckpt.config.numClasses !== null && ckpt.tensors.has('head.weight');
   // Without a head the plan still needs one: a 1-class head whose logits are not written.

@@ -2,7 +2,7 @@
 // classification step (no drop path, no update) for a checkpoint and a labelled batch, written
 // under the checkpoint's own names and shapes (evaluation-spec §6) — what a researcher compares
 // with timm's or transformers' autograd.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { classifierWeightsFrom } from '../../io/classifier-weights.ts';
 import { inFileLayout } from '../../io/file-layout.ts';
@@ -32,12 +32,7 @@ export async function finetuneGradsCommand(argv: string[], cli: CliContext): Pro
   const smoothing = o.number('label-smoothing', 0, { min: 0, max: 0.999 });
   const gelu = o.choice('gelu', ['erf', 'tanh'] as const, 'erf');
   const seed = o.number('seed', 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(ckptPath));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --checkpoint ${ckptPath}: ${(e as Error).message}`);
-  }
+  const bytes = o.file('checkpoint', ckptPath);
   const ckpt = openAnyCheckpoint(bytes, basename(ckptPath));
   const classes = o.has('classes') ? o.number('classes', undefined, { integer: true, min: 1 }) : ckpt.config.numClasses;
   if (classes === null) throw new UsageError(`${cmd}: ${ckpt.fileName} has no classification head; pass --classes K to initialise one`);

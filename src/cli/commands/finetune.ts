@@ -7,7 +7,7 @@
 // drop path of (seed, k) (ClassifierTrainer), so `--resume` continues exactly. The run is
 // src/train/finetune-run.ts (the browser worker's too): the step loop, two in flight, with
 // evaluations and checkpoints at pause points.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LabelledBatches, stratifiedSplit } from '../../data/labelled-batches.ts';
 import { classifierWeightsFrom, randomClassifierWeights } from '../../io/classifier-weights.ts';
@@ -78,13 +78,6 @@ const SETTING_FLAGS: [string, keyof FineTuneConfig][] = [
   ['eval-every', 'evalEvery'],
 ];
 
-function readBytes(path: string, option: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new UsageError(`${CMD}: --${option} ${path}: ${(e as Error).message}`);
-  }
-}
 
 interface Data {
   train: LabelledImages;
@@ -118,7 +111,7 @@ async function loadData(o: Options, inputSize: number, seed: number, cli: CliCon
 export async function finetuneCommand(argv: string[], cli: CliContext): Promise<void> {
   const o = Options.parse(CMD, argv, SPEC);
   const resumePath = o.string('resume', undefined);
-  const resumed = resumePath ? readFineTuneCheckpoint(readBytes(resumePath, 'resume'), basename(resumePath)) : null;
+  const resumed = resumePath ? readFineTuneCheckpoint(o.file('resume'), basename(resumePath)) : null;
   if (resumed) {
     const given = [...SETTING_FLAGS.map(([flag]) => flag), 'preset', 'checkpoint', 'model', 'depths', 'dims', 'grn', 'ema', 'epochs'].filter((f) => o.has(f));
     if (given.length) throw new UsageError(`${CMD}: --resume continues ${basename(resumePath!)} with its own settings; drop ${given.map((f) => `--${f}`).join(', ')} (only --steps may extend it)`);
@@ -128,7 +121,7 @@ export async function finetuneCommand(argv: string[], cli: CliContext): Promise<
   let settings: FineTuneConfig;
   const source = resumed ? null : o.has('checkpoint') ? 'checkpoint' : o.has('model') || o.has('depths') ? 'fresh' : null;
   if (!resumed && !source) throw new UsageError(`${CMD}: say which encoder to fine-tune: --checkpoint FILE, or --model NAME / --depths --dims for a random initialisation`);
-  const ckpt = source === 'checkpoint' ? openAnyCheckpoint(readBytes(o.string('checkpoint'), 'checkpoint'), basename(o.string('checkpoint'))) : null;
+  const ckpt = source === 'checkpoint' ? openAnyCheckpoint(o.file('checkpoint'), basename(o.string('checkpoint'))) : null;
   if (resumed) {
     settings = { ...resumed.settings };
     if (o.has('steps')) {

@@ -3,7 +3,7 @@
 // patches pasted back). Any checkpoint openCheckpoint understands works; an encoder-only file
 // gets a freshly initialised decoder, which is said loudly since its pictures mean nothing.
 // Also home of the helpers `train` shares: loading an image folder and drawing the grid.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { makeEvalBatch } from '../../data/augment.ts';
 import { normalisedToRgba } from '../../data/display.ts';
@@ -101,12 +101,7 @@ export async function reconstructCommand(argv: string[], cli: CliContext): Promi
   if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`${cmd}: --out ${out}: must name a .png file`);
   const seed = o.number('seed', 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
   const count = o.number('count', 8, { integer: true, min: 1, max: 64 });
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(ckptPath));
-  } catch (e) {
-    throw new UsageError(`${cmd}: --checkpoint ${ckptPath}: ${(e as Error).message}`);
-  }
+  const bytes = o.file('checkpoint', ckptPath);
   const ckpt = openAnyCheckpoint(bytes, basename(ckptPath));
   // A native file knows its run's input size, ratio and step options; the flags override them.
   const native = ckpt.native;

@@ -13,7 +13,7 @@
 // The steps run through src/train/step-loop.ts, two in flight: the batch of step k+1 is
 // augmented on the CPU and queued while the GPU still runs step k; a loss is awaited only once
 // its successor is queued; a checkpoint waits for the steps before it.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { makeEvalBatch } from '../../data/augment.ts';
 import type { PixelImage } from '../../data/image.ts';
@@ -114,12 +114,7 @@ function parseRun(argv: string[]): RunPlan {
   let resume: RunPlan['resume'] = null;
   if (o.has('resume')) {
     const path = o.string('resume');
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(path));
-    } catch (e) {
-      throw new UsageError(`${CMD}: --resume ${path}: ${(e as Error).message}`);
-    }
+    const bytes = o.file('resume', path);
     try {
       resume = { path, checkpoint: readNativeCheckpoint(bytes, basename(path)) };
     } catch (e) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../../src/io/safetensors.ts';
-import { compareClose } from '../../helpers/allclose.ts';
+import { compareRelToMax } from '../../helpers/allclose.ts';
 import { ROOT, runCli } from '../../helpers/cli.ts';
 import { compareGradients } from '../../helpers/model-fixtures.ts';
 
@@ -18,11 +18,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const read = (path: string) => parseSafetensors(new Uint8Array(readFileSync(path)), { source: path });
 
-/** max |got − want| relative to max |want| must stay under `tol`. */
 function expectRelClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, label: string): void {
-  let maxAbs = 0;
-  for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(want[i]!));
-  const r = compareClose(got, want, { atol: tol * maxAbs, rtol: 0, label });
+  const r = compareRelToMax(got, want, tol, label);
   expect(r.ok, r.message).toBe(true);
 }
 
