@@ -44,6 +44,11 @@ export interface CheckpointModelConfig {
   numClasses: number | null;
   /** GRN in every block (ConvNeXt V2); false for the no-GRN ablation. Absent means true. */
   grn?: boolean;
+  /**
+   * The final LayerNorm (`norm.*`) without a head: timm with num_classes=0, transformers'
+   * ConvNextV2Model. With a head the norm is always expected. Absent means false.
+   */
+  finalNorm?: boolean;
 }
 
 /** The published sizes are defined once, in the model layer. */
@@ -133,12 +138,14 @@ export function canonicalEntries(config: CheckpointModelConfig, parts: { decoder
     dec('pred.weight', [PRED_CHANNELS, D, 1, 1]);
     dec('pred.bias', [PRED_CHANNELS]);
   }
-  if ((parts.classifier ?? true) && config.numClasses !== null) {
+  if ((parts.classifier ?? true) && (config.numClasses !== null || config.finalNorm)) {
     const cls = (name: string, shape: number[]): void => void out.push({ name, shape, part: 'classifier' });
     cls('norm.weight', [dims[3]!]);
     cls('norm.bias', [dims[3]!]);
-    cls('head.weight', [config.numClasses, dims[3]!]);
-    cls('head.bias', [config.numClasses]);
+    if (config.numClasses !== null) {
+      cls('head.weight', [config.numClasses, dims[3]!]);
+      cls('head.bias', [config.numClasses]);
+    }
   }
   return out;
 }
@@ -455,6 +462,8 @@ function inferConfig(byCanonical: Map<string, RenamedTensor>, current: Checkpoin
     decoderDim,
     numClasses: headRows ?? (byCanonical.has('head.bias') ? numel('head.bias') : null),
     grn,
+    // only a headless file's norm needs saying (with a head it is always expected)
+    ...(headRows === null && !byCanonical.has('head.bias') && (byCanonical.has('norm.weight') || byCanonical.has('norm.bias')) ? { finalNorm: true } : {}),
   };
 }
 

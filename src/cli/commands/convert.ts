@@ -7,13 +7,12 @@
 // ConvNextV2ForImageClassification with a head, ConvNextV2Model without).
 // Whatever a format has no place for is reported by name, never dropped silently; whatever an
 // export has to invent (HF's final norm for an FCMAE encoder) is reported with its value.
-// Surprise: a final norm without a classifier (timm num_classes=0, HF ConvNextV2Model) is not
-// in the model the reader infers (no head, no norm), so it comes back as "unexpected"; it is
-// picked up here and kept by the formats that have a place for it.
+// A final norm without a classifier (timm num_classes=0, HF ConvNextV2Model) is kept by the
+// formats that have a place for it.
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { HF_DEFAULT_IMAGE_SIZE, HfExportError, toHuggingFace } from '../../io/hf-config.ts';
-import { fromCanonical, formatLoadReport, matchModelSize, type CheckpointModelConfig, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
+import { fromCanonical, formatLoadReport, matchModelSize, schemeName, type CheckpointModelConfig, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
 import { openAnyCheckpoint, writeNativeCheckpoint } from '../../io/native-checkpoint.ts';
 import { cliDefaultRunConfig, trainingSettingsOf, type TrainingSettings } from '../../train/run-config.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
@@ -42,33 +41,13 @@ function listNames(names: string[]): string {
   return names.length <= 6 ? names.join(', ') : `${names.slice(0, 5).join(', ')} … (${names.length} in all)`;
 }
 
-/** Where each scheme keeps the final norm (canonical `norm.*`). */
-const FINAL_NORM_NAMES: Partial<Record<NameScheme, string[]>> = {
-  canonical: ['norm.'],
-  'official-dense': ['norm.'],
-  timm: ['head.norm.'],
-  huggingface: ['layernorm.', 'convnextv2.layernorm.'],
-};
-
 /**
- * A final norm in a file without a head (see the header): canonical `norm.weight` / `norm.bias`
- * and the file names it came from, or null.
+ * A final norm in a file without a head (timm num_classes=0, HF ConvNextV2Model): its file names,
+ * or null. The reader loads it as `norm.*`.
  */
-function headlessFinalNorm(ckpt: { scheme: NameScheme; config: CheckpointModelConfig; original: ReadonlyMap<string, NamedTensor>; report: { unexpected: string[] } }): { tensors: Map<string, NamedTensor>; sources: string[] } | null {
-  if (ckpt.config.numClasses !== null) return null;
-  const width = ckpt.config.dims[3]!;
-  for (const prefix of FINAL_NORM_NAMES[ckpt.scheme] ?? []) {
-    const w = ckpt.original.get(`${prefix}weight`);
-    const b = ckpt.original.get(`${prefix}bias`);
-    const sources = [`${prefix}weight`, `${prefix}bias`];
-    if (!w || !b || w.data.length !== width || b.data.length !== width || !sources.every((n) => ckpt.report.unexpected.includes(n))) continue;
-    const tensors = new Map<string, NamedTensor>([
-      ['norm.weight', { shape: [width], data: w.data }],
-      ['norm.bias', { shape: [width], data: b.data }],
-    ]);
-    return { tensors, sources };
-  }
-  return null;
+function headlessFinalNorm(ckpt: { config: CheckpointModelConfig; tensors: ReadonlyMap<string, NamedTensor>; scheme: NameScheme }): { tensors: Map<string, NamedTensor>; sources: string[] } | null {
+  if (ckpt.config.numClasses !== null || !ckpt.tensors.has('norm.weight')) return null;
+  return { tensors: new Map(), sources: ['norm.weight', 'norm.bias'].map((n) => schemeName(n, ckpt.scheme) ?? n) };
 }
 
 /** timm's own constructor for this model, as a Python expression that loads the file strictly. */
