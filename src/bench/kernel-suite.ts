@@ -1,8 +1,9 @@
 // The kernel benchmark: every kernel family of an FCMAE step at ConvNeXt V2-atto shapes
 // (default 224 px, batch 8) for mask ratios 0 and 0.6, rows = N·V·r², plus a square matmul.
 // Each case builds its dispatches once in its own arena (freed after timing) on random inputs
-// and is timed by src/bench/timing.ts. Throughput: GFLOP/s for matmul and convolution (a
-// multiply-add is 2 FLOPs), GB/s for memory-bound kernels (the minimum bytes the kernel must
+// and is timed by src/bench/timing.ts. Throughput: GFLOP/s for matmul and convolution (their
+// dispatches' own FLOP counts, src/ops/flop-conventions.ts, as the step ledger counts them),
+// GB/s for memory-bound kernels (the minimum bytes the kernel must
 // read and write, not what it actually moves).
 // No Node or DOM imports: the CLI script and the browser bench page run the same suite.
 import { BufferArena } from '../gpu/buffers.ts';
@@ -65,7 +66,8 @@ interface Case {
   name: string;
   maskRatio: number | null;
   shape: string;
-  work: number;
+  /** Bytes per call for 'GB/s' cases; null for 'GFLOP/s' ones, whose work is their dispatches' FLOPs (Dispatch.flops, the ledger's count). */
+  work: number | null;
   unit: KernelResult['unit'];
   build: (arena: BufferArena) => Promise<Dispatch[]>;
 }
@@ -105,7 +107,7 @@ function suiteCases(engine: Engine, o: KernelSuiteOptions): Case[] {
     name,
     maskRatio: ratio,
     shape: matmulShape(mo),
-    work: 2 * mo.M * mo.N * mo.K,
+    work: null,
     unit: 'GFLOP/s',
     build: async (arena) => {
       const rng = new Random(seed);
@@ -216,7 +218,7 @@ function suiteCases(engine: Engine, o: KernelSuiteOptions): Case[] {
         name: `r=${r} forward`,
         maskRatio: ratio,
         shape: `${rows}×${C}`,
-        work: 2 * 49 * rows * C,
+        work: null,
         unit: 'GFLOP/s',
         build: async (arena) => {
           const rng = new Random(seed);
@@ -229,7 +231,7 @@ function suiteCases(engine: Engine, o: KernelSuiteOptions): Case[] {
         name: `r=${r} backward`,
         maskRatio: ratio,
         shape: `${rows}×${C}`,
-        work: 4 * 49 * rows * C,
+        work: null,
         unit: 'GFLOP/s',
         build: async (arena) => {
           const rng = new Random(seed);
@@ -376,7 +378,8 @@ export async function runKernelSuite(engine: Engine, o: KernelSuiteOptions): Pro
     try {
       const dispatches = await c.build(arena);
       const timing = await timeDispatches(engine, `${c.family} ${c.name}`, dispatches, o.timing);
-      const row: KernelResult = { family: c.family, name: c.name, maskRatio: c.maskRatio, shape: c.shape, work: c.work, unit: c.unit, timing, throughput: gigaPerSecond(c.work, timing.ms.median) };
+      const work = c.work ?? dispatches.reduce((a, d) => a + d.flops, 0);
+      const row: KernelResult = { family: c.family, name: c.name, maskRatio: c.maskRatio, shape: c.shape, work, unit: c.unit, timing, throughput: gigaPerSecond(work, timing.ms.median) };
       results.push(row);
       o.onResult?.(row);
     } finally {
