@@ -14,6 +14,7 @@ import { benchCommand, benchUsage } from './commands/bench.ts';
 import { embedCommand, embedUsage } from './commands/embed.ts';
 import { finetuneGradsCommand, finetuneGradsUsage } from './commands/finetune-grads.ts';
 import { finetuneCommand, finetuneUsage } from './commands/finetune.ts';
+import { probeCommand, probeUsage } from './commands/probe.ts';
 
 type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   embed: { run: embedCommand, usage: embedUsage },
   'finetune-grads': { run: finetuneGradsCommand, usage: finetuneGradsUsage },
   finetune: { run: finetuneCommand, usage: finetuneUsage },
+  probe: { run: probeCommand, usage: probeUsage },
 };
 
 function usage(): string {

@@ -1,7 +1,10 @@
 // Forward passes over a whole image set in batches of the plan's size (the last one padded
 // with blank, unlabelled samples that are dropped again): the features, logits and losses of
 // evaluation, embedding and probes.
-import type { ClassifierTrainer } from './classifier-trainer.ts';
+import type { Engine } from '../gpu/engine.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { GeluForm } from '../ops/gelu.ts';
+import { ClassifierTrainer } from './classifier-trainer.ts';
 
 export interface ClassifiedSet {
   count: number;
@@ -46,4 +49,28 @@ export async function classifyAll(
     options.onProgress?.(start + n, count);
   }
   return { count, features, logits, losses };
+}
+
+/**
+ * classifyAll through a classifier built for the purpose (batches of up to `batchSize`, no
+ * update) and freed afterwards: the features of an image set, e.g. for probes and embeddings.
+ */
+export async function classifyWith(
+  engine: Engine,
+  weights: { config: Pick<ModelConfig, 'depths' | 'dims' | 'grn'>; numClasses: number; flat: Float32Array },
+  inputSize: number,
+  count: number,
+  imagesOf: (start: number, n: number) => Float32Array | Promise<Float32Array>,
+  options: { batchSize?: number; labels?: Int32Array | null; gelu?: GeluForm; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<ClassifiedSet> {
+  const trainer = await ClassifierTrainer.create(
+    engine,
+    { config: weights.config, numClasses: weights.numClasses, batchSize: Math.min(options.batchSize ?? 32, count), inputSize, options: { gelu: options.gelu ?? 'erf' }, groups: { layerDecay: 1, weightDecay: 0 }, learningRate: () => 0, seed: 0 },
+    weights.flat,
+  );
+  try {
+    return await classifyAll(trainer, count, imagesOf, options.labels ?? null, { signal: options.signal, onProgress: options.onProgress });
+  } finally {
+    trainer.destroy();
+  }
 }

@@ -6,8 +6,7 @@ import { classifierWeightsFrom } from '../../io/classifier-weights.ts';
 import { openAnyCheckpoint } from '../../io/native-checkpoint.ts';
 import { parseSafetensors, writeSafetensors, type WriteTensor } from '../../io/safetensors.ts';
 import { validateInputSize } from '../../model/config.ts';
-import { ClassifierTrainer } from '../../train/classifier-trainer.ts';
-import { classifyAll } from '../../train/classify-all.ts';
+import { classifyWith } from '../../train/classify-all.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { evalImagesOf, loadLabelledFolder } from '../labelled-folder.ts';
@@ -63,21 +62,11 @@ export async function embedCommand(argv: string[], cli: CliContext): Promise<voi
     cli.log(`images: ${count} from ${dir}${folder.classes.length ? ` in ${folder.classes.length} classes (${folder.classes.join(', ')})` : ' (unlabelled)'}`);
   }
   const batchSize = o.number('batch-size', Math.min(count, 32), { integer: true, min: 1, max: 4096 });
-  const engine = await cli.engine();
-  const trainer = await ClassifierTrainer.create(
-    engine,
-    { config: weights.config, numClasses: weights.numClasses, batchSize, inputSize: size, options: { gelu }, groups: { layerDecay: 1, weightDecay: 0 }, learningRate: () => 0, seed: 0 },
-    weights.flat,
-  );
-  try {
-    const r = await classifyAll(trainer, count, imagesOf);
-    const d3 = weights.config.dims[3]!;
-    const tensors: WriteTensor[] = [{ name: 'features', shape: [count, d3], data: r.features }];
-    if (hasHead) tensors.push({ name: 'logits', shape: [count, weights.numClasses], data: r.logits });
-    if (labels) tensors.push({ name: 'labels', shape: [count], data: BigInt64Array.from(labels, (y) => BigInt(y)) });
-    writeFileSync(out, writeSafetensors(tensors, { source: ckpt.fileName, input_size: String(size) }));
-    cli.log(`features (${count}, ${d3})${hasHead ? `, logits (${count}, ${weights.numClasses})` : ''}${labels ? ', labels' : ''} written to ${out}`);
-  } finally {
-    trainer.destroy();
-  }
+  const r = await classifyWith(await cli.engine(), weights, size, count, imagesOf, { batchSize, gelu });
+  const d3 = weights.config.dims[3]!;
+  const tensors: WriteTensor[] = [{ name: 'features', shape: [count, d3], data: r.features }];
+  if (hasHead) tensors.push({ name: 'logits', shape: [count, weights.numClasses], data: r.logits });
+  if (labels) tensors.push({ name: 'labels', shape: [count], data: BigInt64Array.from(labels, (y) => BigInt(y)) });
+  writeFileSync(out, writeSafetensors(tensors, { source: ckpt.fileName, input_size: String(size) }));
+  cli.log(`features (${count}, ${d3})${hasHead ? `, logits (${count}, ${weights.numClasses})` : ''}${labels ? ', labels' : ''} written to ${out}`);
 }
