@@ -113,6 +113,10 @@ export class ClassifierPlan {
   forwardPhases: Phase[] = [];
   backwardPhases: Phase[] = [];
   optimizerPhase: Phase = { name: 'optimizer', dispatches: [] };
+  /** Every block's expansion activations (after GRN, or after GELU without it), stage 0 block 0 first. */
+  private activations: { stage: number; block: number; buffer: GPUBuffer; rows: number; channels: number }[] = [];
+  /** Per block, the (4C, 4C) Gram matrix XᵀX of its activations; built on the first analysis request. */
+  private grams: { phase: Phase; blocks: { stage: number; block: number; channels: number; gram: GPUBuffer }[] } | null = null;
 
   private constructor(
     readonly engine: Engine,
@@ -191,6 +195,7 @@ export class ClassifierPlan {
       { N, V: this.L, gridH: this.gridH, gridW: this.gridW },
     );
     const layers: Layer[] = [...encoder.layers];
+    this.activations = encoder.blockActivations;
 
     // ---- head: pool → LayerNorm → Linear → cross-entropy
     const lnMean = arena.f32('head/ln-mean', N);
@@ -284,6 +289,26 @@ export class ClassifierPlan {
     encodePhases(encoder, this.forwardPhases);
     if (what.backward) encodePhases(encoder, this.backwardPhases);
     if (what.optimizer) encodePhases(encoder, [this.optimizerPhase]);
+  }
+
+  /**
+   * The phase computing every block's Gram matrix G = XᵀX over the image's sites (X: the
+   * block's (sites, 4C) activations) after a forward pass: what the feature-collapse analysis
+   * (evaluation-spec §4) reads. One image per plan (batch size 1).
+   */
+  async gramPhase(): Promise<{ phase: Phase; blocks: { stage: number; block: number; channels: number; gram: GPUBuffer }[] }> {
+    if (this.shape.batchSize !== 1) throw new RangeError(`the Gram analysis runs one image at a time (a plan of batch 1, not ${this.shape.batchSize})`);
+    if (!this.grams) {
+      const dispatches = [];
+      const blocks = [];
+      for (const a of this.activations) {
+        const gram = this.arena.f32(`gram/${a.stage}.${a.block}`, a.channels * a.channels);
+        dispatches.push(...(await matmulDispatches(this.engine, this.arena, `gram/${a.stage}.${a.block}`, a.buffer, a.buffer, gram, { M: a.channels, N: a.channels, K: a.rows, transA: true })));
+        blocks.push({ stage: a.stage, block: a.block, channels: a.channels, gram });
+      }
+      this.grams = { phase: { name: 'gram', dispatches }, blocks };
+    }
+    return this.grams;
   }
 
   destroy(): void {

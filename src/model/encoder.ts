@@ -29,6 +29,8 @@ export interface BuiltEncoder {
   out: GPUBuffer;
   /** (N·V, d3) where the caller's backward puts the gradient of `out`. */
   dOut: GPUBuffer;
+  /** Every block's expansion activations (rows, 4C), stage 0 block 0 first: after GRN, or after GELU without GRN. */
+  blockActivations: { stage: number; block: number; buffer: GPUBuffer; rows: number; channels: number }[];
 }
 
 export async function buildEncoder(ctx: BuildContext, config: ModelConfig, options: Pick<StepOptions, 'gelu' | 'grnMode'>, io: EncoderIO, shape: EncoderShape): Promise<BuiltEncoder> {
@@ -39,6 +41,7 @@ export async function buildEncoder(ctx: BuildContext, config: ModelConfig, optio
   // gradient streams: one (rows, C) buffer per stage, accumulated in place along the residual path
   const stream = [0, 1, 2, 3].map((s) => arena.f32(`grad-stream/${s}`, rowsAt(8 >> s) * d[s]!));
   const layers: Layer[] = [];
+  const blockActivations: BuiltEncoder['blockActivations'] = [];
   const stem = await stemLayer(ctx, { image: io.image, visiblePatches: io.visiblePatches, mask: io.mask, dOut: stream[0]! }, { N, V, gridH, gridW, d0: d[0]! });
   layers.push(stem.layer);
   let x = stem.out;
@@ -53,7 +56,8 @@ export async function buildEncoder(ctx: BuildContext, config: ModelConfig, optio
     const grid: Grid = { r, N, V, gridH, gridW, patchToVisible: io.patchToVisible, visiblePatches: io.visiblePatches };
     const blocks = await blockGroup(ctx, `encoder.stages.${s}`, config.depths[s]!, { x, stream: stream[s]!, grid, dropScales: io.dropScales?.[s] }, { C, rows: rowsAt(r), grn: config.grn, gelu: options.gelu, grnMode: options.grnMode });
     layers.push({ forwardPhase: `stage ${s}`, backwardPhase: `stage ${s} backward`, forward: blocks.forward, backward: blocks.backward });
+    blocks.activations.forEach((buffer, b) => blockActivations.push({ stage: s, block: b, buffer, rows: rowsAt(r), channels: 4 * C }));
     x = blocks.out;
   }
-  return { layers, out: x, dOut: stream[3]! };
+  return { layers, out: x, dOut: stream[3]!, blockActivations };
 }

@@ -166,7 +166,7 @@ export async function blockGroup(
   depth: number,
   io: { x: GPUBuffer; stream: GPUBuffer; grid: Grid; dropScales?: readonly (GPUBuffer | null)[] },
   shape: { C: number; rows: number; grn: boolean; gelu: GeluForm; grnMode: GrnMode },
-): Promise<{ forward: Dispatch[]; backward: Dispatch[]; out: GPUBuffer }> {
+): Promise<{ forward: Dispatch[]; backward: Dispatch[]; out: GPUBuffer; activations: GPUBuffer[] }> {
   const { engine, arena } = ctx;
   const { C, rows, gelu, grnMode } = shape;
   const { grid, stream } = io;
@@ -241,7 +241,8 @@ export async function blockGroup(
     // residual: d(input) = d(output) + dwconvᵀ(dDw), accumulated in place into the stream
     backward.push(...(await dwconvBackward(engine, arena, `${p}/dwconv-bwd`, { x: a.x, weight: ctx.param(`${p}.dwconv.weight`), dY: dDw, dX: stream, dWeight: ctx.grad(`${p}.dwconv.weight`), dBias: ctx.grad(`${p}.dwconv.bias`), patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches }, { ...layout, accumulateDX: true })));
   }
-  return { forward, backward, out: x };
+  // what pwconv2 reads in each block (after GRN, or after GELU without it): the feature-collapse analysis's activations
+  return { forward, backward, out: x, activations: acts.map((a) => a.mlpOut) };
 }
 
 /** Dispatches that run in one compute pass. */
