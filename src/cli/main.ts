@@ -15,6 +15,7 @@ import { embedCommand, embedUsage } from './commands/embed.ts';
 import { finetuneGradsCommand, finetuneGradsUsage } from './commands/finetune-grads.ts';
 import { finetuneCommand, finetuneUsage } from './commands/finetune.ts';
 import { probeCommand, probeUsage } from './commands/probe.ts';
+import { analyzeCommand, analyzeUsage } from './commands/analyze.ts';
 
 type Command = { run: (argv: string[], cli: CliContext) => Promise<void>; usage: string };
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   'finetune-grads': { run: finetuneGradsCommand, usage: finetuneGradsUsage },
   finetune: { run: finetuneCommand, usage: finetuneUsage },
   probe: { run: probeCommand, usage: probeUsage },
+  analyze: { run: analyzeCommand, usage: analyzeUsage },
 };
 
 function usage(): string {

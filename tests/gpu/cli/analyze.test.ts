@@ -1,0 +1,51 @@
+// `analyze` end to end: the collapse curve of a timm checkpoint on its batch equals the timm
+// reference (tests/fixtures/train/collapse.json), a random-init baseline beside it, a PNG plot
+// written; a folder of images works too; the argument rules are enforced with a reason.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, runCli } from '../../helpers/cli.ts';
+import { loadFixture } from '../../helpers/fixtures.ts';
+import { writeTextureFolder } from '../../helpers/labelled-folder.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'analyze-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const DIR = join(ROOT, 'tests/fixtures/finetune/timm_96_k7');
+
+describe('analyze', () => {
+  it('a batch: the timm reference curve, the baseline, and a PNG plot', () => {
+    const out = join(tmp, 'a.json');
+    const png = join(tmp, 'a.png');
+    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', out, '--plot', png]);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as { cosine_distance: number[]; baseline: { cosine_distance: number[] }; blocks: { stage: number; block: number }[]; images: number };
+    const want = loadFixture('train/collapse').tensors['timm_96_k7.per_image']!;
+    const [N, B] = want.shape as [number, number];
+    const mean = Array.from({ length: B }, (_, b) => Array.from({ length: N }, (_, i) => want.data[i * B + b]!).reduce((a, v) => a + v, 0) / N);
+    expect(rep.images).toBe(N);
+    rep.cosine_distance.forEach((d, b) => expect(Math.abs(d - mean[b]!), `block ${b}`).toBeLessThan(2e-6));
+    expect(rep.blocks.map((b) => `${b.stage}.${b.block}`)).toEqual(['0.0', '1.0', '2.0', '2.1', '2.2', '3.0']);
+    expect(rep.baseline.cosine_distance.length).toBe(B);
+    const bytes = readFileSync(png);
+    expect([...bytes.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+  });
+
+  it('a folder of images, spread over it', async () => {
+    const dir = join(tmp, 'tex');
+    await writeTextureFolder(dir, { perClass: 2, size: 40, seed: 1 });
+    const out = join(tmp, 'b.json');
+    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--images', dir, '--input-size', '32', '--max-images', '3', '--baseline', 'false', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as { cosine_distance: number[]; baseline: unknown; images: number };
+    expect(rep.images).toBe(3);
+    expect(rep.baseline).toBeNull();
+    expect(rep.cosine_distance.every((d) => d >= 0 && d <= 0.5)).toBe(true);
+  });
+
+  it('refuses both --batch and --images', () => {
+    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', 'a', '--images', 'b', '--out', join(tmp, 'x.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/exactly one of --batch FILE and --images DIR/);
+  });
+});
