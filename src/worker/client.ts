@@ -16,6 +16,10 @@ import type {
   ReconstructRequest,
   EmbedRequest,
   EmbedResult,
+  ProbeRequest,
+  ProbeResult,
+  CollapseRequest,
+  CollapseResultView,
   FineTuneRequest,
   FineTuneResult,
   ReconstructionResult,
@@ -164,6 +168,18 @@ export class EngineClient {
   embed(request: Omit<EmbedRequest, 'cancelId'> & Cancellable): Promise<EmbedResult> {
     const { signal, ...rest } = request;
     return this.call(signal, (cancelId) => this.api.embed({ ...rest, cancelId }));
+  }
+
+  /** kNN or linear probe of the frozen features, with the random-init baseline beside. */
+  probe(request: Omit<ProbeRequest, 'cancelId'> & Cancellable): Promise<ProbeResult> {
+    const { signal, ...rest } = request;
+    return this.call(signal, (cancelId) => this.api.probe({ ...rest, cancelId }));
+  }
+
+  /** The feature-collapse curve per block, with the random-init curve beside. */
+  collapse(request: Omit<CollapseRequest, 'cancelId'> & Cancellable): Promise<CollapseResultView> {
+    const { signal, ...rest } = request;
+    return this.call(signal, (cancelId) => this.api.collapse({ ...rest, cancelId }));
   }
 
   saveCheckpoint(format: CheckpointFormat, o: Cancellable = {}): Promise<SavedCheckpoint> {

@@ -71,6 +71,8 @@ const api: EngineWorkerApi = {
     const r = await run(request.cancelId, (s) => session.embed(request, s));
     return Comlink.transfer(r, [r.features.buffer, r.labels.buffer]);
   },
+  probe: (request) => run(request.cancelId, (s) => session.probe(request, s)),
+  collapse: (request) => run(request.cancelId, (s) => session.collapse(request, s)),
   saveCheckpoint: async (format, o = {}) => {
     const c = await run(o.cancelId, (s) => session.saveCheckpoint(format, s));
     return Comlink.transfer(c, [c.bytes.buffer]);

@@ -1,5 +1,6 @@
 // The worker's measurements of the encoder (protocol.ts "evaluation"): fine-tuning as a
-// classifier and embedding labelled images, on the run's current encoder or on a random one of
+// classifier, embedding labelled images, kNN / linear probes and the feature-collapse curve,
+// on the run's current encoder or on a random one of
 // the same architecture. A thin driver over src/train/finetune-run.ts and classify-all.ts (what
 // the CLI's `finetune` and `embed` run too): it finds the labelled images, pauses pretraining,
 // and reports progress as 'evaluation' events.
@@ -11,7 +12,10 @@ import type { Engine } from '../gpu/engine.ts';
 import { classifierWeightsFromTensors, randomClassifierWeights, type ClassifierWeights } from '../io/classifier-weights.ts';
 import { stateDictFromFlat } from '../model/state-dict.ts';
 import { ClassifierTrainer } from '../train/classifier-trainer.ts';
-import { classifyAll } from '../train/classify-all.ts';
+import { classifyAll, classifyWith } from '../train/classify-all.ts';
+import { predictions } from '../train/classification-metrics.ts';
+import { featureCollapse } from '../train/feature-collapse.ts';
+import { knnPredict, KNN_DEFAULTS, LINEAR_PROBE_DEFAULTS, linearProbeLogits, trainLinearProbe, type Features } from '../train/probes.ts';
 import { fineTunePreset, FineTuneConfigError, lrScheduleOfFineTune, paramGroupSettingsOf, validateFineTuneConfig, type FineTuneConfig } from '../train/finetune-config.ts';
 import { runFineTune } from '../train/finetune-run.ts';
 import { learningRateAt } from '../train/lr-schedule.ts';
@@ -21,7 +25,19 @@ import type { DatasetHost } from './dataset-host.ts';
 import type { WorkerEvents } from './events.ts';
 import type { ModelHost } from './model-host.ts';
 import { toWorkerError } from './errors.ts';
-import { WorkerError, type EmbedRequest, type EmbedResult, type EncoderChoice, type FineTuneRequest, type FineTuneResult, type LabelledSource } from './protocol.ts';
+import {
+  WorkerError,
+  type CollapseRequest,
+  type CollapseResultView,
+  type EmbedRequest,
+  type EmbedResult,
+  type EncoderChoice,
+  type FineTuneRequest,
+  type FineTuneResult,
+  type LabelledSource,
+  type ProbeRequest,
+  type ProbeResult,
+} from './protocol.ts';
 
 interface LabelledSet {
   images: PixelImage[];
@@ -227,6 +243,74 @@ export class EvaluationHost {
         } finally {
           trainer.destroy();
         }
+      }));
+    });
+  }
+
+  // ---- probes and feature collapse
+
+  async probe(request: ProbeRequest, signal: AbortSignal): Promise<ProbeResult> {
+    const c = this.host.config();
+    const seed = request.seed ?? c.seed;
+    const S = request.inputSize ?? c.inputSize;
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'the probe', () => this.models.gpuLock.run(async () => {
+        const set = await this.labelled(request.data, signal);
+        const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
+        if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
+        const K = set.classes.length;
+        const engine = await this.engine();
+        const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
+        const trainY = Int32Array.from(split.train, (i) => set.labels[i]!);
+        const valY = Int32Array.from(split.val, (i) => set.labels[i]!);
+        const total = (split.train.length + split.val.length) * (request.baseline === false ? 1 : 2);
+        let done = 0;
+        const top1Of = async (w: { config: ClassifierWeights['config']; numClasses: number; flat: Float32Array }): Promise<number> => {
+          const featuresOf = async (indices: number[]): Promise<Features> => {
+            const r = await classifyWith(engine, w, S, indices.length, (start, n) => makeEvalBatch(set.images, indices.slice(start, start + n), S), {
+              signal,
+              onProgress: (d) => this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'probe', phase: 'evaluate', done: done + d, total })),
+            });
+            done += indices.length;
+            return { data: r.features, count: indices.length, dim: w.config.dims[3]! };
+          };
+          const [ft, fv] = [await featuresOf(split.train), await featuresOf(split.val)];
+          const predicted =
+            request.method === 'knn'
+              ? knnPredict(ft, trainY, fv, { k: request.k ?? KNN_DEFAULTS.k, temperature: request.temperature ?? KNN_DEFAULTS.temperature, numClasses: K })
+              : predictions(Float32Array.from(linearProbeLogits(trainLinearProbe(ft, trainY, { numClasses: K, epochs: request.epochs ?? LINEAR_PROBE_DEFAULTS.epochs, lr: request.lr ?? LINEAR_PROBE_DEFAULTS.lr, momentum: LINEAR_PROBE_DEFAULTS.momentum }), fv)), fv.count, K);
+          return predicted.reduce((a, p, i) => a + (p === valY[i] ? 1 : 0), 0) / predicted.length;
+        };
+        const top1 = await top1Of(weights);
+        const baselineTop1 = request.baseline === false ? null : await top1Of(randomClassifierWeights(weights.config, 1, seed));
+        return { encoder: request.encoder, data: request.data, method: request.method, pretrainStep, classes: set.classes, trainCount: split.train.length, valCount: split.val.length, top1, baselineTop1 };
+      }));
+    });
+  }
+
+  async collapse(request: CollapseRequest, signal: AbortSignal): Promise<CollapseResultView> {
+    const c = this.host.config();
+    const seed = request.seed ?? c.seed;
+    const S = request.inputSize ?? c.inputSize;
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'the collapse analysis', () => this.models.gpuLock.run(async () => {
+        const set = await this.labelled(request.data, signal);
+        const n = set.images.length;
+        const count = Math.min(n, request.maxImages ?? 16);
+        const picked = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
+        const engine = await this.engine();
+        const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
+        const runs = request.baseline === false ? 1 : 2;
+        const analyse = (w: { config: ClassifierWeights['config']; numClasses: number; flat: Float32Array }, run: number) =>
+          featureCollapse(engine, w, S, count, (i) => makeEvalBatch(set.images, [picked[i]!], S), {
+            signal,
+            onProgress: (d) => this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'collapse', phase: 'evaluate', done: run * count + d, total: runs * count })),
+          });
+        const r = await analyse(weights, 0);
+        const b = request.baseline === false ? null : await analyse(randomClassifierWeights(weights.config, 1, seed), 1);
+        return { encoder: request.encoder, data: request.data, pretrainStep, images: count, blocks: r.blocks, distance: r.distance, baselineDistance: b ? b.distance : null };
       }));
     });
   }

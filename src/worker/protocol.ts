@@ -474,10 +474,66 @@ export interface EmbedResult {
   classes: string[];
 }
 
-/** Progress of a fine-tune or an embedding: `done` of `total` steps (images when embedding). */
+export interface ProbeRequest {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  method: 'knn' | 'linear';
+  /** Held-out fraction per class (default 0.2). */
+  valFraction?: number;
+  /** kNN: neighbours (default 20) and temperature (0.07). */
+  k?: number;
+  temperature?: number;
+  /** Linear probe: epochs (default 100) and peak lr (0.1). */
+  epochs?: number;
+  lr?: number;
+  /** Default: the run's input size. */
+  inputSize?: number;
+  /** Also probe a random initialisation of the same architecture (default true). */
+  baseline?: boolean;
+  seed?: number;
+  cancelId?: number;
+}
+
+export interface ProbeResult {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  method: 'knn' | 'linear';
+  pretrainStep: number;
+  classes: string[];
+  trainCount: number;
+  valCount: number;
+  top1: number;
+  /** The same probe on a random initialisation (null when not asked for). */
+  baselineTop1: number | null;
+}
+
+export interface CollapseRequest {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  /** Images analysed, spread over the data (default 16). */
+  maxImages?: number;
+  inputSize?: number;
+  /** Also analyse a random initialisation of the same architecture (default true). */
+  baseline?: boolean;
+  seed?: number;
+  cancelId?: number;
+}
+
+export interface CollapseResultView {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  pretrainStep: number;
+  images: number;
+  /** Per block, stage 0 block 0 first. */
+  blocks: { stage: number; block: number; channels: number; normalisedIndex: number }[];
+  distance: number[];
+  baselineDistance: number[] | null;
+}
+
+/** Progress of an evaluation: `done` of `total` steps (fine-tuning) or images. */
 export interface EvaluationProgressEvent {
   type: 'evaluation';
-  task: 'finetune' | 'embed';
+  task: 'finetune' | 'embed' | 'probe' | 'collapse';
   phase: 'data' | 'train' | 'evaluate';
   done: number;
   total: number;
@@ -537,6 +593,10 @@ export interface EngineWorkerApi {
   finetune(request: FineTuneRequest): Promise<FineTuneResult>;
   /** Features of labelled images through the encoder (or a random one). */
   embed(request: EmbedRequest): Promise<EmbedResult>;
+  /** kNN or linear probe of the frozen features (with the random-init baseline beside). */
+  probe(request: ProbeRequest): Promise<ProbeResult>;
+  /** The feature-collapse curve per block (with the random-init curve beside). */
+  collapse(request: CollapseRequest): Promise<CollapseResultView>;
   saveCheckpoint(format: CheckpointFormat, options?: SaveCheckpointOptions): Promise<SavedCheckpoint>;
   /** Bytes are transferred. A refused file rejects with kind 'bad-checkpoint' and changes nothing. */
   loadCheckpoint(bytes: Uint8Array, fileName: string, options?: LoadCheckpointOptions): Promise<CheckpointLoadResult>;

@@ -32,8 +32,12 @@ import {
   type CheckpointLoadResult,
   type ConfigResult,
   type DatasetSummary,
+  type CollapseRequest,
+  type CollapseResultView,
   type EmbedRequest,
   type EmbedResult,
+  type ProbeRequest,
+  type ProbeResult,
   type FineTuneRequest,
   type FineTuneResult,
   type GpuStatus,
@@ -345,6 +349,14 @@ export class TrainingSession {
 
   embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
     return this.evaluation.embed(request, signal);
+  }
+
+  probe(request: ProbeRequest, signal: AbortSignal): Promise<ProbeResult> {
+    return this.evaluation.probe(request, signal);
+  }
+
+  collapse(request: CollapseRequest, signal: AbortSignal): Promise<CollapseResultView> {
+    return this.evaluation.collapse(request, signal);
   }
 
   // ============================================================================ checkpoints

@@ -12,6 +12,8 @@ import { decodeImageBlobWithSharp } from '../../../src/data/node-folder.ts';
 import { nodeGpu } from '../../../src/gpu/node-device.ts';
 import { loadShadersFromDisk } from '../../../src/gpu/shader-library-node.ts';
 import { defaultRunConfig } from '../../../src/train/run-config.ts';
+import { stratifiedSplit } from '../../../src/data/labelled-batches.ts';
+import { knnPredict } from '../../../src/train/probes.ts';
 import type { TrainingConfig, WorkerEvent } from '../../../src/worker/protocol.ts';
 import { TrainingSession } from '../../../src/worker/session.ts';
 import { ROOT, runCli } from '../../helpers/cli.ts';
@@ -103,6 +105,29 @@ describe('worker evaluation API', () => {
     expect([...r.labels]).toEqual(Array.from({ length: 30 }, (_, i) => Math.floor(i / 10)));
     expect(r.features.every(Number.isFinite)).toBe(true);
   }, 120_000);
+
+  it('kNN probe: the figure kNN gives on the embedded features of the same split; the random baseline of a random encoder is itself', async () => {
+    const signal = new AbortController().signal;
+    const r = await session.probe({ encoder: 'random', data: 'dataset', method: 'knn', k: 5, seed: SEED }, signal);
+    expect([r.trainCount, r.valCount]).toEqual([24, 6]);
+    expect(r.baselineTop1).toBe(r.top1);
+    const e = await session.embed({ encoder: 'random', data: 'dataset', seed: SEED }, signal);
+    const split = stratifiedSplit(e.labels, 0.2, SEED);
+    const rows = (idx: number[]) => ({ data: Float32Array.from(idx.flatMap((i) => [...e.features.subarray(i * e.dim, (i + 1) * e.dim)])), count: idx.length, dim: e.dim });
+    const predicted = knnPredict(rows(split.train), split.train.map((i) => e.labels[i]!), rows(split.val), { k: 5, temperature: 0.07, numClasses: 3 });
+    expect(r.top1).toBe(predicted.filter((p, i) => p === e.labels[split.val[i]!]).length / split.val.length);
+    const lin = await session.probe({ encoder: 'current', data: 'dataset', method: 'linear', epochs: 10, baseline: false }, signal);
+    expect(lin.baselineTop1).toBeNull();
+    expect(lin.top1).toBeGreaterThanOrEqual(0);
+  }, 300_000);
+
+  it('feature collapse: one distance per block, the baseline beside', async () => {
+    const r = await session.collapse({ encoder: 'random', data: 'dataset', maxImages: 2, seed: SEED }, new AbortController().signal);
+    expect(r.images).toBe(2);
+    expect(r.blocks.map((b) => `${b.stage}.${b.block}`)).toEqual(['0.0', '1.0', '2.0', '3.0']);
+    expect(r.distance.every((d) => d > 0 && d <= 0.5)).toBe(true);
+    expect(r.baselineDistance).toEqual(r.distance); // a random encoder against the same random initialisation
+  }, 300_000);
 
   it('embeds the labelled demo set (Fashion-MNIST subset) whatever data set is loaded', async () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'public/demo/manifest.json'), 'utf8')) as { fashion: { count: number; labels: number[]; classes: string[] } };
