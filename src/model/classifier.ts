@@ -291,6 +291,13 @@ export class ClassifierPlan {
     if (what.optimizer) encodePhases(encoder, [this.optimizerPhase]);
   }
 
+  /** Block `block` of stage `stage`'s expansion activations (rows = N·L·r², channels = 4C; rows in the sparse layout's order). */
+  blockActivation(stage: number, block: number): { buffer: GPUBuffer; rows: number; channels: number } {
+    const a = this.activations.find((x) => x.stage === stage && x.block === block);
+    if (!a) throw new RangeError(`no block ${block} in stage ${stage} (depths ${this.config.depths.join(',')})`);
+    return a;
+  }
+
   /**
    * The phase computing every block's Gram matrix G = XᵀX over the image's sites (X: the
    * block's (sites, 4C) activations) after a forward pass: what the feature-collapse analysis

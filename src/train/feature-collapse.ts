@@ -8,6 +8,7 @@ import { throwIfFailed } from '../gpu/device.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { encodePhases } from '../model/layers.ts';
+import { denseLayout, rowOfSite } from '../ops/sparse-layout.ts';
 import { ClassifierTrainer } from './classifier-trainer.ts';
 
 /** The spec's distance from one block's (C', C') Gram matrix (float64 arithmetic). */
@@ -74,6 +75,64 @@ export async function featureCollapse(
       distance: blocks.map((_, k) => perImage.reduce((a, r) => a + r[k]!, 0) / count),
       perImage,
     };
+  } finally {
+    trainer.destroy();
+  }
+}
+
+export interface ActivationMaps {
+  /** Sites of the block's stage: (input/32)·r per side, r = 8 >> stage. */
+  width: number;
+  height: number;
+  /** Channels of the block (4C); maps holds the first min(count, channels). */
+  channels: number;
+  /** One (height · width) map per channel, row-major, scaled to [0, 1] (a constant map is 0). */
+  maps: Float32Array[];
+}
+
+/** The activation grid's maps (the paper's Fig. 3): the first `count` channels of a block's expansion activations for one image. */
+export async function activationMaps(
+  engine: Engine,
+  weights: { config: Pick<ModelConfig, 'depths' | 'dims' | 'grn'>; numClasses: number; flat: Float32Array },
+  inputSize: number,
+  image: Float32Array,
+  stage: number,
+  block: number,
+  count = 64,
+): Promise<ActivationMaps> {
+  const trainer = await ClassifierTrainer.create(
+    engine,
+    { config: weights.config, numClasses: weights.numClasses, batchSize: 1, inputSize, groups: { layerDecay: 1, weightDecay: 0 }, learningRate: () => 0, seed: 0 },
+    weights.flat,
+  );
+  try {
+    const { plan } = trainer;
+    const a = plan.blockActivation(stage, block);
+    plan.setBatch(image, Int32Array.of(-1));
+    const encoder = engine.ctx.device.createCommandEncoder({ label: 'activation maps' });
+    encodePhases(encoder, plan.forwardPhases);
+    const read = engine.readback.copy(encoder, a.buffer, 0, a.rows * a.channels * 4);
+    engine.ctx.device.queue.submit([encoder.finish()]);
+    const X = new Float32Array(await read.read());
+    throwIfFailed(engine.ctx, 'activation maps');
+    const r = 8 >> stage;
+    const layout = denseLayout(1, plan.gridH, plan.gridW);
+    const height = plan.gridH * r;
+    const width = plan.gridW * r;
+    const maps: Float32Array[] = [];
+    for (let c = 0; c < Math.min(count, a.channels); c++) {
+      const m = new Float32Array(height * width);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) m[y * width + x] = X[rowOfSite(layout, r, 0, y, x) * a.channels + c]!;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of m) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      for (let i = 0; i < m.length; i++) m[i] = hi > lo ? (m[i]! - lo) / (hi - lo) : 0;
+      maps.push(m);
+    }
+    return { width, height, channels: a.channels, maps };
   } finally {
     trainer.destroy();
   }

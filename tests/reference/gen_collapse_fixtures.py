@@ -46,6 +46,10 @@ for case in ["timm_96_k7", "timm_nogrn_k3"]:
         captured.clear()
         with torch.no_grad():
             model(imgs[i : i + 1])
+        if case == "timm_96_k7" and i == 0:
+            # the activation grid's input (the paper's Fig. 3): stage 1 block 0 of image 0, (H, W, C')
+            a = captured[1]
+            tensors[f"{case}.activation_1_0"] = a[0] if not cfg.get("conv_mlp", False) else a[0].permute(1, 2, 0)
         row = []
         for a in captured:
             # conv_mlp=False: (1, H, W, C'); conv_mlp=True: (1, C', H, W)

@@ -8,15 +8,16 @@ import { basename } from 'node:path';
 import { classifierWeightsFrom, randomClassifierWeights } from '../../io/classifier-weights.ts';
 import { openAnyCheckpoint } from '../../io/native-checkpoint.ts';
 import { linePlot } from '../../io/line-plot.ts';
-import { encodePng } from '../../io/png.ts';
+import { encodePng, panelGrid, type RgbaImage } from '../../io/png.ts';
 import { parseSafetensors } from '../../io/safetensors.ts';
 import { validateInputSize } from '../../model/config.ts';
-import { featureCollapse, type CollapseResult } from '../../train/feature-collapse.ts';
+import { activationMaps, featureCollapse, type CollapseResult } from '../../train/feature-collapse.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { evalImagesOf, loadLabelledFolder } from '../labelled-folder.ts';
 
-export const analyzeUsage = 'analyze --checkpoint FILE (--batch FILE | --images DIR [--input-size S]) --out R.json [--plot P.png] [--max-images N] [--baseline true|false] [--seed S]';
+export const analyzeUsage =
+  'analyze --checkpoint FILE (--batch FILE | --images DIR [--input-size S]) --out R.json [--plot P.png] [--max-images N] [--baseline true|false] [--seed S] [--grid G.png [--grid-block S.B] [--grid-image I]]';
 
 const CMD = 'analyze';
 
@@ -31,6 +32,9 @@ export async function analyzeCommand(argv: string[], cli: CliContext): Promise<v
     seed: { type: 'string' },
     out: { type: 'string' },
     plot: { type: 'string' },
+    grid: { type: 'string' },
+    'grid-block': { type: 'string' },
+    'grid-image': { type: 'string' },
   });
   if (o.has('batch') === o.has('images')) throw new UsageError(`${CMD}: give exactly one of --batch FILE and --images DIR`);
   if (o.has('batch') && o.has('input-size')) throw new UsageError(`${CMD}: --input-size applies to --images only (a batch file has its own size)`);
@@ -68,6 +72,14 @@ export async function analyzeCommand(argv: string[], cli: CliContext): Promise<v
     const view = evalImagesOf(folder.images, size, picked);
     imageOf = (i) => view(i, 1);
   }
+  const grid = o.string('grid', undefined);
+  let gridBlock: [number, number] = [2, 0];
+  if (o.has('grid-block')) {
+    const m = o.string('grid-block').match(/^(\d+)\.(\d+)$/);
+    if (!m || +m[1]! > 3 || +m[2]! >= weights.config.depths[+m[1]!]!) throw new UsageError(`${CMD}: --grid-block ${o.string('grid-block')}: expected STAGE.BLOCK with stage 0..3 and a block of that stage (depths ${weights.config.depths.join(',')})`);
+    gridBlock = [+m[1]!, +m[2]!];
+  }
+  const gridImage = o.number('grid-image', 0, { integer: true, min: 0, max: count - 1 });
   const engine = await cli.engine();
   const run = (w: Parameters<typeof featureCollapse>[1]) => featureCollapse(engine, w, size, count, imageOf);
   const result = await run(weights);
@@ -96,6 +108,23 @@ export async function analyzeCommand(argv: string[], cli: CliContext): Promise<v
       { points: result.blocks.map((b, k): [number, number] => [b.normalisedIndex, result.distance[k]!]), color: [31, 119, 180] as [number, number, number] },
     ];
     writeFileSync(plot, encodePng(linePlot(series, { xRange: [0, 1], yRange: [0, 0.5], xTicks: [0, 0.25, 0.5, 0.75, 1], yTicks: [0, 0.1, 0.2, 0.3, 0.4, 0.5] })));
+  }
+  if (grid) {
+    const a = await activationMaps(engine, weights, size, imageOf(gridImage), gridBlock[0], gridBlock[1]);
+    const scale = Math.max(1, Math.ceil(48 / a.width));
+    const panels = a.maps.map((m): RgbaImage => {
+      const w = a.width * scale;
+      const h = a.height * scale;
+      const data = new Uint8ClampedArray(w * h * 4);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const v = Math.round(255 * m[Math.floor(y / scale) * a.width + Math.floor(x / scale)]!);
+        data.set([v, v, v, 255], (y * w + x) * 4);
+      }
+      return { width: w, height: h, data };
+    });
+    const rows = Array.from({ length: Math.ceil(panels.length / 8) }, (_, r) => panels.slice(r * 8, r * 8 + 8));
+    writeFileSync(grid, encodePng(panelGrid(rows, 2)));
+    cli.log(`activation grid: stage ${gridBlock[0]} block ${gridBlock[1]}, image ${gridImage}, the first ${a.maps.length} of ${a.channels} channels, each scaled to [0, 1]: ${grid}`);
   }
   const fmt = (d: number[]) => d.map((v) => v.toFixed(3)).join(' ');
   cli.log(`feature collapse over ${count} images, ${result.blocks.length} blocks (stage 0 block 0 first): ${fmt(result.distance)}`);

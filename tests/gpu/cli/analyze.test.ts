@@ -43,6 +43,19 @@ describe('analyze', () => {
     expect(rep.cosine_distance.every((d) => d >= 0 && d <= 0.5)).toBe(true);
   });
 
+  it('--grid: the activation grid of a chosen block as a PNG; a block that does not exist is refused', () => {
+    const grid = join(tmp, 'grid.png');
+    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--baseline', 'false', '--out', join(tmp, 'g.json'), '--grid', grid, '--grid-block', '1.0', '--grid-image', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/activation grid: stage 1 block 0, image 1, the first 64 of 128 channels/);
+    const png = readFileSync(grid);
+    // 8 × 8 panels of 12 sites × 4 (upscaled to ≥ 48 px), gaps of 2
+    expect(png.readUInt32BE(16)).toBe(8 * 48 + 9 * 2);
+    const bad = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', join(tmp, 'h.json'), '--grid', grid, '--grid-block', '1.3']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--grid-block 1.3: expected STAGE.BLOCK .* \(depths 1,1,3,1\)/);
+  });
+
   it('refuses both --batch and --images', () => {
     const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', 'a', '--images', 'b', '--out', join(tmp, 'x.json')]);
     expect(r.code).toBe(2);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../../src/io/checkpoint.ts';
 import { classifierWeightsFrom } from '../../../src/io/classifier-weights.ts';
 import { parseSafetensors } from '../../../src/io/safetensors.ts';
-import { cosineDistanceFromGram, featureCollapse } from '../../../src/train/feature-collapse.ts';
+import { activationMaps, cosineDistanceFromGram, featureCollapse } from '../../../src/train/feature-collapse.ts';
 import { compareClose } from '../../helpers/allclose.ts';
 import { ROOT } from '../../helpers/cli.ts';
 import { loadFixture } from '../../helpers/fixtures.ts';
@@ -40,4 +40,24 @@ describe('feature collapse vs timm', () => {
       expect(r.blocks.at(-1)!.normalisedIndex).toBe(1);
     }, 120_000);
   }
+
+  it('activation maps (Fig. 3): stage 1 block 0 of an image, each of the first 64 channels min-max scaled, equal timm\'s', async () => {
+    const engine = await testEngine();
+    const dir = join(ROOT, 'tests/fixtures/finetune/timm_96_k7');
+    const w = classifierWeightsFrom(openCheckpoint(new Uint8Array(readFileSync(join(dir, 'weights.safetensors'))), 'weights.safetensors'), null, 0);
+    const imgs = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'batch.safetensors')))).tensors.get('imgs')!;
+    const got = await activationMaps(engine, w, 96, imgs.data.slice(0, 3 * 96 * 96), 1, 0);
+    const want = fx.tensors['timm_96_k7.activation_1_0']!; // (H, W, C′)
+    const [H, W, C] = want.shape as [number, number, number];
+    expect([got.height, got.width, got.channels, got.maps.length]).toEqual([H, W, C, Math.min(64, C)]);
+    let worst = 0;
+    got.maps.forEach((m, c) => {
+      const ref = Array.from({ length: H * W }, (_, i) => want.data[i * C + c]!);
+      const lo = Math.min(...ref);
+      const hi = Math.max(...ref);
+      ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(m[i]! - (v - lo) / (hi - lo)))));
+    });
+    console.log(`activation maps: max |engine − timm| ${worst.toExponential(2)} (scaled to [0, 1])`);
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
 });
