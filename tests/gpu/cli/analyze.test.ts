@@ -14,11 +14,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const DIR = join(ROOT, 'tests/fixtures/finetune/timm_96_k7');
 
 describe('analyze', () => {
-  it('a batch: the timm reference curve, the baseline, and a PNG plot', () => {
+  it('a batch: the timm reference curve, the baseline, a PNG plot and the activation grid of a chosen block', () => {
     const out = join(tmp, 'a.json');
     const png = join(tmp, 'a.png');
-    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', out, '--plot', png]);
+    const grid = join(tmp, 'grid.png');
+    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', out, '--plot', png, '--grid', grid, '--grid-block', '1.0', '--grid-image', '1']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/activation grid: stage 1 block 0, image 1, the first 64 of 128 channels/);
+    // 8 × 8 panels of 12 sites × 4 (upscaled to ≥ 48 px), gaps of 2
+    expect(readFileSync(grid).readUInt32BE(16)).toBe(8 * 48 + 9 * 2);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as { cosine_distance: number[]; baseline: { cosine_distance: number[] }; blocks: { stage: number; block: number }[]; images: number };
     const want = loadFixture('train/collapse').tensors['timm_96_k7.per_image']!;
     const [N, B] = want.shape as [number, number];
@@ -35,7 +39,8 @@ describe('analyze', () => {
     const dir = join(tmp, 'tex');
     await writeTextureFolder(dir, { perClass: 2, size: 40, seed: 1 });
     const out = join(tmp, 'b.json');
-    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--images', dir, '--input-size', '32', '--max-images', '3', '--baseline', 'false', '--out', out]);
+    const small = join(ROOT, 'tests/fixtures/finetune/timm_nogrn_k3/weights.safetensors');
+    const r = runCli(['analyze', '--checkpoint', small, '--images', dir, '--input-size', '32', '--max-images', '3', '--baseline', 'false', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as { cosine_distance: number[]; baseline: unknown; images: number };
     expect(rep.images).toBe(3);
@@ -43,20 +48,10 @@ describe('analyze', () => {
     expect(rep.cosine_distance.every((d) => d >= 0 && d <= 0.5)).toBe(true);
   });
 
-  it('--grid: the activation grid of a chosen block as a PNG; a block that does not exist is refused', () => {
-    const grid = join(tmp, 'grid.png');
-    const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--baseline', 'false', '--out', join(tmp, 'g.json'), '--grid', grid, '--grid-block', '1.0', '--grid-image', '1']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/activation grid: stage 1 block 0, image 1, the first 64 of 128 channels/);
-    const png = readFileSync(grid);
-    // 8 × 8 panels of 12 sites × 4 (upscaled to ≥ 48 px), gaps of 2
-    expect(png.readUInt32BE(16)).toBe(8 * 48 + 9 * 2);
-    const bad = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', join(tmp, 'h.json'), '--grid', grid, '--grid-block', '1.3']);
+  it('refuses a grid block that does not exist, and both --batch and --images', () => {
+    const bad = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', join(DIR, 'batch.safetensors'), '--out', join(tmp, 'h.json'), '--grid', join(tmp, 'g.png'), '--grid-block', '1.3']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--grid-block 1.3: expected STAGE.BLOCK .* \(depths 1,1,3,1\)/);
-  });
-
-  it('refuses both --batch and --images', () => {
     const r = runCli(['analyze', '--checkpoint', join(DIR, 'weights.safetensors'), '--batch', 'a', '--images', 'b', '--out', join(tmp, 'x.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/exactly one of --batch FILE and --images DIR/);
