@@ -7,7 +7,8 @@ import { throwIfFailed } from '../gpu/device.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { ClassifierPlan, type ClassifierOptions } from '../model/classifier.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { initialParams } from '../model/parameters.ts';
+import { classifierParamTable, initialParams } from '../model/parameters.ts';
+import { assertClassifierFits } from './estimates.ts';
 import { Random } from '../util/random.ts';
 import { PlanTrainer } from './optimizer-state.ts';
 import { chunkScalesOf, paramGroups, type ParamGroupEntry, type ParamGroupSettings } from './param-groups.ts';
@@ -51,6 +52,8 @@ export class ClassifierTrainer extends PlanTrainer<ClassifierPlan> {
 
   static async create(engine: Engine, settings: ClassifierTrainerSettings, params?: Float32Array): Promise<ClassifierTrainer> {
     const { config, numClasses, batchSize, inputSize } = settings;
+    // refuse before allocating: a buffer over the device's limit would only fail later, as a validation error naming an internal buffer
+    assertClassifierFits(config, { batchSize, inputSize, paramFloats: classifierParamTable(config, numClasses).totalFloats }, engine.ctx.device.limits);
     const plan = await ClassifierPlan.build(engine, config, { batchSize, height: inputSize, width: inputSize, numClasses }, settings.options ?? {});
     try {
       const trainer = new ClassifierTrainer(engine, plan, settings);

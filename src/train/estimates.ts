@@ -254,3 +254,25 @@ export function formatCount(n: number): string {
   for (const [v, u] of units) if (Math.abs(n) >= v) return `${(n / v).toPrecision(3)}${u}`;
   return String(n);
 }
+
+/**
+ * The classification plan's largest buffers (a lower bound on its memory: the stage-0
+ * expansion activations dominate every model but the tiniest) checked against `limits` before
+ * anything is allocated, as assertPlanFits does for the FCMAE plan. Throws PlanTooLargeError.
+ */
+export function assertClassifierFits(
+  config: Pick<ModelConfig, 'dims'>,
+  w: { batchSize: number; inputSize: number; paramFloats: number },
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number },
+): void {
+  const L = (w.inputSize / 32) ** 2;
+  const candidates = [
+    { name: 'stage 0 expansion activations', bytes: w.batchSize * L * 64 * 4 * config.dims[0]! * 4 },
+    { name: 'image', bytes: w.batchSize * 3 * w.inputSize * w.inputSize * 4 },
+    { name: 'params', bytes: w.paramFloats * 4 },
+  ];
+  const largest = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const estimate: MemoryEstimate = { totalBytes: candidates.reduce((a, b) => a + b.bytes, 0), largestBufferBytes: largest.bytes, largestBufferName: largest.name };
+  const verdict = fitsAdapter(estimate, limits);
+  if (!verdict.fits) throw new PlanTooLargeError(`batch ${w.batchSize} of ${w.inputSize}×${w.inputSize} images does not fit this adapter for classification: ${verdict.reason}`, verdict.reason!, estimate);
+}

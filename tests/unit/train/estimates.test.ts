@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { customConfig, modelConfig, SIZE_NAMES } from '../../../src/model/config.ts';
 import { paramTable } from '../../../src/model/parameters.ts';
-import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts, trainingStepFlops } from '../../../src/train/estimates.ts';
+import { encoderMacs, fitsAdapter, formatBytes, formatCount, macsPerImage, memoryEstimate, paramCounts, trainingStepFlops, assertClassifierFits } from '../../../src/train/estimates.ts';
 import { fcmaeStepFlops } from '../../../src/train/flops.ts';
 
 /** Published GFLOPs at 224 px (fvcore MACs, with the 1k head), spec §3. */
@@ -147,5 +147,14 @@ describe('formatting', () => {
     expect(formatBytes(3 * 2 ** 30)).toBe('3.0 GiB');
     expect(formatBytes(5.5 * 2 ** 20)).toBe('5.5 MiB');
     expect(formatBytes(2048)).toBe('2 KiB');
+  });
+});
+
+describe('assertClassifierFits', () => {
+  it('refuses a classification batch whose stage-0 activations exceed the per-buffer limit, naming them', () => {
+    const limits = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
+    // atto at 224 px: 49 patches · 64 sites · 160 channels · 4 bytes = 2 MiB per image
+    expect(() => assertClassifierFits({ dims: [40, 80, 160, 320] }, { batchSize: 32, inputSize: 224, paramFloats: 4e6 }, limits)).not.toThrow();
+    expect(() => assertClassifierFits({ dims: [40, 80, 160, 320] }, { batchSize: 128, inputSize: 224, paramFloats: 4e6 }, limits)).toThrow(/batch 128 of 224×224 images does not fit this adapter for classification: buffer stage 0 expansion activations needs 245 MiB, above this adapter's 128 MiB per buffer: lower the batch size/);
   });
 });
