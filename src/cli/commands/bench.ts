@@ -1,9 +1,12 @@
 // `bench`: the FCMAE step benchmark in Node (Dawn). One config at one mask ratio, a sweep of
 // ratios (step-time ratios against ratio 0), a checkpoint + batch file (times exactly what
 // `grads` computes), and optionally the TensorFlow.js peer on the same adapter.
+// `--task finetune` times the classification step instead (src/bench/classifier-bench.ts), and
+// with --compare-pretrain the FCMAE step of the same encoder, interleaved with it.
 // Tables on stdout, progress on stderr; --json prints one JSON document and nothing else.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { benchClassifier, classifierBenchJson, classifierBenchReport } from '../../bench/classifier-bench.ts';
 import { peerJson, peerReport, stepReport, stepResultJson, sweepJson, sweepTable } from '../../bench/report.ts';
 import { benchSweep, comparePeer, type PeerComparison, type StepBenchResult, type StepBenchSettings } from '../../bench/step-bench.ts';
 import { loadTfjsWebgpuNode } from '../../bench/tfjs-node.ts';
@@ -14,7 +17,7 @@ import { flatFromStateDict, paramTable } from '../../model/state-dict.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { readBatchFile } from '../batch-file.ts';
-import { checkMaskRatio } from '../shape-options.ts';
+import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
 import { checkedRunConfig } from '../run-config-flags.ts';
 import { cliDefaultRunConfig, trainingSettingsOf } from '../../train/run-config.ts';
 import { describeVisible } from '../../train/masking.ts';
@@ -28,7 +31,9 @@ const RUN_DEFAULTS = cliDefaultRunConfig();
 export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
   '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
-  '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)';
+  '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)\n' +
+  '         bench --task finetune (--model NAME | --depths … --dims …) [--input-size PX] [--batch-size N] [--classes K] [--drop-path P] ' +
+  '[--compare-pretrain [--mask-ratio R] [--decoder-dim D] [--decoder-depth K]] [--steps S] [--warmup W] [--phase-timing auto|timestamps|off] [--seed N] [--json]   (the classification step)';
 
 function ratioList(raw: string): number[] {
   const ratios = raw.split(',').map((s) => Number(s.trim()));
@@ -56,8 +61,16 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     checkpoint: { type: 'string' },
     batch: { type: 'string' },
     json: { type: 'boolean' },
+    task: { type: 'string' },
+    classes: { type: 'string' },
+    'drop-path': { type: 'string' },
+    'compare-pretrain': { type: 'boolean' },
     ...STEP_OPTION_SPEC,
   });
+  if (o.choice('task', ['pretrain', 'finetune'] as const, 'pretrain') === 'finetune') return benchFinetune(o, argv, cli);
+  for (const finetuneOnly of ['classes', 'drop-path', 'compare-pretrain']) {
+    if (o.has(finetuneOnly)) throw new UsageError(`${CMD}: --${finetuneOnly} goes with --task finetune`);
+  }
   const json = o.bool('json', false);
   const progress = (line: string) => cli.warn(line);
   const steps = o.number('steps', 10, { integer: true, min: 1 });
@@ -139,4 +152,48 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   for (const r of results) cli.log(stepReport(r, adapter) + '\n');
   if (results.length > 1) cli.log(`mask-ratio sweep:\n${sweepTable(results)}\n`);
   for (const p of peers) cli.log(peerReport(p, adapter) + '\n');
+}
+
+/** `bench --task finetune`: the classification step, and with --compare-pretrain the FCMAE step of the same encoder. */
+async function benchFinetune(o: Options, argv: string[], cli: CliContext): Promise<void> {
+  for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer', 'norm-pix', 'dense-encoder']) {
+    if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --task finetune`);
+  }
+  const compare = o.bool('compare-pretrain', false);
+  for (const pretrainOnly of ['mask-ratio', 'decoder-dim', 'decoder-depth']) {
+    if (o.has(pretrainOnly) && !compare) throw new UsageError(`${CMD}: --${pretrainOnly} sets the FCMAE step of --compare-pretrain; add that flag or drop this one`);
+  }
+  const json = o.bool('json', false);
+  const progress = (line: string) => cli.warn(line);
+  const config = modelConfigFromOptions(o, 'atto');
+  const inputSize = o.number('input-size', 224, { integer: true, min: 32 });
+  checkInputSize(CMD, inputSize);
+  const batchSize = o.number('batch-size', 1, { integer: true, min: 1 });
+  const numClasses = o.number('classes', 1000, { integer: true, min: 2 });
+  const dropPath = o.number('drop-path', 0, { min: 0, max: 0.99 });
+  const steps = o.number('steps', 10, { integer: true, min: 1 });
+  const warmupSteps = o.number('warmup', 1, { integer: true, min: 0 });
+  const seed = o.number('seed', RUN_DEFAULTS.seed, { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const options = stepOptionsFrom(o);
+  const timing = phaseTimingOf(o);
+  if (timing === 'prefix-differencing') throw new UsageError(`${CMD}: --phase-timing prefix: --task finetune times phases with GPU timestamps only (auto, timestamps or off)`);
+  let pretrain: { visible: number } | null = null;
+  if (compare) {
+    const maskRatio = o.number('mask-ratio', RUN_DEFAULTS.maskRatio, { min: 0, max: 0.99 });
+    const visible = checkMaskRatio(CMD, maskRatio, inputSize);
+    const training = { ...trainingSettingsOf(RUN_DEFAULTS), inputSize, batchSize, maskRatio, visiblePatches: visible, seed };
+    checkedRunConfig(CMD, config, options, training, RUN_DEFAULTS.evalImages);
+    pretrain = { visible };
+  }
+
+  const engine = await cli.engine();
+  const adapter = adapterLabel(engine.ctx.adapter);
+  progress(`bench: classification step${pretrain ? ' and the FCMAE step of the same encoder, interleaved' : ''}: ${warmupSteps} warm-up step(s), ${steps} timed step(s) each`);
+  const result = await benchClassifier(engine, { config, numClasses, batchSize, inputSize, dropPath, options, steps, warmupSteps, seed, phaseTiming: timing, pretrain }, progress);
+  if (json) {
+    const doc = { adapter, adapter_info: engine.ctx.adapter, timestamps: engine.ctx.hasTimestamps, date: new Date().toISOString(), command: `fcmae bench ${argv.join(' ')}`, task: 'finetune', ...classifierBenchJson(result) };
+    cli.log(JSON.stringify(doc, null, 2));
+    return;
+  }
+  cli.log(classifierBenchReport(result, adapter) + '\n');
 }
