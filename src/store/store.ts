@@ -2,13 +2,14 @@
 // through useAppStore.getState(). `createAppStore` makes an independent store for tests.
 import { create } from 'zustand';
 import { createDataSlice, type DataSlice } from './data-slice.ts';
+import { createEvaluationSlice, type EvaluationSlice } from './evaluation-slice.ts';
 import { createExperimentsSlice, type ExperimentsSlice } from './experiments-slice.ts';
 import { createGpuSlice, type GpuSlice } from './gpu-slice.ts';
 import { createReconSlice, type ReconSlice } from './recon-slice.ts';
 import { createSettingsSlice, type SettingsSlice } from './settings-slice.ts';
 import { createTrainingSlice, type TrainingSlice } from './training-slice.ts';
 
-export type AppState = GpuSlice & SettingsSlice & TrainingSlice & DataSlice & ReconSlice & ExperimentsSlice;
+export type AppState = GpuSlice & SettingsSlice & TrainingSlice & DataSlice & ReconSlice & ExperimentsSlice & EvaluationSlice;
 
 export function createAppStore() {
   return create<AppState>()((...a) => ({
@@ -18,6 +19,7 @@ export function createAppStore() {
     ...createDataSlice(...a),
     ...createReconSlice(...a),
     ...createExperimentsSlice(...a),
+    ...createEvaluationSlice(...a),
   }));
 }
 

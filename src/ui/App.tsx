@@ -1,7 +1,7 @@
 // The playground shell: the GPU header, banners (ignored URL parameters, a change that needs a
 // reset, a refused setting), the control column (data, model, training) beside the views (run,
-// reconstructions, curves), then experiments and checkpoints. A checkpoint, zip or folder
-// dropped anywhere on the page is taken.
+// reconstructions, curves), then experiments and checkpoints, then the encoder's evaluation.
+// A checkpoint, zip or folder dropped anywhere on the page is taken.
 import { useEffect, useState } from 'react';
 import { diagnoseMissingWebGpu } from '../gpu/device.ts';
 import { useAppStore } from '../store/store.ts';
@@ -12,6 +12,7 @@ import { CurvesPanel } from './CurvesPanel.tsx';
 import { DataPanel } from './DataPanel.tsx';
 import { handleDrop } from './drop.ts';
 import { EngineBridge } from './engine-bridge.ts';
+import { EvaluationPanel } from './EvaluationPanel.tsx';
 import { ExperimentsPanel } from './ExperimentsPanel.tsx';
 import { GpuHeader } from './GpuHeader.tsx';
 import { liveMetrics } from './live.ts';
@@ -124,6 +125,9 @@ export function App() {
         <div className="wide">
           <ExperimentsPanel />
           <CheckpointPanel />
+        </div>
+        <div className="evaluation-row">
+          <EvaluationPanel />
         </div>
       </div>
     </BridgeContext.Provider>

@@ -9,9 +9,12 @@
 // - Reconstructions are requested for the view's own mask ratio and seed; while training runs,
 //   one is taken every SNAPSHOT_INTERVAL_MS and kept as a snapshot for the step slider.
 // - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
+// - Evaluations (probes, fine-tuning, feature collapse) run one at a time; the worker pauses
+//   pretraining for them and resumes it afterwards, so the page only shows their progress.
 import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
 import { RunHistoryDb, type RunRecord } from '../store/run-history.ts';
 import type { LiveMetrics } from '../store/live-metrics.ts';
+import { newEvaluationResultId, type EvaluationKind } from '../store/evaluation-slice.ts';
 import type { AppStore } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import type { RunStatus } from '../store/training-slice.ts';
@@ -133,6 +136,9 @@ export class EngineBridge {
         break;
       case 'progress':
         this.state.setDataProgress(e);
+        break;
+      case 'evaluation':
+        this.state.setEvaluationProgress(e);
         break;
     }
   }
@@ -526,5 +532,62 @@ export class EngineBridge {
     } catch (e) {
       this.state.setHistoryError(messageOf(e));
     }
+  }
+
+  // ------------------------------------------------------------------ evaluation
+
+  private evaluationAbort: AbortController | null = null;
+
+  /**
+   * Measure the current encoder on the chosen labelled images (the store's evaluationData):
+   * probes and collapse bring their random-init baseline in the same call; fine-tuning runs
+   * twice, the current encoder then a random one, and shows the first result as soon as it is in.
+   */
+  async runEvaluation(kind: EvaluationKind): Promise<void> {
+    const s = this.state;
+    if (s.evaluation.status === 'running') return;
+    const data = s.evaluationData;
+    const abort = new AbortController();
+    this.evaluationAbort = abort;
+    const signal = abort.signal;
+    const base = { id: newEvaluationResultId(), data, createdAt: Date.now() };
+    try {
+      switch (kind) {
+        case 'knn':
+        case 'linear': {
+          s.beginEvaluation(kind, kind === 'knn' ? 'kNN probe (current encoder and random init)' : 'Linear probe (current encoder and random init)');
+          const probe = await this.client.probe({ encoder: 'current', data, method: kind, baseline: true, signal });
+          this.state.putEvaluationResult({ ...base, kind, pretrainStep: probe.pretrainStep, probe });
+          break;
+        }
+        case 'collapse': {
+          s.beginEvaluation(kind, 'Feature collapse (current encoder and random init)');
+          const collapse = await this.client.collapse({ encoder: 'current', data, baseline: true, maxImages: s.evaluationSettings.collapseImages, signal });
+          this.state.putEvaluationResult({ ...base, kind, pretrainStep: collapse.pretrainStep, collapse });
+          break;
+        }
+        case 'finetune': {
+          s.beginEvaluation(kind, 'Fine-tune 1 of 2: the current encoder');
+          const settings = s.evaluationSettings.finetune;
+          const finetune = await this.client.finetune({ encoder: 'current', data, settings, signal });
+          const result = { ...base, kind, pretrainStep: finetune.pretrainStep, finetune, baseline: null };
+          this.state.putEvaluationResult(result);
+          this.state.setEvaluationLabel('Fine-tune 2 of 2: random init (the baseline)');
+          const baseline = await this.client.finetune({ encoder: 'random', data, settings, signal });
+          this.state.putEvaluationResult({ ...result, baseline });
+          break;
+        }
+      }
+      this.state.endEvaluation('finished');
+    } catch (e) {
+      if (isCancelled(e)) this.state.endEvaluation('cancelled');
+      else this.state.endEvaluation('failed', { message: isWorkerError(e) ? e.message : messageOf(e), suggestion: isWorkerError(e) ? e.suggestion : '' });
+    } finally {
+      if (this.evaluationAbort === abort) this.evaluationAbort = null;
+    }
+  }
+
+  cancelEvaluation(): void {
+    this.evaluationAbort?.abort();
   }
 }
