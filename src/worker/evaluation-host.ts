@@ -32,6 +32,7 @@ import {
   type EmbedRequest,
   type EmbedResult,
   type EncoderChoice,
+  type EvaluationProgressEvent,
   type FineTuneRequest,
   type FineTuneResult,
   type LabelledSource,
@@ -79,7 +80,7 @@ export class EvaluationHost {
   }
 
   /** The labelled images of `source`, decoded; refuses an unlabelled data set with what to do instead. */
-  private async labelled(source: LabelledSource, signal: AbortSignal): Promise<LabelledSet> {
+  private async labelled(source: LabelledSource, signal: AbortSignal, task: EvaluationProgressEvent['task']): Promise<LabelledSet> {
     if (source === 'fashion-demo') return this.loadFashion(signal);
     const dataset = this.data.require();
     const classes = dataset.summary().classes;
@@ -99,7 +100,7 @@ export class EvaluationHost {
         images.push(im);
         labels.push(classIndex.get(label)!);
       }
-      this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'finetune', phase: 'data', done, total: slots.length }));
+      this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task, phase: 'data', done, total: slots.length }));
       done++;
     }
     return { images, labels: Int32Array.from(labels), classes };
@@ -141,7 +142,7 @@ export class EvaluationHost {
     return this.host.whilePaused(async () => {
       if (request.encoder === 'current') await this.host.ensureModel();
       return this.cancellable(signal, 'fine-tuning', () => this.models.gpuLock.run(async () => {
-        const set = await this.labelled(request.data, signal);
+        const set = await this.labelled(request.data, signal, 'finetune');
         const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
         if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
         const K = set.classes.length;
@@ -225,7 +226,7 @@ export class EvaluationHost {
     return this.host.whilePaused(async () => {
       if (request.encoder === 'current') await this.host.ensureModel();
       return this.cancellable(signal, 'embedding', () => this.models.gpuLock.run(async () => {
-        const set = await this.labelled(request.data, signal);
+        const set = await this.labelled(request.data, signal, 'embed');
         const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
         const engine = await this.engine();
         const count = set.images.length;
@@ -256,7 +257,7 @@ export class EvaluationHost {
     return this.host.whilePaused(async () => {
       if (request.encoder === 'current') await this.host.ensureModel();
       return this.cancellable(signal, 'the probe', () => this.models.gpuLock.run(async () => {
-        const set = await this.labelled(request.data, signal);
+        const set = await this.labelled(request.data, signal, 'probe');
         const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
         if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
         const K = set.classes.length;
@@ -296,7 +297,7 @@ export class EvaluationHost {
     return this.host.whilePaused(async () => {
       if (request.encoder === 'current') await this.host.ensureModel();
       return this.cancellable(signal, 'the collapse analysis', () => this.models.gpuLock.run(async () => {
-        const set = await this.labelled(request.data, signal);
+        const set = await this.labelled(request.data, signal, 'collapse');
         const n = set.images.length;
         const count = Math.min(n, request.maxImages ?? 16);
         const picked = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
