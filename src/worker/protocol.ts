@@ -45,13 +45,14 @@
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { WebGpuUnavailableReason } from '../gpu/errors.ts';
 import type { ConfigChangeLevel, RunConfig } from '../train/run-config.ts';
-import type { FineTuneConfig, FineTunePreset } from '../train/finetune-config.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
 import type { DatasetSummary } from '../data/dataset-summary.ts';
 
 export type { DatasetFile, FolderListing, SkippedFile, SkipCode, LoadReport };
+import type { CollapseRequest, CollapseResultView, EmbedRequest, EmbedResult, EvaluationProgressEvent, FineTuneRequest, FineTuneResult, ProbeRequest, ProbeResult } from './evaluation-protocol.ts';
+export type * from './evaluation-protocol.ts';
 export type { CacheStats, DatasetSource, DatasetSummary } from '../data/dataset-summary.ts';
 
 // ---------------------------------------------------------------------------------- GPU
@@ -399,147 +400,6 @@ export type WorkerEvent =
   | EvaluationProgressEvent;
 
 export type WorkerEventListener = (event: WorkerEvent) => void;
-
-// ---------------------------------------------------------------------------------- evaluation
-//
-// Measurements of the encoder (evaluation-spec): fine-tuning it as a classifier and embedding
-// labelled images. Both run with the pretraining loop paused (it resumes afterwards), on the
-// encoder as it stands ('current', the run's weights at the step they report) or on a random
-// initialisation of the same architecture ('random', the baseline every figure needs beside it).
-
-/** Labelled images: the loaded data set's class subfolders, or the labelled demo set (1000 Fashion-MNIST images, 10 classes). */
-export type LabelledSource = 'dataset' | 'fashion-demo';
-export type EncoderChoice = 'current' | 'random';
-
-export interface FineTuneRequest {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  /** Default 'small-data'. */
-  preset?: FineTunePreset;
-  /** Overrides of the preset (totalSteps, batchSize, inputSize, blr, …). */
-  settings?: Partial<FineTuneConfig>;
-  /** Held-out fraction per class (default 0.2). */
-  valFraction?: number;
-  /** Seed of the head's initialisation and of a random encoder (default the run's seed). */
-  seed?: number;
-  cancelId?: number;
-}
-
-export interface FineTuneEvaluationPoint {
-  step: number;
-  top1: number;
-  loss: number;
-}
-
-export interface FineTuneResult {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  /** The pretraining step of the encoder that was fine-tuned (0 for a random one). */
-  pretrainStep: number;
-  classes: string[];
-  trainCount: number;
-  valCount: number;
-  /** Validation top-1 after the last step, in [0, 1]. */
-  top1: number;
-  perClass: number[];
-  /** confusion[true][predicted] */
-  confusion: number[][];
-  /** Training loss of every step. */
-  curve: { step: number; loss: number; lr: number }[];
-  evaluations: FineTuneEvaluationPoint[];
-  settings: FineTuneConfig;
-  notes: string[];
-}
-
-export interface EmbedRequest {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  /** Default: the run's input size. */
-  inputSize?: number;
-  seed?: number;
-  cancelId?: number;
-}
-
-export interface EmbedResult {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  pretrainStep: number;
-  count: number;
-  /** Feature width (the last stage's channels). */
-  dim: number;
-  /** (count, dim) the pooled LayerNorm output of each image (transferred). */
-  features: Float32Array;
-  /** (count) class index of each image. */
-  labels: Int32Array;
-  classes: string[];
-}
-
-export interface ProbeRequest {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  method: 'knn' | 'linear';
-  /** Held-out fraction per class (default 0.2). */
-  valFraction?: number;
-  /** kNN: neighbours (default 20) and temperature (0.07). */
-  k?: number;
-  temperature?: number;
-  /** Linear probe: epochs (default 100) and peak lr (0.1). */
-  epochs?: number;
-  lr?: number;
-  /** Default: the run's input size. */
-  inputSize?: number;
-  /** Also probe a random initialisation of the same architecture (default true). */
-  baseline?: boolean;
-  seed?: number;
-  cancelId?: number;
-}
-
-export interface ProbeResult {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  method: 'knn' | 'linear';
-  pretrainStep: number;
-  classes: string[];
-  trainCount: number;
-  valCount: number;
-  top1: number;
-  /** The same probe on a random initialisation (null when not asked for). */
-  baselineTop1: number | null;
-}
-
-export interface CollapseRequest {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  /** Images analysed, spread over the data (default 16). */
-  maxImages?: number;
-  inputSize?: number;
-  /** Also analyse a random initialisation of the same architecture (default true). */
-  baseline?: boolean;
-  seed?: number;
-  cancelId?: number;
-}
-
-export interface CollapseResultView {
-  encoder: EncoderChoice;
-  data: LabelledSource;
-  pretrainStep: number;
-  images: number;
-  /** Per block, stage 0 block 0 first. */
-  blocks: { stage: number; block: number; channels: number; normalisedIndex: number }[];
-  distance: number[];
-  baselineDistance: number[] | null;
-}
-
-/** Progress of an evaluation: `done` of `total` steps (fine-tuning) or images. */
-export interface EvaluationProgressEvent {
-  type: 'evaluation';
-  task: 'finetune' | 'embed' | 'probe' | 'collapse';
-  phase: 'data' | 'train' | 'evaluate';
-  done: number;
-  total: number;
-  loss?: number;
-  valTop1?: number;
-}
 
 /** Faults the tests inject to exercise recovery (real code paths, not simulations). */
 export type InjectedFault = 'device-lost' | 'non-finite-weights';
