@@ -12,6 +12,9 @@ export interface DataSlice {
   dataMessage: string | null;
   dataProgress: ProgressEvent | null;
   dataError: string | null;
+  /** A folder, zip or checkpoint the user handed over before the engine could take it ("… will load as soon as the engine is ready"). */
+  dataQueued: string | null;
+  setDataQueued(message: string | null): void;
   setDataLoading(message: string): void;
   setDataProgress(progress: ProgressEvent | null): void;
   setDataset(summary: DatasetSummary): void;
@@ -24,6 +27,10 @@ export const createDataSlice: StateCreator<DataSlice, [], [], DataSlice> = (set,
   dataMessage: null,
   dataProgress: null,
   dataError: null,
+  dataQueued: null,
+  setDataQueued(dataQueued) {
+    set({ dataQueued });
+  },
   setDataLoading(message) {
     set({ dataStatus: 'loading', dataMessage: message, dataError: null, dataProgress: null });
   },

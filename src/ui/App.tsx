@@ -19,6 +19,7 @@ import { liveMetrics } from './live.ts';
 import { ModelPanel } from './ModelPanel.tsx';
 import { ReconstructionView } from './ReconstructionView.tsx';
 import { TrainingPanel, TransportBar } from './TrainingPanel.tsx';
+import { userChoices } from './user-choices.ts';
 
 let connecting: Promise<EngineBridge | null> | null = null;
 
@@ -31,15 +32,24 @@ async function connect(): Promise<EngineBridge | null> {
   if (!('gpu' in navigator) || !navigator.gpu) {
     const e = diagnoseMissingWebGpu();
     setGpu({ ok: false, reason: e.reason, message: e.message, advice: e.advice });
+    userChoices.fail(e.message);
     return null;
   }
   const client = EngineClient.start();
   const status = await client.init();
   setGpu(status);
-  if (!status.ok) return null;
+  if (!status.ok) {
+    userChoices.fail(status.message);
+    return null;
+  }
   setSelfTest(await client.matmulSelfTest(67, 45, 129));
   const bridge = new EngineBridge(client, useAppStore, liveMetrics);
-  void bridge.connect().catch((e: unknown) => useAppStore.getState().setConfigError(`Starting the engine failed: ${(e as Error).message}`));
+  // what the user dropped meanwhile waits in userChoices until the settings are applied
+  void bridge
+    .connect(userChoices)
+    .catch((e: unknown) => useAppStore.getState().setConfigError(`Starting the engine failed: ${(e as Error).message}`))
+    // the start-up decided everything it decides on its own (tests wait on this mark)
+    .finally(() => document.documentElement.setAttribute('data-startup', 'done'));
   return bridge;
 }
 
@@ -90,6 +100,7 @@ export function App() {
   useEffect(() => {
     connecting ??= connect().catch((e: unknown) => {
       useAppStore.getState().setGpu({ ok: false, reason: 'error', message: (e as Error).message, advice: 'Reload the page; if it persists, restart the browser.' });
+      userChoices.fail((e as Error).message);
       return null;
     });
     let live = true;
@@ -105,7 +116,8 @@ export function App() {
         onDragOver={(e) => e.preventDefault()}
         onDrop={(e) => {
           e.preventDefault();
-          if (bridge) handleDrop(e.dataTransfer, bridge);
+          // taken even before the engine is ready (queued, never replaced by the demo set)
+          handleDrop(e.dataTransfer, userChoices);
         }}
       >
         <GpuHeader />

@@ -7,6 +7,8 @@ import { useAppStore } from '../store/store.ts';
 import type { CheckpointFormat } from '../worker/protocol.ts';
 import { useBridge } from './bridge-context.ts';
 import { download, Panel } from './controls.tsx';
+import { checkpointChoice } from './drop.ts';
+import { userChoices } from './user-choices.ts';
 
 const FORMATS: { format: CheckpointFormat; label: string; what: string }[] = [
   { format: 'native', label: 'Playground (.safetensors)', what: 'weights, optimizer state and settings: resumes exactly' },
@@ -74,7 +76,7 @@ export function CheckpointPanel() {
         ))}
       </div>
       <div className="buttons">
-        <button type="button" onClick={() => input.current?.click()} disabled={!bridge || running || sweeping}>
+        <button type="button" onClick={() => input.current?.click()} disabled={running || sweeping}>
           Load checkpoint…
         </button>
         <span className="hint">or drop a .safetensors / .pth file anywhere on the page</span>
@@ -87,7 +89,8 @@ export function CheckpointPanel() {
           data-testid="checkpoint-input"
           onChange={(e) => {
             const f = e.target.files?.[0];
-            if (f && bridge) void bridge.loadCheckpoint(f);
+            // before the engine is ready it waits in the queue (user-choices.ts)
+            if (f) userChoices.submit(checkpointChoice(f));
             e.target.value = '';
           }}
         />

@@ -1,13 +1,16 @@
 // Data panel: the demo set preselected; a drop zone, a "Choose image folder" button (directory
 // picker, or <input webkitdirectory> where there is none), a zip chooser; counts, the skipped
-// files with their reasons, and the virtualised thumbnail strip.
+// files with their reasons, and the virtualised thumbnail strip. While a set loads: a progress
+// bar with a count; once loaded: the decoded-image cache's use against its byte budget. What the
+// user picks before the engine is ready is queued (user-choices.ts) and the panel says so.
 import { useRef, useState } from 'react';
 import { directoryPickerAvailable, filesFromFileList, pickDirectory } from '../data/browser-folder.ts';
 import { useAppStore } from '../store/store.ts';
-import { useBridge } from './bridge-context.ts';
 import { Panel } from './controls.tsx';
-import { handleDrop } from './drop.ts';
+import { cacheView, progressView } from './data-progress.ts';
+import { demoChoice, directoryChoice, handleDrop, listingChoice, zipChoice } from './drop.ts';
 import { ThumbnailStrip } from './ThumbnailStrip.tsx';
+import { userChoices } from './user-choices.ts';
 
 const SOURCE_NAMES = { demo: 'built-in demo photos', files: 'files', directory: 'folder', zip: 'zip' } as const;
 
@@ -17,19 +20,20 @@ export function DataPanel() {
   const message = useAppStore((s) => s.dataMessage);
   const progress = useAppStore((s) => s.dataProgress);
   const error = useAppStore((s) => s.dataError);
-  const bridge = useBridge();
+  const queued = useAppStore((s) => s.dataQueued);
   const folderInput = useRef<HTMLInputElement>(null);
   const zipInput = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
   const [showSkipped, setShowSkipped] = useState(false);
 
   const chooseFolder = async () => {
-    if (!bridge) return;
     if (directoryPickerAvailable()) {
       const handle = await pickDirectory();
-      if (handle) await bridge.loadDirectoryHandle(handle);
+      if (handle) userChoices.submit(directoryChoice(handle));
     } else folderInput.current?.click();
   };
+  const shown = progress ? progressView(progress) : null;
+  const decoding = status === 'ready' && progress?.task === 'decode' && progress.done < progress.total;
 
   return (
     <Panel title="Data">
@@ -45,18 +49,18 @@ export function DataPanel() {
           e.preventDefault();
           e.stopPropagation();
           setOver(false);
-          if (bridge) handleDrop(e.dataTransfer, bridge);
+          handleDrop(e.dataTransfer, userChoices);
         }}
       >
         <p>Drop a folder of images (class subfolders become labels), a zip, or a checkpoint here.</p>
         <div className="buttons">
-          <button type="button" onClick={() => void chooseFolder()} disabled={!bridge}>
+          <button type="button" onClick={() => void chooseFolder()}>
             Choose image folder
           </button>
-          <button type="button" onClick={() => zipInput.current?.click()} disabled={!bridge}>
+          <button type="button" onClick={() => zipInput.current?.click()}>
             Choose zip
           </button>
-          <button type="button" onClick={() => void bridge?.loadDemo()} disabled={!bridge || dataset?.source === 'demo'}>
+          <button type="button" onClick={() => userChoices.submit(demoChoice())} disabled={dataset?.source === 'demo'}>
             Use demo photos
           </button>
         </div>
@@ -71,7 +75,10 @@ export function DataPanel() {
           data-testid="folder-input"
           onChange={(e) => {
             const files = e.target.files;
-            if (bridge && files && files.length) void bridge.loadListing(filesFromFileList(files));
+            if (files && files.length) {
+              const listing = filesFromFileList(files);
+              userChoices.submit(listingChoice(listing.name, listing));
+            }
             e.target.value = '';
           }}
         />
@@ -83,16 +90,26 @@ export function DataPanel() {
           aria-label="Zip of images"
           onChange={(e) => {
             const f = e.target.files?.[0];
-            if (bridge && f) void bridge.loadZip(f);
+            if (f) userChoices.submit(zipChoice(f));
             e.target.value = '';
           }}
         />
       </div>
-      {status === 'loading' && (
-        <p role="status" className="hint">
-          {message}
-          {progress && progress.total > 0 ? ` ${progress.task} ${progress.done}/${progress.total}` : ''}
+      {queued && (
+        <p role="status" className="hint" data-testid="data-queued">
+          {queued}
         </p>
+      )}
+      {(status === 'loading' || decoding) && (
+        <div role="status" className="hint data-progress" data-testid="data-progress">
+          {status === 'loading' && <span>{message} </span>}
+          {shown && (
+            <>
+              <progress max={1} value={shown.fraction ?? undefined} aria-label={shown.text} />{' '}
+              <span data-testid="data-progress-count">{shown.text}</span>
+            </>
+          )}
+        </div>
       )}
       {error && (
         <p role="alert" className="warning">
@@ -122,6 +139,10 @@ export function DataPanel() {
                 </>
               )}
               {!dataset.verified && dataset.images > 0 && <span className="hint"> · {dataset.decoded} decoded so far</span>}
+            </dd>
+            <dt>Pixel cache</dt>
+            <dd data-testid="cache-usage" title="Decoded, resized images kept for the next epochs; beyond the budget they spill to disk or are decoded again">
+              {cacheView(dataset.cache)}
             </dd>
           </dl>
           {showSkipped && dataset.skipped.length > 0 && (

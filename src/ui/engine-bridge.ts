@@ -32,6 +32,7 @@ import {
   type WorkerStatus,
 } from '../worker/protocol.ts';
 import { reconstructionPng } from './recon-image.ts';
+import type { UserChoices } from './user-choices.ts';
 
 /** Time between training-time reconstruction snapshots. */
 export const SNAPSHOT_INTERVAL_MS = 3000;
@@ -90,8 +91,11 @@ export class EngineBridge {
 
   // ------------------------------------------------------------------ start-up
 
-  /** After init() succeeded: events, run history, the demo set, the settings, a first reconstruction. */
-  async connect(): Promise<void> {
+  /**
+   * After init() succeeded: events, run history, the settings, then what the user handed over
+   * meanwhile (`choices`, queued until now) or else the demo set, and a first reconstruction.
+   */
+  async connect(choices?: UserChoices): Promise<void> {
     await this.client.subscribe((e: WorkerEvent) => this.onEvent(e));
     this.client.watchVisibility();
     void this.openHistory();
@@ -102,9 +106,11 @@ export class EngineBridge {
       prev = s.settings;
       this.onSettingsChanged(before, s.settings);
     });
-    // the page's settings (from the URL) before anything builds a model, then the demo set
+    // the page's settings (from the URL) before anything builds a model, then the user's
+    // choices or the demo set
     await this.applySettingsNow();
-    await this.loadDemo(); // reconstructs once loaded
+    choices?.openTo(this);
+    if (!choices?.dataChosen) await this.loadDemo({ automatic: true }); // reconstructs once loaded
   }
 
   dispose(): void {
@@ -132,9 +138,13 @@ export class EngineBridge {
         this.onMetrics(e.batch);
         break;
       case 'dataset':
+        // while a new set loads, news of the one it replaces would mark the load finished
+        if (this.state.dataStatus === 'loading') break;
         this.state.setDataset(e.summary);
         break;
       case 'progress':
+        // while a new set loads, the current one's background decoding is not its progress
+        if (e.task === 'decode' && this.state.dataStatus === 'loading') break;
         this.state.setDataProgress(e);
         break;
       case 'evaluation':
@@ -363,8 +373,13 @@ export class EngineBridge {
 
   // ------------------------------------------------------------------ data
 
-  async loadDemo(): Promise<void> {
-    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }));
+  /**
+   * The demo set. `automatic`: the page's own start-up choice, which never replaces or cancels
+   * a data set the user handed over (it is skipped once the user chose one).
+   */
+  async loadDemo(options: { automatic?: boolean } = {}): Promise<void> {
+    if (options.automatic && this.userDataChosen) return;
+    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }), !options.automatic);
   }
 
   async loadListing(listing: FolderListing): Promise<void> {
@@ -380,19 +395,27 @@ export class EngineBridge {
   }
 
   private dataAbort: AbortController | null = null;
+  /** The user loaded a data set (the page then loads none on its own). */
+  private userDataChosen = false;
 
   /** Load a dataset (a newer load cancels an older one still running). */
-  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>): Promise<void> {
+  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>, byUser = true): Promise<void> {
     const s = this.state;
+    if (byUser) this.userDataChosen = true;
     this.dataAbort?.abort();
     const abort = new AbortController();
     this.dataAbort = abort;
     s.setDataLoading(message);
     try {
-      s.setDataset(await load(abort.signal));
+      const summary = await load(abort.signal);
+      // a newer load took over while this one finished: its result is not what the user sees
+      if (abort.signal.aborted) return;
+      s.setDataset(summary);
       await this.reconstructView();
     } catch (e) {
-      if (!isCancelled(e)) s.setDataError(messageOf(e));
+      if (!isCancelled(e) && !abort.signal.aborted) s.setDataError(messageOf(e));
+    } finally {
+      if (this.dataAbort === abort) this.dataAbort = null;
     }
   }
 

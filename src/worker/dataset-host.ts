@@ -109,6 +109,8 @@ export class DatasetHost {
     throwIfCancelled(signal, `loading ${dataset.name}`);
     const previous = this.dataset;
     await this.hooks.swap(async () => {
+      // cancelled while waiting for the run to pause (a newer load took over): never install it
+      throwIfCancelled(signal, `loading ${dataset.name}`);
       this.datasetAbort?.abort();
       if (this.dataset) this.dataset.onChange = null;
       await this.prepareCache(options);

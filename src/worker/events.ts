@@ -13,6 +13,8 @@ export class WorkerEvents {
   private nextId = 1;
   private lastAt = new Map<string, number>();
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The latest maker per kind: a held-back event reports the newest call's values, not the first's. */
+  private makers = new Map<string, () => WorkerEvent>();
 
   constructor(
     private readonly deliver: Deliver,
@@ -44,15 +46,20 @@ export class WorkerEvents {
     if (force || now - last >= this.intervalMs) {
       if (pending) clearTimeout(pending);
       this.timers.delete(kind);
+      this.makers.delete(kind);
       this.lastAt.set(kind, now);
       this.emit(make());
-    } else if (!pending) {
+    } else {
+      this.makers.set(kind, make);
+      if (pending) return;
       this.timers.set(
         kind,
         setTimeout(() => {
           this.timers.delete(kind);
+          const latest = this.makers.get(kind) ?? make;
+          this.makers.delete(kind);
           this.lastAt.set(kind, performance.now());
-          this.emit(make());
+          this.emit(latest());
         }, last + this.intervalMs - now),
       );
     }
@@ -62,6 +69,7 @@ export class WorkerEvents {
   dispose(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.makers.clear();
     this.listeners.clear();
   }
 }

@@ -54,4 +54,16 @@ describe('WorkerEvents', () => {
     vi.advanceTimersByTime(1000);
     expect(seen.length).toBe(4); // disposed: the waiting event is dropped
   });
+
+  it('a held-back event carries the values of the newest call (makers that capture their arguments)', () => {
+    const seen: WorkerEvent[] = [];
+    const bus = new WorkerEvents((listener, event) => listener(event), 250);
+    bus.subscribe((e) => seen.push(e));
+    const report = (done: number) => bus.emitThrottled('walk', () => progress(done));
+    report(0);
+    report(5);
+    report(7);
+    vi.advanceTimersByTime(260);
+    expect(seen.map((e) => (e as { done: number }).done)).toEqual([0, 7]);
+  });
 });
