@@ -156,6 +156,7 @@ export async function filesFromEntries(entries: readonly FileSystemEntry[], opti
     }
     options.onProgress?.(fileEntries.length);
   }
+  options.onProgress?.(fileEntries.length);
   const files: DatasetFile[] = [];
   await mapInChunks(
     fileEntries,
@@ -170,10 +171,8 @@ export async function filesFromEntries(entries: readonly FileSystemEntry[], opti
     },
     {
       signal: options.signal,
-      between: async () => {
-        options.onProgress?.(files.length);
-        await slicer.slice();
-      },
+      // progress counts files found (the walk above); here only the thread is given back
+      between: () => slicer.slice(),
     },
   );
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
