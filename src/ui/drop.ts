@@ -30,12 +30,16 @@ export function listingChoice(name: string, listing: Promise<FolderListing> | Fo
   return {
     kind: 'data',
     what: `Your folder ${name}`,
-    apply: async (bridge) => {
+    apply: async (bridge, stillWanted) => {
+      let walked: FolderListing;
       try {
-        await bridge.loadListing(await listing);
+        walked = await listing;
       } catch (e) {
-        bridge.store.getState().setDataError(`The drop could not be read: ${(e as Error).message}`);
+        if (stillWanted()) bridge.store.getState().setDataError(`The drop could not be read: ${(e as Error).message}`);
+        return;
       }
+      // a newer choice came while this folder was being walked: it stays the user's choice
+      if (stillWanted()) await bridge.loadListing(walked);
     },
   };
 }

@@ -17,7 +17,8 @@ export interface UserChoice {
   kind: UserChoiceKind;
   /** What the user gave, for messages: "Your folder cats". */
   what: string;
-  apply(bridge: EngineBridge): Promise<void>;
+  /** `stillWanted()` turns false once a newer data set was chosen (a slow folder walk must not land after it). */
+  apply(bridge: EngineBridge, stillWanted: () => boolean): Promise<void>;
 }
 
 /** The part of the bridge the queue needs (tests pass their own). */
@@ -27,6 +28,9 @@ export class UserChoices {
   private waiting: UserChoice[] = [];
   private target: ChoiceTarget | null = null;
   private failure: string | null = null;
+  /** Data choices so far: a choice is wanted while it is the newest. */
+  private dataSerial = 0;
+  private wanted = new WeakMap<UserChoice, () => boolean>();
   /** True once the user handed over a data set (then the page never loads one on its own). */
   dataChosen = false;
 
@@ -44,9 +48,12 @@ export class UserChoices {
 
   /** Take a choice: now when the engine is ready, else queued (and the page says so). */
   submit(choice: UserChoice): void {
+    const serial = choice.kind === 'data' ? ++this.dataSerial : this.dataSerial;
+    const stillWanted = () => choice.kind !== 'data' || serial === this.dataSerial;
+    this.wanted.set(choice, stillWanted);
     if (choice.kind === 'data') this.dataChosen = true;
     if (this.target) {
-      void choice.apply(this.target);
+      void choice.apply(this.target, stillWanted);
       return;
     }
     const s = this.store.getState();
@@ -70,7 +77,7 @@ export class UserChoices {
     this.target = target;
     const waiting = this.waiting;
     this.waiting = [];
-    for (const c of waiting) void c.apply(target);
+    for (const c of waiting) void c.apply(target, this.wanted.get(c) ?? (() => true));
     // the load's own "Reading …" message takes over from the queued one
     this.store.getState().setDataQueued(null);
   }

@@ -73,6 +73,20 @@ describe('UserChoices', () => {
     await settle();
     expect(store.getState().dataError).toBe('The drop could not be read: NotReadableError: gone');
   });
+
+  it('a folder still being walked when a newer data set is chosen never replaces it', async () => {
+    const store = createAppStore();
+    const choices = new UserChoices(store);
+    const { bridge, calls } = fakeBridge(store);
+    choices.openTo(bridge);
+    let finishWalk: (l: ReturnType<typeof listing>) => void = () => {};
+    choices.submit(listingChoice('slow', new Promise((r) => (finishWalk = r))));
+    choices.submit(zipChoice(new File(['z'], 'dogs.zip')));
+    await settle();
+    finishWalk(listing('slow'));
+    await settle();
+    expect(calls).toEqual(['zip dogs.zip']);
+  });
 });
 
 describe('data panel wording', () => {
