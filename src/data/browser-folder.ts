@@ -2,7 +2,9 @@
 // - drag and drop: DataTransferItem.webkitGetAsEntry, walked recursively. A directory reader
 //   returns at most 100 entries per readEntries call in Chromium, so it is called until it
 //   returns nothing. Entries must be taken synchronously inside the drop event (the
-//   DataTransfer is emptied afterwards): collectDropEntries does that part.
+//   DataTransfer is emptied afterwards): collectDropEntries does that part, and also asks
+//   Chromium for FileSystemHandles (getAsFileSystemHandle), which can be walked in the worker.
+//   A walk of entries runs on the page's thread, so it gives the thread back in time slices.
 // - showDirectoryPicker (Chromium): a FileSystemDirectoryHandle, walked with values(); the
 //   handle can also be posted to the worker and walked there (loadDirectory).
 // - <input type=file webkitdirectory>: a FileList whose webkitRelativePath gives the path.
