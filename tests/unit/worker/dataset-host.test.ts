@@ -79,4 +79,28 @@ describe('DatasetHost', () => {
     expect(h.summary()!.name).toBe('first');
     await h.dispose();
   });
+
+  it('a load cancelled while it waits for the run to pause is never installed (a newer one took over)', async () => {
+    const events: WorkerEvent[] = [];
+    const bus = new WorkerEvents((listener, e) => listener(e), 0);
+    bus.subscribe((e) => events.push(e));
+    let release: () => void = () => {};
+    const paused = new Promise<void>((r) => (release = r));
+    let waiting: () => void = () => {};
+    const swapAsked = new Promise<void>((r) => (waiting = r));
+    const swap = async (fn: () => Promise<void>) => {
+      waiting();
+      await paused;
+      await fn();
+    };
+    const h = new DatasetHost(bus, { decodeSize: () => 36, swap, changed: () => {} }, 'http://localhost/', decodeImageBlobWithSharp);
+    const older = new AbortController();
+    const loading = h.loadListing({ name: 'older', files: [{ path: 'older/a.png', file: png(40, 40, 7) }], unreadable: [] }, 'files', {}, older.signal);
+    await swapAsked; // indexed, now waiting for the run to pause
+    older.abort();
+    release();
+    await expect(loading).rejects.toThrow(/loading older/);
+    expect(h.summary()).toBeNull();
+    await h.dispose();
+  });
 });
