@@ -2,8 +2,10 @@
 // WebGPU on SwiftShader). Folders are dropped as a person drops them: a real OS-level drag of a
 // directory on disk (the DevTools protocol's Input.dispatchDragEvent), so the page gets the same
 // DataTransfer (webkitGetAsEntry, getAsFileSystemHandle) a drag from the file manager gives.
-// 1. A folder dropped 1 s after opening, long before the demo set has loaded, is queued (and the
-//    page says so), then loaded; once start-up has finished it is still the data set.
+// 1. A folder dropped 1 s after opening (as soon as the page can take a drop), long before the
+//    demo set has loaded, is queued (and the page says so), then loaded; once start-up has
+//    finished (the page marks it) it is still the data set. Dropped while the start-up's own
+//    demo load runs, it cancels that load and stays.
 // 2. A generated folder of 10,000 small PNGs in nested class folders: the count is reported, the
 //    longest gap between animation frames while it is listed and indexed is measured (and
 //    printed), a progress count is shown, training runs a few steps; memory figures printed.
@@ -119,6 +121,24 @@ describe('the user’s data choice', () => {
     console.log(`dropped ${droppedAfterMs} ms after opening; queued notices: ${JSON.stringify(seen.queued)}`);
     // dropped before the engine was ready: the page said it would load it
     expect(seen.queued).toContain('Your folder early-drop will load as soon as the engine is ready.');
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('a folder dropped while the start-up demo load runs cancels it, and is still the data set afterwards', async () => {
+    const dir = writePngFolder('during-demo', 15, 3);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${url}?${TINY}`);
+    // the engine took the queue and started the demo load on its own: drop now
+    await page.waitForFunction(() => /Loading the demo photos/.test(document.querySelector('[data-testid=data-progress]')?.textContent ?? ''), null, { timeout: 120_000, polling: 'raf' });
+    await dropDirectory(page, 'drop-zone', dir);
+    await page.waitForFunction(() => document.documentElement.getAttribute('data-startup') === 'done', null, { timeout: 180_000 });
+    await waitFor('the dropped folder', async () => (await text(page, 'image-count')) === '15');
+    await page.getByTestId('recon-grid').waitFor({ timeout: 120_000 });
+    await page.waitForTimeout(10_000);
+    expect(await text(page, 'dataset-name')).toMatch(/^during-demo /);
+    expect(await text(page, 'image-count')).toBe('15');
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 300_000);
