@@ -327,8 +327,8 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
     gelu,
     normPix: field(file, 'step_options', o, 'normPix', 'bool') as boolean,
     denseEncoder: field(file, 'step_options', o, 'denseEncoder', 'bool') as boolean,
-    // absent in files of runs that train the whole model (and in files from before the option)
-    freezeEncoder: o.freezeEncoder === undefined ? false : (field(file, 'step_options', o, 'freezeEncoder', 'bool') as boolean),
+    // stored only when true: absent in files of runs that train the whole model (and older files)
+    ...(o.freezeEncoder === undefined ? {} : { freezeEncoder: field(file, 'step_options', o, 'freezeEncoder', 'bool') as boolean }),
   };
 
   const t = jsonEntry(file, metadata, 'training');
