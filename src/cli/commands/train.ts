@@ -10,6 +10,8 @@
 // the mask of step k come from streams keyed by (seed, k), and images are drawn epoch by epoch
 // from a permutation keyed by (seed, epoch). Nothing depends on how the run got to step k, so
 // `--resume` from a checkpoint with AdamW state repeats the continuing run's next losses exactly.
+// `--checkpoint FILE` instead starts a new run from any readable file's weights
+// (src/cli/start-from-checkpoint.ts); `--freeze-encoder` trains only what follows the encoder.
 // The steps run through src/train/step-loop.ts, two in flight: the batch of step k+1 is
 // augmented on the CPU and queued while the GPU still runs step k; a loss is awaited only once
 // its successor is queued; a checkpoint waits for the steps before it.
