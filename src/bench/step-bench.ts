@@ -82,7 +82,7 @@ export interface StepBenchResult {
   maskRatio: number;
   visiblePatches: number;
   patches: number;
-  what: 'training step' | 'gradients (as grads)';
+  what: 'training step' | 'training step, encoder frozen' | 'gradients (as grads)';
   steps: number;
   stepMs: Summary;
   imagesPerSecond: number;
@@ -338,8 +338,20 @@ interface SweepEntry {
  * V = 19, …) so a change in background load hits all of them alike.
  */
 export async function benchSweep(engine: Engine, base: StepBenchSettings, visibleCounts: number[], log: (line: string) => void = () => {}): Promise<StepBenchResult[]> {
-  if (!Number.isInteger(base.steps) || base.steps < 1) throw new RangeError(`steps = ${base.steps} must be a positive integer`);
   if (!visibleCounts.length) throw new RangeError('benchSweep: no visible counts');
+  const L = (base.height / 32) * (base.width / 32);
+  return benchVariants(engine, visibleCounts.map((visible) => ({ ...base, visible })), (s) => (visibleCounts.length > 1 ? ` (${s.visible}/${L} visible)` : ''), log);
+}
+
+/**
+ * The step benchmark of several plans that share the batch shape, weights and timing settings
+ * of the first (visible counts, step options such as a frozen encoder), timed interleaved as
+ * benchSweep describes. `label` names a variant in the progress lines.
+ */
+export async function benchVariants(engine: Engine, variants: StepBenchSettings[], label: (s: StepBenchSettings) => string, log: (line: string) => void = () => {}): Promise<StepBenchResult[]> {
+  const base = variants[0];
+  if (!base) throw new RangeError('benchVariants: no variants');
+  if (!Number.isInteger(base.steps) || base.steps < 1) throw new RangeError(`steps = ${base.steps} must be a positive integer`);
   const L = (base.height / 32) * (base.width / 32);
   const method: PhaseMethod = base.phaseTiming === 'auto' ? (engine.ctx.hasTimestamps ? 'gpu-timestamps' : 'prefix-differencing') : base.phaseTiming;
   if (method === 'gpu-timestamps' && !engine.ctx.hasTimestamps) throw new RangeError(`phase timing 'gpu-timestamps' needs the 'timestamp-query' feature, which this adapter lacks`);
@@ -347,9 +359,9 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
   const params = settingsParams(base);
   const entries: SweepEntry[] = [];
   try {
-    for (const visible of visibleCounts) {
-      const s = { ...base, visible };
-      log(`  ${describeVisible(L, visible)}: building the plan (pipelines compiled ahead), ${s.warmupSteps} warm-up step(s)`);
+    for (const variant of variants) {
+      const s = { ...variant, steps: base.steps, warmupSteps: base.warmupSteps, phaseTiming: base.phaseTiming };
+      log(`  ${describeVisible(L, s.visible)}${s.options.freezeEncoder ? ', encoder frozen' : ''}: building the plan (pipelines compiled ahead), ${s.warmupSteps} warm-up step(s)`);
       const trainer = await makeTrainer(engine, s, params);
       const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
@@ -386,7 +398,7 @@ export async function benchSweep(engine: Engine, base: StepBenchSettings, visibl
           e.gpuTotals.push(gpu);
           note = ` (timestamped step: GPU ${gpu.toFixed(1)} ms)`;
         }
-        log(`  step ${i + 1}/${base.steps}${visibleCounts.length > 1 ? ` (${e.s.visible}/${L} visible)` : ''}: ${e.wall.at(-1)!.toFixed(1)} ms, loss ${e.losses.at(-1)!.toPrecision(6)}${note}`);
+        log(`  step ${i + 1}/${base.steps}${label(e.s)}: ${e.wall.at(-1)!.toFixed(1)} ms, loss ${e.losses.at(-1)!.toPrecision(6)}${note}`);
       },
     );
     const results: StepBenchResult[] = [];
@@ -436,7 +448,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, log: (line: strin
     maskRatio: maskRatioOf(plan.L, plan.V),
     visiblePatches: plan.V,
     patches: plan.L,
-    what: s.gradientsOnly ? 'gradients (as grads)' : 'training step',
+    what: s.gradientsOnly ? 'gradients (as grads)' : s.options.freezeEncoder ? 'training step, encoder frozen' : 'training step',
     steps: s.steps,
     stepMs,
     imagesPerSecond: s.batchSize / (stepMs.median / 1000),

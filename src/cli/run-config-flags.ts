@@ -20,6 +20,7 @@ const FLAG_OF: Partial<Record<keyof RunConfig | 'config', string>> = {
   gelu: 'gelu',
   normPix: 'norm-pix',
   denseEncoder: 'dense-encoder',
+  freezeEncoder: 'freeze-encoder',
   blr: 'blr',
   warmupSteps: 'warmup',
   totalSteps: 'steps',

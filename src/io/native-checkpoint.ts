@@ -183,8 +183,17 @@ function configRecord(c: ModelConfig): { depths: number[]; dims: number[]; decod
  * settings, AdamW constants). Two checkpoints of one run share it; the step does not enter.
  */
 export function settingsHash(s: { config: ModelConfig; options: StepOptions; training: TrainingSettings; adamwSettings?: AdamWSettings | null }): string {
-  const text = stableJson({ config: configRecord(s.config), options: s.options, training: s.training, adamw: s.adamwSettings ?? null });
+  const text = stableJson({ config: configRecord(s.config), options: optionsRecord(s.options), training: s.training, adamw: s.adamwSettings ?? null });
   return sha256Hex(new TextEncoder().encode(text));
+}
+
+/**
+ * Step options as stored: freezeEncoder only when true, so files from before it existed (and
+ * runs that do not freeze) keep their bytes and settings hash.
+ */
+function optionsRecord(o: StepOptions): StepOptions {
+  const { freezeEncoder, ...rest } = o;
+  return freezeEncoder ? { ...rest, freezeEncoder: true } : rest;
 }
 
 // ---- writing ----------------------------------------------------------------------------------
@@ -226,7 +235,7 @@ export function writeNativeCheckpoint(input: NativeCheckpointInput): Uint8Array 
     format: NATIVE_FORMAT,
     format_version: String(NATIVE_VERSION),
     config: JSON.stringify(configRecord(config)),
-    step_options: JSON.stringify(options),
+    step_options: JSON.stringify(optionsRecord(options)),
     training: JSON.stringify(training),
     step: String(step),
     data: JSON.stringify(data),
@@ -318,6 +327,8 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
     gelu,
     normPix: field(file, 'step_options', o, 'normPix', 'bool') as boolean,
     denseEncoder: field(file, 'step_options', o, 'denseEncoder', 'bool') as boolean,
+    // stored only when true: absent in files of runs that train the whole model (and older files)
+    ...(o.freezeEncoder === undefined ? {} : { freezeEncoder: field(file, 'step_options', o, 'freezeEncoder', 'bool') as boolean }),
   };
 
   const t = jsonEntry(file, metadata, 'training');

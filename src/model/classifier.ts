@@ -216,7 +216,7 @@ export class ClassifierPlan {
       ...(await columnSum(engine, arena, 'head/fc-dB', { x: dLogits, out: this.grad('head.bias') }, { rows: N, C: K })),
       ...(await matmulDispatches(engine, arena, 'head/fc-dX', dLogits, this.param('head.weight'), dFeatures, { M: N, N: d3, K })),
       ...(await layerNormBackward(engine, arena, 'head/norm-bwd', { x: this.pooled, weight: this.param('norm.weight'), mean: lnMean, rstd: lnRstd, dY: dFeatures, dX: dPooled, dWeight: this.grad('norm.weight'), dBias: this.grad('norm.bias') }, { rows: N, C: d3 })),
-      ...(await meanPoolBackward(engine, arena, 'head/pool-bwd', { dY: dPooled, dX: encoder.dOut }, { N, P: this.L, C: d3 })),
+      ...(await meanPoolBackward(engine, arena, 'head/pool-bwd', { dY: dPooled, dX: encoder.dOut! }, { N, P: this.L, C: d3 })),
     ];
     layers.push({ forwardPhase: 'head', backwardPhase: 'head backward', forward, backward });
     const phases = phasesOf(layers);

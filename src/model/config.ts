@@ -51,6 +51,12 @@ export interface StepOptions {
   normPix: boolean;
   /** Ablation: ordinary dense convolutions on the masked image (no sparse conv). */
   denseEncoder: boolean;
+  /**
+   * Decoder warm-up: the encoder's weights stay as they are; only proj, the mask token, the
+   * decoder and pred get gradients and AdamW updates, and the backward stops at the encoder's
+   * output (absent = false).
+   */
+  freezeEncoder?: boolean;
 }
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = { grnMode: 'per-sample', gelu: 'erf', normPix: true, denseEncoder: false };

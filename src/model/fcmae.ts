@@ -11,6 +11,10 @@
 // or buffers: pwconv2 reads the GELU output, and its dInput is the GELU output's gradient.
 // The network is a list of layers (encoder.ts, layers.ts) in forward order; the backward pass is
 // their backward lists in reverse.
+// With options.freezeEncoder (decoder warm-up) the encoder is built forward only: the backward
+// ends at proj's weight gradient (proj's dX is not computed), there are no encoder gradient
+// streams or scratch, the gradient buffer holds the decoder side only (trainedRanges), and AdamW
+// runs once per trained range, so the encoder's weights and moments are never written.
 import { BufferArena, upload } from '../gpu/buffers.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { adamwStepScalars, adamwUpdate, ADAMW_SCALARS_LENGTH, ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
@@ -21,7 +25,7 @@ import { columnSum, gatherRows, scatterRows } from '../ops/rows.ts';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
-import { paramTable, specOf, tensorBinding, type ParamSpec, type ParamTable } from './parameters.ts';
+import { gradientFloats, paramTable, specOf, tensorBinding, trainedRanges, type ParamSpec, type ParamTable, type TrainedRange } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
 import { blockGroup, encodePhases, phasesOf, type BuildContext, type Grid, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
@@ -59,7 +63,11 @@ export class FcmaePlan {
   // Flat parameter state (totalFloats each). Every buffer is allocated with the plan and never
   // replaced; the trainer's state functions (src/train/optimizer-state.ts) read and write them.
   readonly params: GPUBuffer;
+  /** (gradientFloats(ranges)) the gradients of what the step trains: laid out as params, or the decoder side only when frozen. */
   readonly grads: GPUBuffer;
+  /** What the step's AdamW updates (the whole table, or the decoder side when the encoder is frozen). */
+  readonly ranges: readonly TrainedRange[];
+  readonly frozenEncoder: boolean;
   readonly adamM: GPUBuffer;
   readonly adamV: GPUBuffer;
   readonly adamScalars: GPUBuffer; // (ADAMW_SCALARS_LENGTH)
@@ -120,8 +128,10 @@ export class FcmaePlan {
     const arena = this.arena;
     const table = this.table;
     const N = shape.batchSize;
+    this.frozenEncoder = options.freezeEncoder ?? false;
+    this.ranges = trainedRanges(table, this.frozenEncoder);
     this.params = arena.f32('params', table.totalFloats);
-    this.grads = arena.f32('grads', table.totalFloats);
+    this.grads = arena.f32('grads', gradientFloats(this.ranges));
     this.adamM = arena.f32('adam-m', table.totalFloats);
     this.adamV = arena.f32('adam-v', table.totalFloats);
     this.adamScalars = arena.f32('adam-scalars', ADAMW_SCALARS_LENGTH);
@@ -162,7 +172,26 @@ export class FcmaePlan {
     return tensorBinding(this.params, specOf(this.table, name));
   }
   grad(name: string): GPUBufferBinding {
-    return tensorBinding(this.grads, specOf(this.table, name));
+    const spec = specOf(this.table, name);
+    return { buffer: this.grads, offset: this.gradOffset(spec) * 4, size: spec.size * 4 };
+  }
+
+  /** Where a tensor's gradient sits in `grads` (floats); throws for a frozen tensor, which has none. */
+  gradOffset(spec: ParamSpec): number {
+    const r = this.ranges.find((r) => spec.offset >= r.start && spec.offset < r.start + r.floats);
+    if (!r) throw new Error(`internal: ${spec.name} is frozen in this plan and has no gradient`);
+    return spec.offset - r.start + r.gradOffset;
+  }
+
+  /**
+   * The gradient buffer's contents (as read back) in the parameter table's layout; frozen
+   * tensors, which get no gradient, read 0.
+   */
+  gradsInTableLayout(grads: Float32Array): Float32Array {
+    if (!this.frozenEncoder) return grads;
+    const out = new Float32Array(this.table.totalFloats);
+    for (const r of this.ranges) out.set(grads.subarray(r.gradOffset, r.gradOffset + r.floats), r.start);
+    return out;
   }
   spec(name: string): ParamSpec {
     return specOf(this.table, name);
@@ -171,13 +200,30 @@ export class FcmaePlan {
   private async buildAll(): Promise<void> {
     const { arena, table } = this;
     await this.buildNetwork();
-    this.optimizerPhase.dispatches = await adamwUpdate(this.engine, arena, 'adamw', {
-      params: this.params,
-      grads: this.grads,
-      m: this.adamM,
-      v: this.adamV,
-      scalars: this.adamScalars,
-    }, { count: table.totalFloats, decayCount: table.decayFloats, ...this.adamw });
+    if (!this.frozenEncoder) {
+      this.optimizerPhase.dispatches = await adamwUpdate(this.engine, arena, 'adamw', {
+        params: this.params,
+        grads: this.grads,
+        m: this.adamM,
+        v: this.adamV,
+        scalars: this.adamScalars,
+      }, { count: table.totalFloats, decayCount: table.decayFloats, ...this.adamw });
+      return;
+    }
+    // one update per trained range (decayed decoder-side tensors, then the others); bindings at
+    // 256-byte aligned offsets (every tensor starts at a multiple of PARAM_ALIGN_FLOATS)
+    const dispatches = [];
+    for (const [i, r] of this.ranges.entries()) {
+      const at = (buffer: GPUBuffer, offset: number) => ({ buffer, offset: offset * 4, size: r.floats * 4 });
+      dispatches.push(...(await adamwUpdate(this.engine, arena, `adamw-decoder-${i}`, {
+        params: at(this.params, r.start),
+        grads: at(this.grads, r.gradOffset),
+        m: at(this.adamM, r.start),
+        v: at(this.adamV, r.start),
+        scalars: this.adamScalars,
+      }, { count: r.floats, decayCount: r.decayFloats, ...this.adamw })));
+    }
+    this.optimizerPhase.dispatches = dispatches;
   }
 
   // ---------------------------------------------------------------- network
@@ -195,6 +241,7 @@ export class FcmaePlan {
       options,
       { image: this.image, patchToVisible: this.encPatchToVisible, visiblePatches: this.encVisiblePatches, mask: options.denseEncoder ? this.mask : null },
       { N, V: this.encV, gridH: this.gridH, gridW: this.gridW },
+      this.frozenEncoder,
     );
     layers.push(...encoder.layers);
     const encOut = encoder.out; // (N·encV, d3)
@@ -216,7 +263,8 @@ export class FcmaePlan {
       if (options.denseEncoder) backward.push(...(await maskRows(engine, arena, 'dec/proj-grad-mask', { x: dProj, mask: this.mask }, { rows: Renc, C: D, sitesPerPatch: 1 })));
       backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dW', dProj, encOut, this.grad('proj.weight'), { M: D, N: d3, K: Renc, transA: true })));
       backward.push(...(await columnSum(engine, arena, 'dec/proj-dB', { x: dProj, out: this.grad('proj.bias') }, { rows: Renc, C: D })));
-      backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dX', dProj, this.param('proj.weight'), encoder.dOut, { M: Renc, N: d3, K: D })));
+      // the gradient of the encoder's output: only when the encoder trains
+      if (encoder.dOut) backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dX', dProj, this.param('proj.weight'), encoder.dOut, { M: Renc, N: d3, K: D })));
       layers.push({ forwardPhase: 'decoder', backwardPhase: 'mask-token fill backward', forward, backward });
     }
 
@@ -252,9 +300,11 @@ export class FcmaePlan {
 
     // The backward pass is the layers' backward lists in reverse order: loss, decoder blocks,
     // mask-token fill + proj, stages 3..0 (each after its blocks, its downsample), stem.
+    // A frozen encoder has no backward phases at all (not even empty passes).
     const phases = phasesOf(layers);
+    const encoderBackward = new Set(encoder.layers.map((l) => l.backwardPhase));
     this.phases.forward = phases.forward;
-    this.phases.backward = phases.backward;
+    this.phases.backward = this.frozenEncoder ? phases.backward.filter((p) => !encoderBackward.has(p.name)) : phases.backward;
   }
 
   // ---------------------------------------------------------------- per step

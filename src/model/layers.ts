@@ -87,7 +87,8 @@ export async function stemLayer(
     image: GPUBuffer; // (N, 3, H, W)
     visiblePatches: GPUBuffer; // (N·V) int32
     mask: GPUBuffer | null; // (N·L) f32, 1 = masked: zero masked sites (dense-encoder ablation)
-    dOut: GPUBuffer; // (N·V·64, d0) gradient of the output
+    /** (N·V·64, d0) gradient of the output; null: a frozen layer with no backward (nothing allocated for it). */
+    dOut: GPUBuffer | null;
   },
   shape: { N: number; V: number; gridH: number; gridW: number; d0: number },
 ): Promise<{ layer: Layer; out: GPUBuffer }> {
@@ -106,6 +107,7 @@ export async function stemLayer(
     ...(await layerNormForward(engine, arena, 'stem/ln', { x: conv, weight: ctx.param(`${n}.weight`), bias: ctx.param(`${n}.bias`), y: out, mean, rstd }, { rows, C: d0 })),
   ];
   if (io.mask) forward.push(...(await maskRows(engine, arena, 'stem/mask', { x: out, mask: io.mask }, { rows, C: d0, sitesPerPatch: STEM_SITES_PER_PATCH })));
+  if (!io.dOut) return { layer: { forwardPhase: 'stem', backwardPhase: 'stem backward', forward, backward: [] }, out };
   const dConv = arena.f32('stem/d-conv', rows * d0);
   const backward: Dispatch[] = [];
   if (io.mask) backward.push(...(await maskRows(engine, arena, 'stem/mask-grad', { x: io.dOut, mask: io.mask }, { rows, C: d0, sitesPerPatch: STEM_SITES_PER_PATCH })));
@@ -123,8 +125,8 @@ export async function downsampleLayer(
   s: number,
   io: {
     x: GPUBuffer; // (rowsIn, Cin)
-    dOut: GPUBuffer; // (rowsOut, C) gradient of the output
-    dX: GPUBuffer; // (rowsIn, Cin) gradient of the input, written
+    /** (rowsOut, C) gradient of the output and (rowsIn, Cin) of the input, written; null: frozen, no backward. */
+    grads: { dOut: GPUBuffer; dX: GPUBuffer } | null;
   },
   shape: { rowsIn: number; Cin: number; C: number },
 ): Promise<{ layer: Layer; out: GPUBuffer }> {
@@ -140,12 +142,14 @@ export async function downsampleLayer(
     ...(await layerNormForward(engine, arena, `down${s}/ln`, { x: io.x, weight: ctx.param(`${pre}.0.weight`), bias: ctx.param(`${pre}.0.bias`), y: ln, mean, rstd }, { rows: rowsIn, C: Cin })),
     ...(await matmulDispatches(engine, arena, `down${s}/conv`, ln, ctx.param(`${pre}.1.weight`), out, { M: rowsOut, N: C, K: 4 * Cin, transB: true, bias: ctx.param(`${pre}.1.bias`) })),
   ];
+  if (!io.grads) return { layer: { forwardPhase: `downsample ${s}`, backwardPhase: `downsample ${s} backward`, forward, backward: [] }, out };
+  const g = { ...io, ...io.grads };
   const dLn = arena.f32(`down${s}/d-ln`, rowsIn * Cin);
   const backward = [
-    ...(await matmulDispatches(engine, arena, `down${s}/conv-dW`, io.dOut, ln, ctx.grad(`${pre}.1.weight`), { M: C, N: 4 * Cin, K: rowsOut, transA: true })),
-    ...(await columnSum(engine, arena, `down${s}/conv-dB`, { x: io.dOut, out: ctx.grad(`${pre}.1.bias`) }, { rows: rowsOut, C })),
-    ...(await matmulDispatches(engine, arena, `down${s}/conv-dX`, io.dOut, ctx.param(`${pre}.1.weight`), dLn, { M: rowsOut, N: 4 * Cin, K: C })),
-    ...(await layerNormBackward(engine, arena, `down${s}/ln-bwd`, { x: io.x, weight: ctx.param(`${pre}.0.weight`), mean, rstd, dY: dLn, dX: io.dX, dWeight: ctx.grad(`${pre}.0.weight`), dBias: ctx.grad(`${pre}.0.bias`) }, { rows: rowsIn, C: Cin })),
+    ...(await matmulDispatches(engine, arena, `down${s}/conv-dW`, g.dOut, ln, ctx.grad(`${pre}.1.weight`), { M: C, N: 4 * Cin, K: rowsOut, transA: true })),
+    ...(await columnSum(engine, arena, `down${s}/conv-dB`, { x: g.dOut, out: ctx.grad(`${pre}.1.bias`) }, { rows: rowsOut, C })),
+    ...(await matmulDispatches(engine, arena, `down${s}/conv-dX`, g.dOut, ctx.param(`${pre}.1.weight`), dLn, { M: rowsOut, N: 4 * Cin, K: C })),
+    ...(await layerNormBackward(engine, arena, `down${s}/ln-bwd`, { x: io.x, weight: ctx.param(`${pre}.0.weight`), mean, rstd, dY: dLn, dX: g.dX, dWeight: ctx.grad(`${pre}.0.weight`), dBias: ctx.grad(`${pre}.0.bias`) }, { rows: rowsIn, C: Cin })),
   ];
   return { layer: { forwardPhase: `downsample ${s}`, backwardPhase: `downsample ${s} backward`, forward, backward }, out };
 }
@@ -159,12 +163,13 @@ export async function downsampleLayer(
  * scales its residual branch per sample, out = x + scale[n]·(pwconv2(…) + b2), scale[n] being 0
  * or 1/(1 − p) as the host draws it each step; the branch's backward then starts from
  * scale[n]·dOut. Blocks without one (and the FCMAE plan) add the branch as it is.
+ * `stream` null: a frozen group (the FCMAE plan's frozen encoder) with forward dispatches only.
  */
 export async function blockGroup(
   ctx: BuildContext,
   prefix: string,
   depth: number,
-  io: { x: GPUBuffer; stream: GPUBuffer; grid: Grid; dropScales?: readonly (GPUBuffer | null)[] },
+  io: { x: GPUBuffer; stream: GPUBuffer | null; grid: Grid; dropScales?: readonly (GPUBuffer | null)[] },
   shape: { C: number; rows: number; grn: boolean; gelu: GeluForm; grnMode: GrnMode },
 ): Promise<{ forward: Dispatch[]; backward: Dispatch[]; out: GPUBuffer; activations: GPUBuffer[] }> {
   const { engine, arena } = ctx;
@@ -212,6 +217,10 @@ export async function blockGroup(
     acts.push(a);
     x = a.out;
   }
+  // what pwconv2 reads in each block (after GRN, or after GELU without it): the feature-collapse analysis's activations
+  const activations = acts.map((a) => a.mlpOut);
+  // a frozen group (no gradient stream): no backward dispatches and no backward scratch
+  if (!stream) return { forward, backward: [], out: x, activations };
   // backward, last block first; scratch shared by the blocks of this group
   const backward: Dispatch[] = [];
   const d4a = arena.f32(`${prefix}/d-scratch-4c-a`, rows * 4 * C);
@@ -241,8 +250,7 @@ export async function blockGroup(
     // residual: d(input) = d(output) + dwconvᵀ(dDw), accumulated in place into the stream
     backward.push(...(await dwconvBackward(engine, arena, `${p}/dwconv-bwd`, { x: a.x, weight: ctx.param(`${p}.dwconv.weight`), dY: dDw, dX: stream, dWeight: ctx.grad(`${p}.dwconv.weight`), dBias: ctx.grad(`${p}.dwconv.bias`), patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches }, { ...layout, accumulateDX: true })));
   }
-  // what pwconv2 reads in each block (after GRN, or after GELU without it): the feature-collapse analysis's activations
-  return { forward, backward, out: x, activations: acts.map((a) => a.mlpOut) };
+  return { forward, backward, out: x, activations };
 }
 
 /** Dispatches that run in one compute pass. */

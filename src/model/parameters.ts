@@ -161,6 +161,47 @@ export function encoderParamCount(t: ParamTable): number {
   return t.specs.filter((s) => s.name.startsWith('encoder.')).reduce((a, s) => a + s.size, 0);
 }
 
+/** Whether a parameter belongs to the encoder (the part a frozen-encoder run leaves as it is). */
+export function isEncoderParam(name: string): boolean {
+  return name.startsWith('encoder.');
+}
+
+/**
+ * A contiguous run of the flat buffers that AdamW updates: floats [start, start + floats) of
+ * params, m and v; the first `decayFloats` of them decay. `gradOffset`: where the run starts
+ * in the gradient buffer.
+ */
+export interface TrainedRange {
+  start: number;
+  floats: number;
+  decayFloats: number;
+  gradOffset: number;
+}
+
+/**
+ * What a step updates. All of it: one range, the gradient buffer laid out as the table. With the
+ * encoder frozen: the decoder side only (proj, mask token, decoder blocks, pred), which sits at
+ * the end of each of the table's two parts (decayed, not decayed: each part is in network order,
+ * encoder first), so two ranges; the gradient buffer then holds just those two, back to back.
+ */
+export function trainedRanges(t: ParamTable, frozenEncoder: boolean): TrainedRange[] {
+  if (!frozenEncoder) return [{ start: 0, floats: t.totalFloats, decayFloats: t.decayFloats, gradOffset: 0 }];
+  const decoder = t.specs.filter((s) => !isEncoderParam(s.name));
+  const decayStart = Math.min(...decoder.filter((s) => s.decay).map((s) => s.offset));
+  const plainStart = Math.min(...decoder.filter((s) => !s.decay).map((s) => s.offset));
+  for (const s of t.specs) {
+    const inRange = s.decay ? s.offset >= decayStart : s.offset >= plainStart;
+    if (inRange === isEncoderParam(s.name)) throw new Error(`internal: ${s.name} breaks the encoder-then-decoder order of the parameter table`);
+  }
+  const first = { start: decayStart, floats: t.decayFloats - decayStart, decayFloats: t.decayFloats - decayStart, gradOffset: 0 };
+  return [first, { start: plainStart, floats: t.totalFloats - plainStart, decayFloats: 0, gradOffset: first.floats }];
+}
+
+/** Floats of the gradient buffer for these ranges. */
+export function gradientFloats(ranges: readonly TrainedRange[]): number {
+  return ranges.reduce((a, r) => a + r.floats, 0);
+}
+
 /** Canonical (PyTorch) layout → engine layout. */
 export function toEngineLayout(spec: ParamSpec, torch: ArrayLike<number>): Float32Array {
   const out = new Float32Array(spec.size);

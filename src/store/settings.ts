@@ -32,6 +32,8 @@ export interface Settings {
   /** Ablation: dense convolutions on the masked image instead of sparse ones. */
   denseEncoder: boolean;
   // ---- training
+  /** Decoder warm-up: the encoder's weights stay as they are; only proj, mask token, decoder and pred train. */
+  freezeEncoder: boolean;
   batchSize: number;
   /** Base learning rate per 256 images (effective lr = blr·batch/256). */
   blr: number;
@@ -58,6 +60,7 @@ export interface Settings {
 export const RUN_SETTING_KEYS = [
   'depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed', 'batchSize', 'maskRatio',
   'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'blr', 'warmupSteps', 'totalSteps',
+  'freezeEncoder',
 ] as const satisfies readonly (keyof Settings & keyof RunConfig)[];
 
 export type RunSettings = Pick<Settings, (typeof RUN_SETTING_KEYS)[number]>;
@@ -189,6 +192,7 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown): Sett
         return oneOf(key, v, ['erf', 'tanh'] as GeluForm[]);
       case 'grn':
       case 'denseEncoder':
+      case 'freezeEncoder':
       case 'normPix':
       case 'logScale':
         return bool(key, v);

@@ -7,6 +7,15 @@ import type { PlanInfo } from '../worker/protocol.ts';
 
 export type RunStatus = 'idle' | 'preparing' | 'running' | 'paused' | 'finished' | 'stopped';
 
+/** Outcome of the last checkpoint load or save, for the checkpoint panel. */
+export interface CheckpointReport {
+  ok: boolean;
+  title: string;
+  lines: string[];
+  /** A loaded file without a decoder: the panel offers the decoder warm-up. */
+  encoderOnly?: boolean;
+}
+
 export interface RunError {
   message: string;
   /** What to try, when known. */
@@ -54,9 +63,9 @@ export interface TrainingSlice {
   /** The worker refused the settings (names the setting). */
   configError: string | null;
   /** Outcome of the last checkpoint load or save, for the checkpoint panel. */
-  checkpointReport: { ok: boolean; title: string; lines: string[] } | null;
+  checkpointReport: CheckpointReport | null;
   setConfigError(message: string | null): void;
-  setCheckpointReport(report: { ok: boolean; title: string; lines: string[] } | null): void;
+  setCheckpointReport(report: CheckpointReport | null): void;
   setPlan(plan: PlanInfo | null): void;
   setPendingReset(pending: { reasons: string[] } | null): void;
   setRunId(runId: number): void;

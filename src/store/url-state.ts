@@ -26,6 +26,7 @@ export const URL_FIELDS: readonly { key: SettingKey; param: string; kind: Kind }
   { key: 'weightDecay', param: 'wd', kind: 'num' },
   { key: 'seed', param: 'seed', kind: 'int' },
   { key: 'normPix', param: 'norm_pix', kind: 'bool' },
+  { key: 'freezeEncoder', param: 'freeze_enc', kind: 'bool' },
   { key: 'maskRatio', param: 'mask', kind: 'num' },
   { key: 'viewMaskRatio', param: 'view_mask', kind: 'num' },
   { key: 'viewMaskSeed', param: 'view_seed', kind: 'int' },

@@ -17,7 +17,7 @@
 // activations.
 import { TAPS } from '../ops/flop-conventions.ts';
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig, type StepOptions } from '../model/config.ts';
-import { encoderParamCount, paramTable } from '../model/parameters.ts';
+import { encoderParamCount, gradientFloats, paramTable, trainedRanges } from '../model/parameters.ts';
 import { fcmaeStepFlops } from './flops.ts';
 import { checkVisibleCount } from './masking.ts';
 
@@ -97,6 +97,8 @@ export interface MemoryEstimate {
 
 export interface TrainShape extends WorkShape {
   batchSize: number;
+  /** Decoder warm-up: no encoder gradients, streams or backward scratch (absent = false). */
+  freezeEncoder?: boolean;
   /** Non-square inputs: height and width in pixels (default inputSize both). */
   height?: number;
   width?: number;
@@ -108,7 +110,7 @@ export interface TrainShape extends WorkShape {
  */
 export function trainingStepFlops(config: ModelConfig, w: TrainShape, options: Pick<StepOptions, 'grnMode' | 'normPix'> = { grnMode: 'per-sample', normPix: true }): number {
   const shape = { batchSize: w.batchSize, height: w.height ?? w.inputSize, width: w.width ?? w.inputSize, visible: w.visible };
-  return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder, grnMode: options.grnMode, normPix: options.normPix }).total;
+  return fcmaeStepFlops(config, shape, { denseEncoder: w.denseEncoder, grnMode: options.grnMode, normPix: options.normPix, freezeEncoder: w.freezeEncoder ?? false }).total;
 }
 
 /** One buffer of the estimate: the plan's name for it and its bytes. */
@@ -129,9 +131,15 @@ export function estimatedBuffers(config: ModelConfig, w: TrainShape): EstimatedB
   const d = config.dims;
   const D = config.decoderDim;
   const table = paramTable(config);
+  const frozen = w.freezeEncoder ?? false;
   const buffers: [string, number][] = []; // (name, floats)
   const add = (name: string, floats: number) => buffers.push([name, floats]);
-  for (const n of ['params', 'grads', 'adam-m', 'adam-v']) add(n, table.totalFloats);
+  for (const n of ['params', 'adam-m', 'adam-v']) add(n, table.totalFloats);
+  add('grads', gradientFloats(trainedRanges(table, frozen))); // the decoder side only when frozen
+  // what only the encoder's backward allocates
+  const addTrained = (name: string, floats: number) => {
+    if (!frozen) add(name, floats);
+  };
   add('image', N * 3 * H * W);
   add('target', N * L * PATCH_VALUES);
   add('pred', N * lossPatches * PATCH_VALUES);
@@ -142,14 +150,15 @@ export function estimatedBuffers(config: ModelConfig, w: TrainShape): EstimatedB
   add('stem/cols', R0 * 48);
   add('stem/conv', R0 * d[0]!);
   add('stem/out', R0 * d[0]!);
-  add('stem/d-conv', R0 * d[0]!);
-  const blockGroup = (prefix: string, depth: number, C: number, rows: number) => {
+  addTrained('stem/d-conv', R0 * d[0]!);
+  const blockGroup = (prefix: string, depth: number, C: number, rows: number, trained: boolean) => {
     for (let i = 0; i < depth; i++) {
       // dw, ln, out (rows, C); h, act, grn (rows, 4C); no grn buffer in the no-GRN ablation
       for (const n of ['dw', 'ln', 'out']) add(`${prefix}.${i}/${n}`, rows * C);
       for (const n of config.grn ? ['h', 'act', 'grn'] : ['h', 'act']) add(`${prefix}.${i}/${n}`, rows * 4 * C);
     }
-    // the group's backward scratch (allocated by blockGroup even at depth 0)
+    // the group's backward scratch (allocated by blockGroup even at depth 0; not for a frozen group)
+    if (!trained) return;
     add(`${prefix}/d-scratch-4c-a`, rows * 4 * C);
     add(`${prefix}/d-scratch-4c-b`, rows * 4 * C);
     add(`${prefix}/d-scratch-ln`, rows * C);
@@ -157,14 +166,14 @@ export function estimatedBuffers(config: ModelConfig, w: TrainShape): EstimatedB
   };
   for (let s = 0; s < 4; s++) {
     const r = 8 >> s;
-    add(`grad-stream/${s}`, rowsAt(r) * d[s]!);
+    addTrained(`grad-stream/${s}`, rowsAt(r) * d[s]!);
     if (s > 0) {
       const Rp = rowsAt(r * 2);
       add(`down${s}/ln`, Rp * d[s - 1]!);
-      add(`down${s}/d-ln`, Rp * d[s - 1]!);
+      addTrained(`down${s}/d-ln`, Rp * d[s - 1]!);
       add(`down${s}/out`, rowsAt(r) * d[s]!);
     }
-    blockGroup(`encoder.stages.${s}`, config.depths[s]!, d[s]!, rowsAt(r));
+    blockGroup(`encoder.stages.${s}`, config.depths[s]!, d[s]!, rowsAt(r), !frozen);
   }
   const Renc = N * encV;
   add('dec/proj', Renc * D);
@@ -173,7 +182,7 @@ export function estimatedBuffers(config: ModelConfig, w: TrainShape): EstimatedB
   add('grad-stream/decoder', N * L * D);
   add('dec/masked-rows', N * lossPatches * D);
   add('dec/d-masked-rows', N * lossPatches * D);
-  blockGroup('decoder', config.decoderDepth, D, N * L);
+  blockGroup('decoder', config.decoderDepth, D, N * L, true);
   return buffers.map(([name, floats]) => ({ name, bytes: floats * 4 }));
 }
 

@@ -16,8 +16,10 @@
 // arithmetic. Data movement (im2col, the mask-token fill, gathers, scatters, copies) is 0. A
 // model without GRN (config.grn false) has no 'grn' entries, as its plan has no GRN dispatches.
 // AdamW updates the flat buffers' alignment padding too, so it counts totalFloats.
+// With the encoder frozen (decoder warm-up) there are no encoder backward phases, proj's
+// backward computes no dX, and AdamW counts the decoder side's floats only.
 import { MASK_PATCH, PATCH_VALUES, type ModelConfig, type StepOptions } from '../model/config.ts';
-import { paramTable } from '../model/parameters.ts';
+import { gradientFloats, paramTable, trainedRanges } from '../model/parameters.ts';
 import { ELEMENTWISE_FLOPS, lossReduceFlops, PASS_FLOPS, TAPS } from '../ops/flop-conventions.ts';
 
 export type FlopKind = 'matmul' | 'conv' | 'elementwise' | 'optimizer';
@@ -51,14 +53,14 @@ export interface StepFlops {
 const mm = (M: number, N: number, K: number): number => 2 * M * N * K;
 
 /** The step options the count depends on (defaults: sparse encoder, per-sample GRN, normalised-pixel targets). */
-export type FlopOptions = Partial<Pick<StepOptions, 'denseEncoder' | 'grnMode' | 'normPix'>>;
+export type FlopOptions = Partial<Pick<StepOptions, 'denseEncoder' | 'grnMode' | 'normPix' | 'freezeEncoder'>>;
 
 /** FcmaePlan's phases in encoding order: forward (encoder, decoder, loss), backward (the reverse), optimizer. */
-export function stepPhases(): string[] {
+export function stepPhases(freezeEncoder = false): string[] {
   const stages = [0, 1, 2, 3];
   const forward = ['stem', ...stages.flatMap((s) => (s > 0 ? [`downsample ${s}`, `stage ${s}`] : [`stage ${s}`])), 'decoder', 'loss'];
   const encoderBackward = [...stages].reverse().flatMap((s) => (s > 0 ? [`stage ${s} backward`, `downsample ${s} backward`] : [`stage ${s} backward`]));
-  return [...forward, 'loss backward', 'decoder backward', 'mask-token fill backward', ...encoderBackward, 'stem backward', 'optimizer'];
+  return [...forward, 'loss backward', 'decoder backward', 'mask-token fill backward', ...(freezeEncoder ? [] : [...encoderBackward, 'stem backward']), 'optimizer'];
 }
 
 /**
@@ -81,9 +83,14 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: F
   const E = ELEMENTWISE_FLOPS;
   const P = PASS_FLOPS;
   const dense = options.denseEncoder ?? false;
+  const frozen = options.freezeEncoder ?? false;
+  /** A backward entry of the encoder: none when it is frozen. */
+  const addEncoderBackward = (phase: string, op: string, kind: FlopKind, flops: number) => {
+    if (!frozen) add(phase, op, kind, flops);
+  };
 
   /** `groups` GRN statistics groups: N per sample, 1 over the batch. */
-  const blocks = (phase: string, depth: number, rows: number, C: number, groups: number) => {
+  const blocks = (phase: string, depth: number, rows: number, C: number, groups: number, trained: boolean) => {
     const bwd = `${phase} backward`;
     const n = rows * C;
     const stats = groups * 4 * C; // GRN's (group, channel) statistics
@@ -94,6 +101,7 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: F
       add(phase, 'gelu', 'elementwise', E.geluForward * 4 * n);
       if (config.grn) add(phase, 'grn', 'elementwise', E.grnForward * 4 * n + P.grnStatsForward * stats);
       add(phase, 'pwconv2', 'matmul', mm(rows, C, 4 * C) + n * (E.bias + E.residual));
+      if (!trained) continue;
       add(bwd, 'pwconv2 dW dX dB', 'matmul', 2 * mm(rows, C, 4 * C) + n);
       if (config.grn) add(bwd, 'grn', 'elementwise', E.grnBackward * 4 * n + (P.grnStatsBackward + P.grnParamsBackward) * stats);
       add(bwd, 'gelu', 'elementwise', E.geluBackward * 4 * n);
@@ -109,9 +117,9 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: F
   add('stem', 'layernorm', 'elementwise', E.layerNormForward * R0 * d[0]!);
   // the dense-encoder ablation zeroes the masked sites after the stem, and their gradient
   if (dense) add('stem', 'mask', 'elementwise', E.maskRows * R0 * d[0]!);
-  if (dense) add('stem backward', 'mask', 'elementwise', E.maskRows * R0 * d[0]!);
-  add('stem backward', 'layernorm', 'elementwise', E.layerNormBackward * R0 * d[0]!);
-  add('stem backward', 'conv dW dB', 'matmul', mm(d[0]!, 48, R0) + R0 * d[0]!); // the image needs no gradient
+  if (dense) addEncoderBackward('stem backward', 'mask', 'elementwise', E.maskRows * R0 * d[0]!);
+  addEncoderBackward('stem backward', 'layernorm', 'elementwise', E.layerNormBackward * R0 * d[0]!);
+  addEncoderBackward('stem backward', 'conv dW dB', 'matmul', mm(d[0]!, 48, R0) + R0 * d[0]!); // the image needs no gradient
 
   for (let s = 0; s < 4; s++) {
     const r = 8 >> s;
@@ -122,19 +130,21 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: F
       const phase = `downsample ${s}`;
       add(phase, 'layernorm', 'elementwise', E.layerNormForward * Rp * Cp);
       add(phase, 'conv', 'matmul', mm(rows, d[s]!, 4 * Cp) + rows * d[s]! * E.bias);
-      add(`${phase} backward`, 'conv dW dX dB', 'matmul', 2 * mm(rows, d[s]!, 4 * Cp) + rows * d[s]!);
-      add(`${phase} backward`, 'layernorm', 'elementwise', E.layerNormBackward * Rp * Cp);
+      addEncoderBackward(`${phase} backward`, 'conv dW dX dB', 'matmul', 2 * mm(rows, d[s]!, 4 * Cp) + rows * d[s]!);
+      addEncoderBackward(`${phase} backward`, 'layernorm', 'elementwise', E.layerNormBackward * Rp * Cp);
     }
-    blocks(`stage ${s}`, config.depths[s]!, rows, d[s]!, options.grnMode === 'batch' ? 1 : N);
+    blocks(`stage ${s}`, config.depths[s]!, rows, d[s]!, options.grnMode === 'batch' ? 1 : N, !frozen);
   }
 
   // decoder: proj on visible patches, mask-token fill, dense blocks on the N·L grid
   const Renc = N * V;
   add('decoder', 'proj', 'matmul', mm(Renc, D, d[3]!) + Renc * D * E.bias);
-  blocks('decoder', config.decoderDepth, N * L, D, N); // the decoder's GRN is always per sample
+  blocks('decoder', config.decoderDepth, N * L, D, N, true); // the decoder's GRN is always per sample
   add('mask-token fill backward', 'mask token', 'elementwise', E.columnSum * N * L * D); // one add per grid value read
   if (dense) add('mask-token fill backward', 'mask', 'elementwise', E.maskRows * Renc * D);
-  add('mask-token fill backward', 'proj dW dX dB', 'matmul', 2 * mm(Renc, D, d[3]!) + Renc * D);
+  // a frozen encoder needs no gradient of its output: proj's dW and dB only
+  if (frozen) add('mask-token fill backward', 'proj dW dB', 'matmul', mm(Renc, D, d[3]!) + Renc * D);
+  else add('mask-token fill backward', 'proj dW dX dB', 'matmul', 2 * mm(Renc, D, d[3]!) + Renc * D);
 
   // loss: targets, prediction of the counted patches, masked MSE
   const NM = N * lossPatches;
@@ -144,10 +154,10 @@ export function fcmaeStepFlops(config: ModelConfig, shape: StepShape, options: F
   add('loss backward', 'mse', 'elementwise', E.lossBackward * NM * PATCH_VALUES);
   add('loss backward', 'pred dW dX dB', 'matmul', 2 * mm(NM, PATCH_VALUES, D) + NM * PATCH_VALUES);
 
-  add('optimizer', 'adamw', 'optimizer', E.adamw * paramTable(config).totalFloats); // the padding is updated too
+  add('optimizer', 'adamw', 'optimizer', E.adamw * gradientFloats(trainedRanges(paramTable(config), frozen))); // the padding is updated too
 
   // every phase of the plan, in its encoding order, even one without work (decoder depth 0)
-  const byPhase = new Map<string, number>(stepPhases().map((name) => [name, 0]));
+  const byPhase = new Map<string, number>(stepPhases(frozen).map((name) => [name, 0]));
   let forward = 0;
   let backward = 0;
   let optimizer = 0;

@@ -31,6 +31,8 @@ export interface RunConfig {
   gelu: GeluForm;
   normPix: boolean;
   denseEncoder: boolean;
+  /** Decoder warm-up: the encoder's weights stay as they are; only proj, mask token, decoder and pred train. */
+  freezeEncoder: boolean;
   weightDecay: number;
   beta1: number;
   beta2: number;
@@ -81,6 +83,7 @@ export function defaultRunConfig(): RunConfig {
     gelu: 'erf',
     normPix: true,
     denseEncoder: false,
+    freezeEncoder: false,
     weightDecay: ADAMW_DEFAULTS.weightDecay,
     beta1: ADAMW_DEFAULTS.beta1,
     beta2: ADAMW_DEFAULTS.beta2,
@@ -106,7 +109,7 @@ export function cliDefaultRunConfig(): RunConfig {
 }
 
 const RESET_KEYS = ['depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed'] as const;
-const REBUILD_KEYS = ['batchSize', 'maskRatio', 'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'beta1', 'beta2', 'eps'] as const;
+const REBUILD_KEYS = ['batchSize', 'maskRatio', 'grnMode', 'gelu', 'normPix', 'denseEncoder', 'freezeEncoder', 'weightDecay', 'beta1', 'beta2', 'eps'] as const;
 const LIVE_KEYS = ['blr', 'warmupSteps', 'totalSteps', 'minLr', 'evalImages'] as const;
 
 /** Every key of RunConfig, in the order above. */
@@ -180,6 +183,7 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (c.gelu !== 'erf' && c.gelu !== 'tanh') throw new RunConfigError('gelu', c.gelu, "must be 'erf' or 'tanh'");
   if (typeof c.normPix !== 'boolean') throw new RunConfigError('normPix', c.normPix, 'must be true or false');
   if (typeof c.denseEncoder !== 'boolean') throw new RunConfigError('denseEncoder', c.denseEncoder, 'must be true or false');
+  if (typeof c.freezeEncoder !== 'boolean') throw new RunConfigError('freezeEncoder', c.freezeEncoder, 'must be true or false');
   try {
     validateAdamWConfig(adamwOf(c));
   } catch (e) {
@@ -207,7 +211,7 @@ export function modelOf(c: RunConfig): ModelConfig {
 }
 
 export function stepOptionsOf(c: RunConfig): StepOptions {
-  return { grnMode: c.grnMode, gelu: c.gelu, normPix: c.normPix, denseEncoder: c.denseEncoder };
+  return { grnMode: c.grnMode, gelu: c.gelu, normPix: c.normPix, denseEncoder: c.denseEncoder, freezeEncoder: c.freezeEncoder };
 }
 
 export function adamwOf(c: RunConfig): AdamWConfig {
@@ -257,6 +261,7 @@ export function runConfigFromCheckpoint(
     gelu: o.gelu,
     normPix: o.normPix,
     denseEncoder: o.denseEncoder,
+    freezeEncoder: o.freezeEncoder ?? false,
     inputSize: t.inputSize,
     batchSize: t.batchSize,
     maskRatio: t.maskRatio,

@@ -111,7 +111,7 @@ export class Trainer extends PlanTrainer<FcmaePlan> {
     const { config, batchSize, height, width, visible, options } = settings;
     // Refuse before allocating anything: a buffer over the device's limit would only fail later,
     // as a validation error naming an internal buffer.
-    assertPlanFits(config, { inputSize: height, height, width, visible, denseEncoder: options.denseEncoder, batchSize }, engine.ctx.device.limits);
+    assertPlanFits(config, { inputSize: height, height, width, visible, denseEncoder: options.denseEncoder, freezeEncoder: options.freezeEncoder ?? false, batchSize }, engine.ctx.device.limits);
     const plan = await FcmaePlan.build(engine, config, { batchSize, height, width, visible }, options, settings.adamw ?? ADAMW_DEFAULTS);
     const trainer = new Trainer(engine, plan, settings);
     plan.setParams(params ?? initialParams(plan.table, new Random(settings.seed)));
@@ -149,7 +149,7 @@ export class Trainer extends PlanTrainer<FcmaePlan> {
     return this.submit(images, mask, hooks).result;
   }
 
-  /** Loss and the gradient of every parameter (flat engine layout), without updating. */
+  /** Loss and the gradient of every parameter (flat engine layout; 0 for a frozen encoder's), without updating. */
   async gradients(images: Float32Array, mask: Float32Array): Promise<{ loss: number; grads: Float32Array }> {
     const { plan, engine } = this;
     plan.setBatch(images, mask);
@@ -159,7 +159,7 @@ export class Trainer extends PlanTrainer<FcmaePlan> {
     engine.ctx.device.queue.submit([encoder.finish()]);
     const [lossBuf, grads] = await Promise.all([lossRead.read(), engine.readback.readF32(plan.grads)]);
     throwIfFailed(engine.ctx, 'gradient computation');
-    return { loss: new Float32Array(lossBuf)[0]!, grads };
+    return { loss: new Float32Array(lossBuf)[0]!, grads: plan.gradsInTableLayout(grads) };
   }
 
   /** Loss only (forward), e.g. for evaluation. */

@@ -52,6 +52,7 @@ export function CheckpointPanel() {
   const report = useAppStore((s) => s.checkpointReport);
   const running = useAppStore((s) => s.run.status === 'running' || s.run.status === 'preparing');
   const sweeping = useAppStore((s) => s.sweep.status === 'running');
+  const frozen = useAppStore((s) => s.settings.freezeEncoder);
   const input = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState<CheckpointFormat | null>(null);
   return (
@@ -98,6 +99,14 @@ export function CheckpointPanel() {
       {report && (
         <div className={report.ok ? 'report' : 'report warning'} role={report.ok ? 'status' : 'alert'} data-testid="checkpoint-report">
           <strong>{report.title}</strong>
+          {report.encoderOnly && (
+            <p>
+              <button type="button" data-testid="train-decoder" disabled={!bridge || running || sweeping} onClick={() => void bridge?.trainDecoder()}>
+                Train a decoder for this encoder
+              </button>{' '}
+              <span className="hint">{frozen ? 'the encoder is frozen (Training panel): only proj, mask token, decoder and pred train' : 'freezes the encoder and trains proj, mask token, decoder and pred'}</span>
+            </p>
+          )}
           {report.lines.length > 0 && (
             <ul>
               {report.lines.slice(0, 40).map((l, i) => (

@@ -30,7 +30,7 @@ function sizeOptions(s: Settings, limits: Limits) {
       let note = '';
       let title: string | undefined;
       if (limits) {
-        const m = memoryEstimate(c, { inputSize: s.inputSize, visible: visiblePatches(s.inputSize, s.maskRatio), denseEncoder: s.denseEncoder, batchSize: s.batchSize });
+        const m = memoryEstimate(c, { inputSize: s.inputSize, visible: visiblePatches(s.inputSize, s.maskRatio), denseEncoder: s.denseEncoder, freezeEncoder: s.freezeEncoder, batchSize: s.batchSize });
         const fit = fitsAdapter(m, limits);
         if (!fit.fits) {
           note = ` — won't fit: ${formatBytes(m.largestBufferBytes)} buffer`;
@@ -57,13 +57,13 @@ export function ModelPanel() {
       const shape = { inputSize: settings.inputSize, visible: visiblePatches(settings.inputSize, settings.maskRatio), denseEncoder: settings.denseEncoder };
       const params = paramCounts(config);
       const macs = macsPerImage(config, shape);
-      const train = { ...shape, batchSize: settings.batchSize };
+      const train = { ...shape, batchSize: settings.batchSize, freezeEncoder: settings.freezeEncoder };
       const mem = memoryEstimate(config, train);
       return { params, macs, stepFlops: trainingStepFlops(config, train, { grnMode: settings.grnMode, normPix: settings.normPix }), mem, fit: limits ? fitsAdapter(mem, limits) : null };
     } catch {
       return null;
     }
-  }, [config?.depths.join(), config?.dims.join(), config?.decoderDim, config?.decoderDepth, config?.grn, settings.inputSize, settings.maskRatio, settings.denseEncoder, settings.batchSize, limits?.maxBufferSize]);
+  }, [config?.depths.join(), config?.dims.join(), config?.decoderDim, config?.decoderDepth, config?.grn, settings.inputSize, settings.maskRatio, settings.denseEncoder, settings.freezeEncoder, settings.batchSize, limits?.maxBufferSize]);
   const L = patchCount(settings.inputSize);
   let V: number | null = null;
   try {

@@ -58,6 +58,11 @@ export function TrainingPanel() {
         <NumberField setting="weightDecay" label="Weight decay" float min={0} max={1} step="any" />
         <NumberField setting="seed" label="Seed" min={0} />
         <Toggle setting="normPix" label="Normalised-pixel target" hint="each patch's own mean/std (recipe default)" />
+        <Toggle
+          setting="freezeEncoder"
+          label="Freeze encoder (decoder warm-up)"
+          hint={s.freezeEncoder ? 'the encoder’s weights stay as they are: only proj, mask token, decoder and pred train, no encoder backward' : 'train the decoder only, e.g. for a released encoder-only checkpoint'}
+        />
       </div>
       <MaskRatioSlider />
     </Panel>

@@ -285,6 +285,16 @@ export class EngineBridge {
     }
   }
 
+  /**
+   * Decoder warm-up for the loaded encoder: freeze the encoder (a rebuild that keeps the loaded
+   * weights and the step) and start training; the Training panel's toggle turns it off again.
+   */
+  async trainDecoder(): Promise<void> {
+    const s = this.state;
+    s.setSetting('freezeEncoder', true);
+    await this.start(); // start() sends the changed setting first
+  }
+
   async pause(): Promise<void> {
     try {
       this.onStatus(await this.client.pause());
@@ -454,6 +464,7 @@ export class EngineBridge {
         ok: result.applied,
         title: result.applied ? `Loaded ${file.name} at step ${result.status.step}${result.optimizerRestored ? ' (optimizer state restored)' : ''}` : `${file.name} was not applied`,
         lines: result.lines,
+        encoderOnly: result.applied && !result.report.decoderInFile,
       });
       await this.reconstructView();
     } catch (e) {

@@ -85,7 +85,14 @@ export function openCheckpointForRun(bytes: Uint8Array, fileName: string, curren
   const cc = report.config;
   let next: RunConfig = native
     ? runConfigFromCheckpoint(current, { config: native.config, options: native.options, training: native.training, adamwSettings: native.adamw?.settings })
-    : { ...current, depths: [...cc.depths], dims: [...cc.dims], decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth, grn: cc.grn ?? true };
+    : {
+        ...current,
+        depths: [...cc.depths],
+        dims: [...cc.dims],
+        // a file without a decoder (released encoder-only, timm, HF) keeps the page's decoder settings
+        ...(report.decoderInFile ? { decoderDim: cc.decoderDim, decoderDepth: cc.decoderDepth } : {}),
+        grn: cc.grn ?? true,
+      };
   try {
     next = validateTrainingConfig(next);
   } catch (e) {
@@ -93,6 +100,13 @@ export function openCheckpointForRun(bytes: Uint8Array, fileName: string, curren
   }
   const changed = classifyChange(current, next).changed;
   const modelChanged = changed.some((k) => k === 'depths' || k === 'dims' || k === 'decoderDim' || k === 'decoderDepth' || k === 'grn');
+  if (!report.decoderInFile) {
+    lines.push(
+      `no decoder in ${fileName}: the page's decoder (${next.decoderDepth}×${next.decoderDim}) is kept, ` +
+        (modelChanged ? 'freshly initialised (the encoder differs from the current one)' : 'with its current weights') +
+        '; "Train a decoder for this encoder" trains it with the encoder frozen',
+    );
+  }
   const step = native ? native.step : 0;
   const state = (base: Float32Array | null): TrainerState => {
     const table = paramTable(modelOf(next));

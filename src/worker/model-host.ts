@@ -76,7 +76,7 @@ export class ModelHost {
   /** Refuses a config too large for the device before its weights are even drawn. */
   async assertFits(c: RunConfig): Promise<void> {
     try {
-      assertPlanFits(modelOf(c), { inputSize: c.inputSize, visible: patchesOf(c).V, denseEncoder: c.denseEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
+      assertPlanFits(modelOf(c), { inputSize: c.inputSize, visible: patchesOf(c).V, denseEncoder: c.denseEncoder, freezeEncoder: c.freezeEncoder, batchSize: c.batchSize }, (await this.ensureEngine()).ctx.device.limits);
     } catch (e) {
       throw e instanceof PlanTooLargeError ? tooLarge(e) : e;
     }

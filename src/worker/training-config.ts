@@ -23,7 +23,7 @@ export function planInfo(c: RunConfig, bytesAllocated: number | null = null): Pl
   const { L, V } = patchesOf(c);
   const work = { inputSize: c.inputSize, visible: V, denseEncoder: c.denseEncoder };
   const macs = macsPerImage(model, work);
-  const memory = memoryEstimate(model, { ...work, batchSize: c.batchSize });
+  const memory = memoryEstimate(model, { ...work, batchSize: c.batchSize, freezeEncoder: c.freezeEncoder });
   return {
     paramCount: counts.total,
     encoderParamCount: counts.encoder,

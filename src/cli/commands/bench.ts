@@ -3,6 +3,8 @@
 // `grads` computes), and optionally the TensorFlow.js peer on the same adapter.
 // `--task finetune` times the classification step instead (src/bench/classifier-bench.ts), and
 // with --compare-pretrain the FCMAE step of the same encoder, interleaved with it.
+// `--freeze-encoder` times the step with the encoder frozen (decoder warm-up) against the full
+// step, interleaved (src/bench/freeze-bench.ts).
 // Tables on stdout, progress on stderr; --json prints one JSON document and nothing else.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -10,6 +12,8 @@ import { benchClassifier, classifierBenchJson, classifierBenchReport } from '../
 import { peerJson, peerReport, stepReport, stepResultJson, sweepJson, sweepTable } from '../../bench/report.ts';
 import { benchSweep, comparePeer, type PeerComparison, type StepBenchResult, type StepBenchSettings } from '../../bench/step-bench.ts';
 import { loadTfjsWebgpuNode } from '../../bench/tfjs-node.ts';
+import { benchFreeze, freezeJson, freezeReport, type FreezeComparison } from '../../bench/freeze-bench.ts';
+import type { Engine } from '../../gpu/engine.ts';
 import { adapterLabel } from '../../gpu/device.ts';
 import { openCheckpoint } from '../../io/checkpoint.ts';
 import { customConfig } from '../../model/config.ts';
@@ -30,7 +34,7 @@ const RUN_DEFAULTS = cliDefaultRunConfig();
 
 export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
-  '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
+  '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--freeze-encoder] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
   '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)\n' +
   '         bench --task finetune (--model NAME | --depths … --dims …) [--input-size PX] [--batch-size N] [--classes K] [--drop-path P] ' +
   '[--compare-pretrain [--mask-ratio R] [--decoder-dim D] [--decoder-depth K]] [--steps S] [--warmup W] [--phase-timing auto|timestamps|off] [--seed N] [--json]   (the classification step)';
@@ -65,6 +69,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     classes: { type: 'string' },
     'drop-path': { type: 'string' },
     'compare-pretrain': { type: 'boolean' },
+    'freeze-encoder': { type: 'boolean' },
     ...STEP_OPTION_SPEC,
   });
   if (o.choice('task', ['pretrain', 'finetune'] as const, 'pretrain') === 'finetune') return benchFinetune(o, argv, cli);
@@ -79,6 +84,13 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   const options = stepOptionsFrom(o);
   const phaseTiming = phaseTimingOf(o);
   const peer = o.has('peer') ? o.choice('peer', ['tfjs'] as const, 'tfjs') : null;
+  // --freeze-encoder: the frozen-encoder step (decoder warm-up) timed against the full one, interleaved
+  const freeze = o.has('freeze-encoder');
+  if (freeze) {
+    for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer']) {
+      if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --freeze-encoder (it times one training step frozen and full)`);
+    }
+  }
 
   let base: StepBenchSettings;
   let counts: number[]; // visible patches per sample, one plan each
@@ -118,6 +130,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
 
   const engine = await cli.engine();
   const adapter = adapterLabel(engine.ctx.adapter);
+  if (freeze) return reportFreeze(await benchFreeze(engine, base, progress), { json, adapter, argv, engine, cli });
   const L = (base.height / 32) * (base.width / 32);
   progress(`bench: ${base.batch ? 'checkpoint step' : 'step'} at ${counts.map((v) => describeVisible(L, v)).join(', ')}${base.config.grn ? '' : ', blocks without GRN'}: ${warmupSteps} warm-up step(s), ${steps} timed step(s)${counts.length > 1 ? ' each, interleaved' : ''}`);
   const results: StepBenchResult[] = await benchSweep(engine, base, counts, progress);
@@ -152,6 +165,26 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   for (const r of results) cli.log(stepReport(r, adapter) + '\n');
   if (results.length > 1) cli.log(`mask-ratio sweep:\n${sweepTable(results)}\n`);
   for (const p of peers) cli.log(peerReport(p, adapter) + '\n');
+}
+
+/** `bench --freeze-encoder`: both steps' reports and the comparison table (or JSON). */
+function reportFreeze(c: FreezeComparison, o: { json: boolean; adapter: string; argv: string[]; engine: Engine; cli: CliContext }): void {
+  if (o.json) {
+    const doc = {
+      adapter: o.adapter,
+      adapter_info: o.engine.ctx.adapter,
+      timestamps: o.engine.ctx.hasTimestamps,
+      date: new Date().toISOString(),
+      command: `fcmae bench ${o.argv.join(' ')}`,
+      results: [stepResultJson(c.full), stepResultJson(c.frozen)],
+      freeze: freezeJson(c),
+    };
+    o.cli.log(JSON.stringify(doc, null, 2));
+    return;
+  }
+  o.cli.log(stepReport(c.full, o.adapter) + '\n');
+  o.cli.log(stepReport(c.frozen, o.adapter) + '\n');
+  o.cli.log(freezeReport(c) + '\n');
 }
 
 /** `bench --task finetune`: the classification step, and with --compare-pretrain the FCMAE step of the same encoder. */

@@ -10,6 +10,8 @@
 // the mask of step k come from streams keyed by (seed, k), and images are drawn epoch by epoch
 // from a permutation keyed by (seed, epoch). Nothing depends on how the run got to step k, so
 // `--resume` from a checkpoint with AdamW state repeats the continuing run's next losses exactly.
+// `--checkpoint FILE` instead starts a new run from any readable file's weights
+// (src/cli/start-from-checkpoint.ts); `--freeze-encoder` trains only what follows the encoder.
 // The steps run through src/train/step-loop.ts, two in flight: the batch of step k+1 is
 // augmented on the CPU and queued while the GPU still runs step k; a loss is awaited only once
 // its successor is queued; a checkpoint waits for the steps before it.
@@ -23,7 +25,8 @@ import { cliDefaultRunConfig, decodeSizeFor, WARMUP_FRACTION, lrScheduleOf, type
 import { checkedRunConfig } from '../run-config-flags.ts';
 import { encodePng } from '../../io/png.ts';
 import { type ModelConfig, type StepOptions } from '../../model/config.ts';
-import { initialParams, paramTable } from '../../model/parameters.ts';
+import { initialParams, isEncoderParam, paramTable } from '../../model/parameters.ts';
+import { checkpointStart, type CheckpointStart } from '../start-from-checkpoint.ts';
 import { flatOrThrow, stateDictFromFlat } from '../../model/state-dict.ts';
 import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
 import { learningRateAt, type LrSchedule } from '../../train/lr-schedule.ts';
@@ -46,7 +49,7 @@ const RUN_DEFAULTS = cliDefaultRunConfig();
 export const trainUsage =
   'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
   '[--mask-ratio R] [--steps S] [--blr X] [--warmup S] [--seed K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false] ' +
-  '[--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE]';
+  '[--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE | --checkpoint FILE] [--freeze-encoder]';
 
 /** Steps queued on the GPU before the oldest loss is awaited. */
 const MAX_IN_FLIGHT = 2;
@@ -65,6 +68,8 @@ interface RunPlan {
   logEvery: number;
   evalImages: number;
   resume: { path: string; checkpoint: NativeCheckpoint } | null;
+  /** --checkpoint: a new run from a file's weights (src/cli/start-from-checkpoint.ts). */
+  start: CheckpointStart | null;
   /** Warnings found while reading the options. */
   notes: string[];
 }
@@ -85,6 +90,8 @@ const SPEC = {
   'log-every': { type: 'string' },
   'eval-images': { type: 'string' },
   resume: { type: 'string' },
+  checkpoint: { type: 'string' },
+  'freeze-encoder': { type: 'boolean' },
 } as const;
 
 /** Training settings from the flags; unset ones from `defaults` (or the built-in defaults). */
@@ -111,6 +118,8 @@ function timestamp(): string {
 function parseRun(argv: string[]): RunPlan {
   const o = Options.parse(CMD, argv, SPEC);
   const dataDir = o.string('data');
+  const start = o.has('checkpoint') ? checkpointStart(o) : null;
+  const freeze = o.has('freeze-encoder');
   let resume: RunPlan['resume'] = null;
   if (o.has('resume')) {
     const path = o.string('resume');
@@ -161,6 +170,7 @@ function parseRun(argv: string[]): RunPlan {
       if (o.has('gelu')) conflict('gelu', asked.gelu, c.options.gelu);
       if (o.has('norm-pix')) conflict('norm-pix', String(asked.normPix), String(c.options.normPix));
       if (o.has('dense-encoder')) conflict('dense-encoder', String(asked.denseEncoder), String(c.options.denseEncoder));
+      if (freeze && !c.options.freezeEncoder) conflict('freeze-encoder', 'true', 'false (the encoder trains)');
     }
     config = c.config;
     options = fresh
@@ -169,8 +179,9 @@ function parseRun(argv: string[]): RunPlan {
           gelu: o.has('gelu') ? asked.gelu : c.options.gelu,
           normPix: o.has('norm-pix') ? asked.normPix : c.options.normPix,
           denseEncoder: o.has('dense-encoder') ? asked.denseEncoder : c.options.denseEncoder,
+          freezeEncoder: freeze || (c.options.freezeEncoder ?? false),
         }
-      : c.options;
+      : c.options; // a frozen encoder stays frozen
     const totalSteps = o.number('steps', t.totalSteps, { integer: true, min: 1 });
     if (totalSteps <= c.step) {
       throw new UsageError(`${CMD}: --steps ${totalSteps}: ${name} is already at step ${c.step}${o.has('steps') ? '' : ' (its planned end)'}; pass --steps above ${c.step} to continue`);
@@ -180,10 +191,24 @@ function parseRun(argv: string[]): RunPlan {
     }
     if (fresh) training = trainingFromOptions(o, { ...t, totalSteps });
     else training = { ...t, totalSteps }; // the file's visible count was checked when it was read
+  } else if (start) {
+    // a new run: the file's model, its run's settings (native files) as defaults of unset flags
+    config = start.config;
+    const asked = stepOptionsFrom(o);
+    const d = start.options;
+    options = {
+      grnMode: o.has('grn') || !d ? asked.grnMode : d.grnMode,
+      gelu: o.has('gelu') || !d ? asked.gelu : d.gelu,
+      normPix: o.has('norm-pix') || !d ? asked.normPix : d.normPix,
+      denseEncoder: o.has('dense-encoder') || !d ? asked.denseEncoder : d.denseEncoder,
+      freezeEncoder: freeze,
+    };
+    training = trainingFromOptions(o, start.training);
   } else {
     config = modelConfigFromOptions(o);
-    options = stepOptionsFrom(o);
+    options = { ...stepOptionsFrom(o), freezeEncoder: freeze };
     training = trainingFromOptions(o, null);
+    if (freeze) notes.push('--freeze-encoder without --checkpoint: the encoder stays at its random initialisation');
   }
   const evalImages = o.number('eval-images', RUN_DEFAULTS.evalImages, { integer: true, min: 1, max: 64 });
   const schedule = lrScheduleOf(checkedRunConfig(CMD, config, options, training, evalImages));
@@ -191,7 +216,7 @@ function parseRun(argv: string[]): RunPlan {
   const out = o.string('out', undefined) ?? (resume && resume.checkpoint.step > 0 ? dirname(resume.path) : join('runs', timestamp()));
   const checkpointEvery = o.number('checkpoint-every', 500, { integer: true, min: 0 });
   const logEvery = o.number('log-every', Math.max(1, Math.floor(training.totalSteps / 20)), { integer: true, min: 1 });
-  return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, notes };
+  return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, start, notes };
 }
 
 // ---- the run -----------------------------------------------------------------------------------
@@ -202,6 +227,7 @@ const pad = (k: number) => String(k).padStart(6, '0');
 
 export async function trainCommand(argv: string[], cli: CliContext): Promise<void> {
   const run = parseRun(argv);
+  for (const n of run.start?.notes ?? []) cli.warn(n);
   for (const n of run.notes) cli.warn(`warning: ${n}`);
   const { config, options, training, schedule, out, resume } = run;
   const { inputSize: S, batchSize: B, visiblePatches: V, seed } = training;
@@ -233,7 +259,11 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   // ---- model
   const table = paramTable(config);
   const adamw = resume?.checkpoint.adamw ?? null;
-  const initial = resume ? flatOrThrow(table, resume.checkpoint.params, basename(resume.path)) : initialParams(table, new Random(seed));
+  const initial = resume
+    ? flatOrThrow(table, resume.checkpoint.params, basename(resume.path))
+    : run.start
+      ? run.start.params(seed)
+      : initialParams(table, new Random(seed));
   const engine = await cli.engine();
   const learningRate = (k: number) => learningRateAt(k - 1, schedule); // trainer steps are 1-based, the schedule 0-based
   const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, visible: V, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
@@ -248,6 +278,11 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
     }
     truncateMetrics(metricsPath, startStep);
     cli.log(startStep > 0 ? `resuming from ${resume.path} at step ${startStep}` : `starting from the weights of ${resume.path}`);
+  }
+  if (run.start) cli.log(`starting a new run from the weights of ${run.start.path} (step 0, fresh AdamW)`);
+  if (options.freezeEncoder) {
+    const trained = table.specs.filter((s) => !isEncoderParam(s.name)).reduce((a, s) => a + s.size, 0);
+    cli.log(`encoder frozen (decoder warm-up): only proj, mask token, decoder and pred train (${trained.toLocaleString('en')} parameters); no encoder backward`);
   }
   const c = config;
   cli.log(

@@ -44,6 +44,24 @@ function bench(args: string[]): { results: StepResult[]; sweep?: { mask_ratio: n
 }
 
 describe('fcmae bench', () => {
+  it('--freeze-encoder: the frozen step beside the full one, fewer dispatches, FLOPs and bytes, the same first loss', () => {
+    const r = runCli(['bench', ...TINY, '--batch-size', '1', '--mask-ratio', '0.5', '--steps', '2', '--warmup', '1', '--phase-timing', 'off', '--freeze-encoder', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { results: StepResult[]; freeze: Record<string, { full: number; frozen: number; ratio: number }> };
+    const [full, frozen] = doc.results;
+    expect([full!.what, frozen!.what]).toEqual(['training step', 'training step, encoder frozen']);
+    expect(frozen!.dispatches_per_step).toBeLessThan(full!.dispatches_per_step);
+    expect(frozen!.gflop_per_step).toBeLessThan(full!.gflop_per_step);
+    expect(doc.freeze['dispatches per step']).toEqual({ full: full!.dispatches_per_step, frozen: frozen!.dispatches_per_step, ratio: frozen!.dispatches_per_step / full!.dispatches_per_step });
+    expect(doc.freeze['plan memory']!.ratio).toBeLessThan(1);
+    expect(doc.freeze['step time, wall median (ms)']!.full).toBe(full!.step_ms_median);
+    // same weights, images and masks: the same forward; the steps differ only in what they update
+    expect(frozen!.loss_first).toBeCloseTo(full!.loss_first, 4);
+    const bad = runCli(['bench', ...TINY, '--sweep', '0,0.5', '--freeze-encoder']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--sweep does not go with --freeze-encoder/);
+  }, 300_000);
+
   it('mask-ratio sweep: a consistent JSON document, and sparsity cuts FLOPs and memory', () => {
     const doc = bench([...TINY, '--batch-size', '1', '--sweep', '0,0.5', '--steps', '2', '--warmup', '1']);
     expect(doc.results.map((r) => [r.mask_ratio, r.visible_patches, r.patches])).toEqual([[0, 4, 4], [0.5, 2, 4]]);

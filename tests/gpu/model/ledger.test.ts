@@ -39,6 +39,9 @@ const CASES: Case[] = [
   { name: '64×96 dense encoder GRN (batch groups), plain pixels, batch 2', config: customConfig([1, 1, 1, 1], dims, 16, 2), batchSize: 2, height: 64, width: 96, visible: 2, options: { denseEncoder: true, grnMode: 'batch', normPix: false } },
   { name: '64×64 dense encoder no GRN, batch 1', config: customConfig([1, 1, 1, 1], dims, 16, 2, false), batchSize: 1, height: 64, width: 64, visible: 1, options: { denseEncoder: true } },
   { name: '64×64 every patch visible, decoder depth 0, batch 1', config: customConfig([1, 1, 1, 1], dims, 16, 0), batchSize: 1, height: 64, width: 64, visible: 4, options: {} },
+  // decoder warm-up: no encoder backward, gradients of the decoder side only
+  { name: '64×64 sparse GRN, frozen encoder, batch 2', config: customConfig([1, 1, 1, 1], dims, 16, 2), batchSize: 2, height: 64, width: 64, visible: 2, options: { freezeEncoder: true } },
+  { name: '64×96 dense encoder no GRN, frozen encoder, batch 1', config: customConfig([1, 1, 1, 1], dims, 16, 1, false), batchSize: 1, height: 64, width: 96, visible: 3, options: { denseEncoder: true, freezeEncoder: true } },
 ];
 
 /**
@@ -82,7 +85,7 @@ function checkDispatches(plan: FcmaePlan, ledger: PlanLedger): void {
 /** (b): fcmaeStepFlops per phase equals the ledger's, exactly. */
 function checkFlops(c: Case, ledger: PlanLedger): void {
   const o = { ...DEFAULT_STEP_OPTIONS, ...c.options };
-  const est = fcmaeStepFlops(c.config, { batchSize: c.batchSize, height: c.height, width: c.width, visible: c.visible }, { denseEncoder: o.denseEncoder, grnMode: o.grnMode, normPix: o.normPix });
+  const est = fcmaeStepFlops(c.config, { batchSize: c.batchSize, height: c.height, width: c.width, visible: c.visible }, { denseEncoder: o.denseEncoder, grnMode: o.grnMode, normPix: o.normPix, freezeEncoder: o.freezeEncoder ?? false });
   const mismatches: string[] = [];
   for (const phase of new Set([...ledger.flopsByPhase.keys(), ...est.byPhase.keys()])) {
     const got = ledger.flopsByPhase.get(phase);
@@ -96,7 +99,7 @@ function checkFlops(c: Case, ledger: PlanLedger): void {
 
 /** (a): the estimate's buffers against the ledger's; the remainder only small kinds, bounded. */
 function checkMemory(c: Case, plan: FcmaePlan, ledger: PlanLedger): void {
-  const shape = { inputSize: c.height, height: c.height, width: c.width, visible: c.visible, denseEncoder: c.options.denseEncoder ?? false, batchSize: c.batchSize };
+  const shape = { inputSize: c.height, height: c.height, width: c.width, visible: c.visible, denseEncoder: c.options.denseEncoder ?? false, freezeEncoder: c.options.freezeEncoder ?? false, batchSize: c.batchSize };
   const estimated = estimatedBuffers(c.config, shape);
   const estimate = memoryEstimate(c.config, shape);
   const byName = new Map<string, number[]>();

@@ -117,6 +117,18 @@ describe('native checkpoint', () => {
     expect(back.params.has('mask_token') && back.params.has('decoder.0.grn.gamma') && back.params.has('pred.bias')).toBe(true);
   });
 
+  it('a frozen-encoder run (decoder warm-up): stored, read back, its own settings hash; a run that trains everything stores nothing new', () => {
+    const src = input(true);
+    const frozen = { ...src, options: { ...src.options, freezeEncoder: true } };
+    const back = readNativeCheckpoint(writeNativeCheckpoint(frozen), 'frozen.safetensors');
+    expect(back.options.freezeEncoder).toBe(true);
+    expect(back.settingsHash).not.toBe(readNativeCheckpoint(writeNativeCheckpoint(src), 'run.safetensors').settingsHash);
+    // false is the default: the same bytes as a file written without the option
+    const unfrozen = writeNativeCheckpoint({ ...src, options: { ...src.options, freezeEncoder: false } });
+    expect(Buffer.compare(Buffer.from(unfrozen), Buffer.from(writeNativeCheckpoint(src)))).toBe(0);
+    expect(readNativeCheckpoint(unfrozen, 'run.safetensors').options.freezeEncoder ?? false).toBe(false);
+  });
+
   it('blocks without GRN: round trip keeps grn = false, no grn.* tensors, its own settings hash', () => {
     const noGrn = customConfig([1, 1, 2, 1], [8, 16, 24, 32], 16, 1, false);
     const t = paramTable(noGrn);

@@ -71,6 +71,22 @@ describe('worker checkpoint files', () => {
     }
   });
 
+  it('an encoder-only file keeps the page\'s decoder settings (not the default 512×1), and says so', () => {
+    // the page runs a 2×16 decoder; the file (timm, encoder only) has none
+    const deep: RunConfig = { ...run, decoderDim: 16, decoderDepth: 2 };
+    const saved = encodeCheckpoint('timm', { built: run, current: run, state, data });
+    const file = openCheckpointForRun(saved.bytes, saved.fileName, deep);
+    expect([file.next.decoderDepth, file.next.decoderDim]).toEqual([2, 16]);
+    expect(file.modelChanged).toBe(false);
+    expect(file.report.decoderInFile).toBe(false);
+    expect(file.lines.join('\n')).toMatch(/no decoder in .*: the page's decoder \(2×16\) is kept, with its current weights; "Train a decoder for this encoder"/);
+    // another encoder: the kept decoder settings, freshly initialised
+    const other: RunConfig = { ...deep, dims: [8, 16, 24, 40] };
+    const changed = openCheckpointForRun(saved.bytes, saved.fileName, other);
+    expect([changed.next.decoderDepth, changed.next.decoderDim, changed.next.dims]).toEqual([2, 16, [8, 16, 24, 32]]);
+    expect(changed.lines.join('\n')).toMatch(/is kept, freshly initialised/);
+  });
+
   it('refuses a file with nothing of the model as a WorkerError naming the file', () => {
     const bytes = writeSafetensors(new Map([['some.other.tensor', { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }]]));
     let caught: unknown;
