@@ -18,6 +18,7 @@
 import { isFineTuneCheckpoint, readFineTuneCheckpoint, type FineTuneCheckpoint } from './finetune-checkpoint.ts';
 import type { TrainingSettings } from '../train/run-config.ts';
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
+import type { WeightDecayRule } from '../ops/adamw.ts';
 import { paramTable } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import { MaskError } from '../ops/sparse-layout.ts';
@@ -38,6 +39,8 @@ export interface AdamWSettings {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Stored only when 'official' (absent: the maintainers' rule, as every file before the option). */
+  decayRule?: WeightDecayRule;
 }
 
 export interface DataSummary {
@@ -187,6 +190,12 @@ export function settingsHash(s: { config: ModelConfig; options: StepOptions; tra
   return sha256Hex(new TextEncoder().encode(text));
 }
 
+/** AdamW settings as stored and hashed: decayRule only when 'official'. */
+function storedAdamWSettings(s: AdamWSettings): AdamWSettings {
+  const { decayRule, ...constants } = s;
+  return decayRule === 'official' ? { ...constants, decayRule } : constants;
+}
+
 // ---- writing ----------------------------------------------------------------------------------
 
 function checkStateDict(file: string, sd: StateDict, config: ModelConfig, what: string, prefix = ''): void {
@@ -230,9 +239,12 @@ export function writeNativeCheckpoint(input: NativeCheckpointInput): Uint8Array 
     training: JSON.stringify(training),
     step: String(step),
     data: JSON.stringify(data),
-    settings_hash: settingsHash({ config, options, training, adamwSettings: adamw?.settings ?? null }),
+    settings_hash: settingsHash({ config, options, training, adamwSettings: adamw ? storedAdamWSettings(adamw.settings) : null }),
   };
-  if (adamw) metadata.adamw = JSON.stringify({ step: adamw.step, ...adamw.settings });
+  if (adamw) {
+    const { decayRule, ...constants } = adamw.settings;
+    metadata.adamw = JSON.stringify({ step: adamw.step, ...constants, ...(decayRule === 'official' ? { decayRule } : {}) });
+  }
   return writeSafetensors(tensors, metadata, { source: file });
 }
 
@@ -358,6 +370,10 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
       eps: field(file, 'adamw', a, 'eps', 'number') as number,
       weightDecay: field(file, 'adamw', a, 'weightDecay', 'number') as number,
     };
+    if (a.decayRule !== undefined) {
+      if (a.decayRule !== 'official' && a.decayRule !== 'maintainers') throw new NativeCheckpointError('bad-metadata', file, 'adamw.decayRule', `'${String(a.decayRule)}' is not official or maintainers`);
+      if (a.decayRule === 'official') adamwSettings.decayRule = 'official';
+    }
     if (adamwStep !== step) throw new NativeCheckpointError('bad-metadata', file, 'adamw.step', `${adamwStep} differs from step ${step}`);
   }
 

@@ -21,7 +21,7 @@ import { columnSum, gatherRows, scatterRows } from '../ops/rows.ts';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
-import { paramTable, specOf, tensorBinding, type ParamSpec, type ParamTable } from './parameters.ts';
+import { decayBoundary, paramTable, specOf, tensorBinding, type ParamSpec, type ParamTable } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
 import { blockGroup, encodePhases, phasesOf, type BuildContext, type Grid, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
@@ -177,7 +177,7 @@ export class FcmaePlan {
       m: this.adamM,
       v: this.adamV,
       scalars: this.adamScalars,
-    }, { count: table.totalFloats, decayCount: table.decayFloats, ...this.adamw });
+    }, { count: table.totalFloats, decayCount: decayBoundary(table, this.adamw.decayRule), ...this.adamw });
   }
 
   // ---------------------------------------------------------------- network

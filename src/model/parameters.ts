@@ -5,6 +5,7 @@
 // Engine layouts differ from PyTorch for two tensors only (see src/ops/*): the depthwise
 // conv weight is tap-major (49, C) and the downsample conv weight is (C', dy, dx, C) so that
 // it multiplies the Z-ordered rows directly. Every other tensor keeps PyTorch's flat order.
+import type { WeightDecayRule } from '../ops/adamw.ts';
 import type { Random } from '../util/random.ts';
 import { IN_CHANS, PATCH_VALUES, type ModelConfig } from './config.ts';
 
@@ -27,7 +28,7 @@ export interface ParamSpec {
   torchShape: number[];
   /** Number of elements. */
   size: number;
-  /** AdamW weight decay applies (conv and linear weights only). */
+  /** AdamW weight decay applies under the maintainers' rule (conv and linear weights only). */
   decay: boolean;
   /** Offset in floats inside the flat buffers (params, grads, AdamW m and v). */
   offset: number;
@@ -111,6 +112,12 @@ export interface ParamTable {
   totalFloats: number;
   /** Elements [0, decayFloats) belong to decayed tensors (AdamW applies decay there). */
   decayFloats: number;
+  /**
+   * Elements [0, officialDecayFloats) belong to the tensors the official rule decays: the
+   * maintainers' set, then GRN gamma/beta and the mask token (laid out right after it, so
+   * either rule is one decay boundary; see decayBoundary).
+   */
+  officialDecayFloats: number;
   /** Real parameter count (no padding). */
   count: number;
 }
@@ -149,11 +156,35 @@ function layOut(order: UnplacedSpec[]): ParamTable {
   };
   order.filter((p) => p.decay).forEach(place);
   const decayFloats = offset;
-  order.filter((p) => !p.decay).forEach(place);
+  // the official rule's extra tensors next (more than one dimension, no `.bias`: GRN, mask token)
+  const officialOnly = (p: UnplacedSpec) => !p.decay && officialRuleDecays(p.name, p.torchShape);
+  order.filter(officialOnly).forEach(place);
+  const officialDecayFloats = offset;
+  order.filter((p) => !p.decay && !officialOnly(p)).forEach(place);
   // Network order is friendlier for listings and checkpoints.
   const byName = new Map(specs.map((s) => [s.name, s]));
   const ordered = order.map((p) => byName.get(p.name)!);
-  return { specs: ordered, byName, totalFloats: offset, decayFloats, count };
+  return { specs: ordered, byName, totalFloats: offset, decayFloats, officialDecayFloats, count };
+}
+
+/**
+ * The official pretraining's rule (timm's add_weight_decay in main_pretrain.py): a tensor decays
+ * when it has more than one dimension and its name does not end in `.bias`. `shape` is the
+ * tensor's shape in the official model (the canonical shapes give the same answer: GRN is
+ * (1, C) sparse / (1, 1, 1, C) dense, the mask token (1, D, 1, 1), norms and biases (C)).
+ */
+export function officialRuleDecays(name: string, shape: readonly number[]): boolean {
+  return shape.length > 1 && !name.endsWith('.bias');
+}
+
+/** Whether `spec` decays under `rule`. */
+export function decaysUnder(spec: Pick<ParamSpec, 'name' | 'torchShape' | 'decay'>, rule: WeightDecayRule): boolean {
+  return rule === 'official' ? officialRuleDecays(spec.name, spec.torchShape) : spec.decay;
+}
+
+/** AdamW's decay boundary in the flat buffer for a rule: elements below it decay. */
+export function decayBoundary(t: Pick<ParamTable, 'decayFloats' | 'officialDecayFloats'>, rule: WeightDecayRule = 'maintainers'): number {
+  return rule === 'official' ? t.officialDecayFloats : t.decayFloats;
 }
 
 /** Encoder-only parameter count (what the spec's "encoder only" figure counts). */
