@@ -11,6 +11,9 @@
 // store_true flag; the data folder must hold ImageFolder classes under <data_path>/train;
 // main_finetune.py --finetune reads the 'model' entry of an FCMAE checkpoint and remaps its
 // sparse names itself. The fine-tuning values are TRAINING.md's ConvNeXt V2-Base recipe.
+// torch ≥ 2.6 loads with weights_only=True by default, which refuses the argparse.Namespace
+// under 'args' (in the official trainer's own checkpoints too): the lines set
+// TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which older torch ignores.
 import type { ModelConfig, StepOptions } from '../model/config.ts';
 import type { TrainingSettings } from '../train/run-config.ts';
 import type { AdamWSettings } from './native-checkpoint.ts';
@@ -90,7 +93,7 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
   notes.push('The official scripts read ImageFolder classes from <data_path>/train (fine-tuning also <data_path>/val): put the images in class subfolders there (one folder is enough to pretrain).');
   if (c.stepsDone > 0) notes.push(`--resume restores the weights, the AdamW state, the GradScaler and the epoch reached (${c.stepsDone} steps done here); data order and masks are the official script's own from there.`);
   const model = officialModelName(config);
-  const torchrun = `torchrun --nproc_per_node=${gpus} main_pretrain.py`;
+  const torchrun = `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=${gpus} main_pretrain.py`;
   const pretrain = lines(torchrun, [
     ['--model', model],
     ['--batch_size', String(perGpuBatch)],
@@ -109,7 +112,7 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
     ['--output_dir', './output'],
     ['--resume', c.checkpointFile],
   ]);
-  const finetune = lines(`torchrun --nproc_per_node=${gpus} main_finetune.py`, [
+  const finetune = lines(`TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=${gpus} main_finetune.py`, [
     ['--model', model],
     ['--input_size', String(t.inputSize)],
     ['--batch_size', '32'],

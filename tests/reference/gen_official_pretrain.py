@@ -211,13 +211,14 @@ def check(official_dir, export_path, native_path):
             n += 1
         assert st["step"].ndim == 0 and st["step"].dtype == torch.float32, st["step"]
     assert worst == 0.0, "moments differ from the native file by %g" % worst
+    loaded_step = float(opt.state[next(model.parameters())]["step"])
     for p in model.parameters():
         p.grad = torch.randn_like(p)
     opt.step()  # the loaded state steps
     scaler = torch.amp.GradScaler("cpu")
     scaler.load_state_dict(ck["scaler"])
     print("optimizer.load_state_dict: ok; %d moments equal the native file's exactly; step %s; epoch %s; scaler %s"
-          % (n, float(opt.state[next(model.parameters())]["step"]), ck["epoch"], ck["scaler"]))
+          % (n, loaded_step, ck["epoch"], ck["scaler"]))
     try:
         torch.load(export_path, map_location="cpu")
         print("torch.load(weights_only default): ok")

@@ -246,7 +246,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const dataSummary = { source: resolve(run.dataDir), imageCount: images.length };
   cli.log(`data: ${images.length} images from ${run.dataDir} (${loaded.index.skipped.length} skipped, see ${join(out, 'skipped.tsv')})`);
   if (images.length < B) cli.warn(`warning: ${images.length} images for batches of ${B}: images repeat within a batch`);
-  if (continuing && resume.checkpoint.data.imageCount !== images.length) {
+  if (continuing && resume.checkpoint.data.imageCount !== 0 && resume.checkpoint.data.imageCount !== images.length) {
     cli.warn(`warning: ${run.dataDir} has ${images.length} images, ${basename(resume.path)}'s run had ${resume.checkpoint.data.imageCount}: batches differ from the original run`);
   }
   const E = Math.min(run.evalImages, images.length);
