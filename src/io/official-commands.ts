@@ -19,6 +19,9 @@ import type { TrainingSettings } from '../train/run-config.ts';
 import type { AdamWSettings } from './native-checkpoint.ts';
 import { officialEpochs, officialModelName } from './official-pretrain.ts';
 
+/** The page's download name of the official-pretrain file, which its command lines name. */
+export const OFFICIAL_PRETRAIN_FILE = 'fcmae-checkpoint.pth';
+
 export interface OfficialCommandInput {
   config: Pick<ModelConfig, 'size' | 'depths' | 'dims' | 'decoderDim' | 'decoderDepth' | 'grn'>;
   options: StepOptions;
@@ -77,7 +80,10 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
   ];
   if (effBatch !== t.batchSize) notes.push(`${gpus} GPUs do not divide this run's batch ${t.batchSize}: each takes ${perGpuBatch}, so the effective batch is ${effBatch} and the lr ${lr.toExponential(4)} (linear scaling of blr): the trajectory departs from this run`);
   if (config.size === null) {
-    notes.push(`Custom sizes are not in models/fcmae.py (nor models/convnextv2.py for fine-tuning): add def convnextv2_custom(**kwargs): return FCMAE(depths=[${config.depths.join(', ')}], dims=[${config.dims.join(', ')}], **kwargs).`);
+    notes.push(
+      `Custom sizes are not in models/fcmae.py: add def convnextv2_custom(**kwargs): return FCMAE(depths=[${config.depths.join(', ')}], dims=[${config.dims.join(', ')}], **kwargs). ` +
+        'Fine-tuning needs the same in models/convnextv2.py with ConvNeXtV2.',
+    );
   }
   if (!options.normPix) notes.push('This run uses plain-pixel targets: --norm_pix_loss is left out; check that main_pretrain.py does not set_defaults(norm_pix_loss=True), which no flag can undo.');
   if (!config.grn) notes.push('This run has no GRN (V1-style blocks); the official FCMAE model always has GRN: remove the GRN layers from models/convnextv2_sparse.py and models/convnextv2.py to match.');
