@@ -79,7 +79,7 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
     `epoch = ${c.datasetSize} images // ${effBatch} = ${itersPerEpoch} iterations; --epochs ${epochs} --warmup_epochs ${warmupEpochs} cover the run's ${t.totalSteps} steps (${t.warmupSteps} of warmup)`,
   ];
   if (effBatch !== t.batchSize) notes.push(`${gpus} GPUs do not divide this run's batch ${t.batchSize}: each takes ${perGpuBatch}, so the effective batch is ${effBatch} and the lr ${lr.toExponential(4)} (linear scaling of blr): the trajectory departs from this run`);
-  if (config.size === null) {
+  if (!config.size) {
     notes.push(
       `Custom sizes are not in models/fcmae.py: add def convnextv2_custom(**kwargs): return FCMAE(depths=[${config.depths.join(', ')}], dims=[${config.dims.join(', ')}], **kwargs). ` +
         'Fine-tuning needs the same in models/convnextv2.py with ConvNeXtV2.',

@@ -200,7 +200,7 @@ export function writeOfficialPretrain(input: OfficialPretrainInput): OfficialPre
       "this run used the maintainers' weight-decay rule (GRN gamma/beta and the mask token not decayed); main_pretrain.py decays them: its resume puts their moments in the decay group and decays them from here on (train with --weight-decay-rule official to match exactly)",
     );
   }
-  if (config.size === null) warnings.push(`custom sizes are not in models/fcmae.py: add convnextv2_custom (depths [${config.depths}], dims [${config.dims}]) before resuming`);
+  if (!config.size) warnings.push(`custom sizes are not in models/fcmae.py: add convnextv2_custom (depths [${config.depths}], dims [${config.dims}]) before resuming`);
   if (!config.grn) warnings.push('this run has no GRN; the official model always has GRN, so its strict load will report the missing grn tensors');
   if (options.grnMode === 'per-sample') warnings.push('GRN statistics here were per sample; the official sparse GRN pools them over the whole batch');
   if (options.gelu === 'tanh') warnings.push('this run used the tanh GELU; the official model uses the exact (erf) form');
