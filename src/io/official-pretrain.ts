@@ -37,7 +37,8 @@ import { customConfig } from '../model/config.ts';
 const SCALER_INIT = 65536;
 const SCALER_GROWTH_INTERVAL = 2000;
 
-export interface OfficialPretrainInput {
+/** A run's state as both directions carry it. */
+export interface OfficialRunState {
   config: ModelConfig;
   options: StepOptions;
   training: TrainingSettings;
@@ -46,6 +47,9 @@ export interface OfficialPretrainInput {
   /** Canonical names, dense shapes. */
   params: StateDict;
   adamw: AdamWState | null;
+}
+
+export interface OfficialPretrainInput extends OfficialRunState {
   /** Images in the run's data set (the official epoch is len(dataset) // batch iterations). */
   datasetSize: number;
 }
@@ -210,13 +214,7 @@ export function writeOfficialPretrain(input: OfficialPretrainInput): OfficialPre
 
 // ---- reading ----------------------------------------------------------------------------------
 
-export interface OfficialPretrainImport {
-  config: ModelConfig;
-  options: StepOptions;
-  training: TrainingSettings;
-  step: number;
-  params: StateDict;
-  adamw: AdamWState | null;
+export interface OfficialPretrainImport extends OfficialRunState {
   epoch: number | null;
   /** Iterations per official epoch (step / (epoch + 1)) when the file tells. */
   itersPerEpoch: number | null;

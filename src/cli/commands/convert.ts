@@ -27,12 +27,12 @@ import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OP
 import { paramsWithOverrides } from './reconstruct.ts';
 
 export const convertUsage =
-  'convert --in FILE|HF_DIR --out FILE|DIR --format native|official-sparse|official-dense|official-pretrain|timm|hf [--labels a,b,c] [--image-size S] [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...] [--gpus N] [--dataset-size N]\n' +
+  'convert --in FILE|HF_DIR --out FILE|DIR --format native|official-sparse|official-dense|timm|hf|official-pretrain [--labels a,b,c] [--image-size S] [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...] [--gpus N] [--dataset-size N]\n' +
   '  official-pretrain: {model, optimizer, epoch, scaler, args} as main_pretrain.py saves it, from a training checkpoint (native with AdamW state, or official);\n' +
   '    prints the torchrun main_pretrain.py --resume and main_finetune.py --finetune command lines for --gpus N (default 1); --dataset-size sets the images per epoch\n' +
   '  native from an official training checkpoint keeps its AdamW moments, step and settings (train --resume reads either file)';
 
-const FORMATS = ['native', 'official-sparse', 'official-dense', 'official-pretrain', 'timm', 'hf'] as const;
+const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm', 'hf', 'official-pretrain'] as const;
 type Format = (typeof FORMATS)[number];
 
 /** Settings a converted file gets when its source has none: the `train` command's defaults. */
