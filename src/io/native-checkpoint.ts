@@ -12,7 +12,8 @@
 // - The settings hash covers config, step options, training settings and the AdamW constants;
 //   a file whose metadata was edited by hand is refused with 'hash-mismatch'.
 // - config.grn (the no-GRN ablation) is stored only when false; absent means GRN, as in files
-//   written before the option existed.
+//   written before the option existed. Likewise adamw.decayRule is stored only when 'official'
+//   (absent: the maintainers' rule), so older files keep their settings hash.
 // - A canonical-scheme reader (openCheckpoint) sees the moments as unexpected tensors, so
 //   openAnyCheckpoint below strips them before mapping names.
 import { isFineTuneCheckpoint, readFineTuneCheckpoint, type FineTuneCheckpoint } from './finetune-checkpoint.ts';
