@@ -118,11 +118,13 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
     ['--output_dir', './output'],
     ['--resume', c.checkpointFile],
   ]);
+  const ftFreq = Math.max(1, Math.round(1024 / (32 * gpus)));
+  arithmetic.push(`fine-tuning: eff_batch = 32 × update_freq ${ftFreq} × ${gpus} = ${32 * ftFreq * gpus} (TRAINING.md: 1024), lr = 6.25e-4 × ${32 * ftFreq * gpus} / 256 = ${((6.25e-4 * 32 * ftFreq * gpus) / 256).toExponential(4)}`);
   const finetune = lines(`TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=${gpus} main_finetune.py`, [
     ['--model', model],
     ['--input_size', String(t.inputSize)],
     ['--batch_size', '32'],
-    ['--update_freq', String(Math.max(1, Math.round(1024 / (32 * gpus))))],
+    ['--update_freq', String(ftFreq)],
     ['--blr', '6.25e-4'],
     ['--epochs', '100'],
     ['--warmup_epochs', '20'],
