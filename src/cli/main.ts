@@ -47,6 +47,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`fcmae: unknown command '${name}'\n${usage()}\n`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: npm run -s fcmae -- ${command.usage}\n`);
+    return 0;
+  }
   let engine: Engine | null = null;
   const cli: CliContext = {
     async engine() {

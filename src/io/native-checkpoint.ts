@@ -12,12 +12,14 @@
 // - The settings hash covers config, step options, training settings and the AdamW constants;
 //   a file whose metadata was edited by hand is refused with 'hash-mismatch'.
 // - config.grn (the no-GRN ablation) is stored only when false; absent means GRN, as in files
-//   written before the option existed.
+//   written before the option existed. Likewise adamw.decayRule is stored only when 'official'
+//   (absent: the maintainers' rule), so older files keep their settings hash.
 // - A canonical-scheme reader (openCheckpoint) sees the moments as unexpected tensors, so
 //   openAnyCheckpoint below strips them before mapping names.
 import { isFineTuneCheckpoint, readFineTuneCheckpoint, type FineTuneCheckpoint } from './finetune-checkpoint.ts';
 import type { TrainingSettings } from '../train/run-config.ts';
 import { customConfig, type ModelConfig, type StepOptions } from '../model/config.ts';
+import type { WeightDecayRule } from '../ops/adamw.ts';
 import { paramTable } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import { MaskError } from '../ops/sparse-layout.ts';
@@ -38,6 +40,8 @@ export interface AdamWSettings {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Stored only when 'official' (absent: the maintainers' rule, as every file before the option). */
+  decayRule?: WeightDecayRule;
 }
 
 export interface DataSummary {
@@ -196,6 +200,12 @@ function optionsRecord(o: StepOptions): StepOptions {
   return freezeEncoder ? { ...rest, freezeEncoder: true } : rest;
 }
 
+/** AdamW settings as stored and hashed: decayRule only when 'official'. */
+function storedAdamWSettings(s: AdamWSettings): AdamWSettings {
+  const { decayRule, ...constants } = s;
+  return decayRule === 'official' ? { ...constants, decayRule } : constants;
+}
+
 // ---- writing ----------------------------------------------------------------------------------
 
 function checkStateDict(file: string, sd: StateDict, config: ModelConfig, what: string, prefix = ''): void {
@@ -239,9 +249,12 @@ export function writeNativeCheckpoint(input: NativeCheckpointInput): Uint8Array 
     training: JSON.stringify(training),
     step: String(step),
     data: JSON.stringify(data),
-    settings_hash: settingsHash({ config, options, training, adamwSettings: adamw?.settings ?? null }),
+    settings_hash: settingsHash({ config, options, training, adamwSettings: adamw ? storedAdamWSettings(adamw.settings) : null }),
   };
-  if (adamw) metadata.adamw = JSON.stringify({ step: adamw.step, ...adamw.settings });
+  if (adamw) {
+    const { decayRule, ...constants } = adamw.settings;
+    metadata.adamw = JSON.stringify({ step: adamw.step, ...constants, ...(decayRule === 'official' ? { decayRule } : {}) });
+  }
   return writeSafetensors(tensors, metadata, { source: file });
 }
 
@@ -369,6 +382,10 @@ export function readNativeCheckpoint(bytes: Uint8Array, fileName = 'checkpoint')
       eps: field(file, 'adamw', a, 'eps', 'number') as number,
       weightDecay: field(file, 'adamw', a, 'weightDecay', 'number') as number,
     };
+    if (a.decayRule !== undefined) {
+      if (a.decayRule !== 'official' && a.decayRule !== 'maintainers') throw new NativeCheckpointError('bad-metadata', file, 'adamw.decayRule', `'${String(a.decayRule)}' is not official or maintainers`);
+      if (a.decayRule === 'official') adamwSettings.decayRule = 'official';
+    }
     if (adamwStep !== step) throw new NativeCheckpointError('bad-metadata', file, 'adamw.step', `${adamwStep} differs from step ${step}`);
   }
 

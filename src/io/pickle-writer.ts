@@ -5,8 +5,14 @@
 // BINGET), writes Maps as collections.OrderedDict and plain objects as dicts, and puts dict
 // items in SETITEMS batches of 1000. Tensors are written as _rebuild_tensor_v2 calls over a
 // BINPERSID storage id ('storage', torch.<T>Storage, key, 'cpu', numel): always a contiguous
-// view at offset 0, requires_grad False, no backward hooks. The storage bytes themselves are not
-// written here; the caller stores them (zip entry data/<key>).
+// view at offset 0, requires_grad False, no backward hooks (a 0-dim tensor has shape and stride
+// ()). The storage bytes themselves are not written here; the caller stores them (zip entry
+// data/<key>).
+// JS numbers that are integers are written as ints; PickleFloat forces a Python float (torch's
+// optimizer groups hold `weight_decay: 0.0`, a GradScaler `scale: 65536.0`). PickleDictWrite is
+// a plain dict with any keys (an optimizer's state is keyed by int parameter index) and
+// PickleNamespace an argparse.Namespace, written as pickle protocol 2 does for a plain object:
+// GLOBAL argparse.Namespace, EMPTY_TUPLE, NEWOBJ, then its attribute dict and BUILD.
 import { PickleTuple, STORAGE_TYPES, type TorchDtype } from './pickle-values.ts';
 
 /** A value the writer can emit. Plain objects become dicts; Maps become OrderedDicts. */
@@ -20,7 +26,25 @@ export type PickleWritable =
   | PickleTuple
   | Map<string, PickleWritable>
   | { [key: string]: PickleWritable }
-  | TensorWrite;
+  | TensorWrite
+  | PickleFloat
+  | PickleDictWrite
+  | PickleNamespace;
+
+/** A Python float even when the value is integral (0.0, 65536.0). */
+export class PickleFloat {
+  constructor(readonly value: number) {}
+}
+
+/** A plain dict whose keys may be ints, strings, None or bools, in insertion order. */
+export class PickleDictWrite {
+  constructor(readonly entries: readonly (readonly [number | string | boolean | null, PickleWritable])[]) {}
+}
+
+/** An argparse.Namespace with these attributes (in this order). */
+export class PickleNamespace {
+  constructor(readonly attributes: Readonly<Record<string, PickleWritable>>) {}
+}
 
 /** A tensor to write: a contiguous view of storage `key` of the given dtype. */
 export class TensorWrite {
@@ -158,16 +182,23 @@ export class PickleWriter {
     this.put();
   }
 
-  private entries(pairs: [string, PickleWritable][]): void {
+  private entries(pairs: readonly (readonly [PickleWritable, PickleWritable])[]): void {
     // SETITEMS in batches of 1000, as pickle does
     for (let i = 0; i < pairs.length; i += 1000) {
       this.byte(0x28);
       for (const [k, v] of pairs.slice(i, i + 1000)) {
-        this.string(k);
+        this.value(k);
         this.value(v);
       }
       this.byte(0x75);
     }
+  }
+
+  private float(x: number): void {
+    this.byte(0x47);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, x, false);
+    this.byte(...b);
   }
 
   private value(v: PickleWritable): void {
@@ -177,10 +208,22 @@ export class PickleWriter {
     if (typeof v === 'bigint') return this.int(v);
     if (typeof v === 'number') {
       if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER && !Object.is(v, -0)) return this.int(v);
-      this.byte(0x47);
-      const b = new Uint8Array(8);
-      new DataView(b.buffer).setFloat64(0, v, false);
-      return this.byte(...b);
+      return this.float(v);
+    }
+    if (v instanceof PickleFloat) return this.float(v.value);
+    if (v instanceof PickleDictWrite) {
+      this.byte(0x7d);
+      this.put();
+      return this.entries(v.entries);
+    }
+    if (v instanceof PickleNamespace) {
+      this.global('argparse', 'Namespace');
+      this.byte(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
+      this.put();
+      this.byte(0x7d);
+      this.put();
+      this.entries(Object.entries(v.attributes));
+      return this.byte(0x62); // BUILD
     }
     if (typeof v === 'string') return this.string(v);
     if (v instanceof TensorWrite) return this.tensor(v);

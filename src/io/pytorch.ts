@@ -52,6 +52,12 @@ export interface TorchCheckpoint {
   /** The other top-level entries (epoch, args, optimizer...) as plain values; tensors become
    *  { tensor: { shape, dtype } } summaries. */
   extra: Record<string, PlainValue>;
+  /**
+   * The tensors inside the top-level entries named in ReadTorchOptions.extraTensorKeys (by
+   * default 'optimizer'), loaded, by their path of keys joined with '.':
+   * 'optimizer.state.3.exp_avg'. The summaries in `extra` stay.
+   */
+  extraTensors: Map<string, TorchTensor>;
 }
 
 export interface ReadTorchOptions {
@@ -59,6 +65,8 @@ export interface ReadTorchOptions {
   pickleLimits?: PickleLimits;
   /** Largest element count of one tensor (absurd shapes are refused before allocation). */
   maxTensorElements?: number;
+  /** Top-level entries whose tensors are loaded into extraTensors (default ['optimizer']). */
+  extraTensorKeys?: readonly string[];
 }
 
 /** Top-level keys tried, in order, for the state dict of a training checkpoint. */
@@ -257,11 +265,22 @@ function assemble(
     stateDict.set(name as string, materialize(ref as TensorRef, name as string, fileName, storageBytes, littleEndian, maxElements));
   }
   const extra: Record<string, PlainValue> = {};
+  const extraTensors = new Map<string, TorchTensor>();
   if (stateDictKey !== null) {
     const budget = { left: 1_000_000 };
     for (const [k, v] of root.entries) if (k !== stateDictKey) extra[String(k)] = toPlain(v, 0, budget, fileName);
+    const load = (v: PickleValue, path: string, depth: number): void => {
+      if (depth > 16) return;
+      if (v instanceof TensorRef) extraTensors.set(path, materialize(v, path, fileName, storageBytes, littleEndian, maxElements));
+      else if (v instanceof PickleDict) for (const [k, x] of v.entries) load(x, `${path}.${String(k)}`, depth + 1);
+      else if (Array.isArray(v) || v instanceof PickleTuple) (Array.isArray(v) ? v : v.items).forEach((x, i) => load(x, `${path}.${i}`, depth + 1));
+    };
+    for (const key of options.extraTensorKeys ?? ['optimizer']) {
+      const v = root.entries.get(key);
+      if (v !== undefined && key !== stateDictKey) load(v, key, 0);
+    }
   }
-  return { fileName, format, stateDict, stateDictKey, topLevelKeys, extra };
+  return { fileName, format, stateDict, stateDictKey, topLevelKeys, extra, extraTensors };
 }
 
 function describeValue(v: PickleValue): string {
@@ -476,6 +495,33 @@ function storageData(t: TensorToWrite, dtype: 'float32' | 'float16' | 'bfloat16'
   const convert = dtype === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
   for (let i = 0; i < n; i++) out[i] = convert(t.data[i]!);
   return new Uint8Array(out.buffer);
+}
+
+/**
+ * A torch.save zip of any object the pickle writer takes: tensor() registers a tensor's bytes
+ * (storage keys '0', '1', ... in call order, as torch.save numbers them) and returns the value to
+ * place in the object; finish() writes the archive. A 0-dim tensor has shape [].
+ */
+export class TorchZipBuilder {
+  private readonly files: { key: string; data: Uint8Array }[] = [];
+
+  tensor(t: TensorToWrite, dtype: 'float32' | 'float16' | 'bfloat16' = 'float32'): TensorWrite {
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (numel !== t.data.length) throw new Error(`TorchZipBuilder: shape (${t.shape.join(', ')}) = ${numel} elements but ${t.data.length} values`);
+    const key = String(this.files.length);
+    this.files.push({ key, data: storageData(t, dtype) });
+    return new TensorWrite(dtype, key, numel, [...t.shape]);
+  }
+
+  finish(root: PickleWritable, archive = 'archive'): Uint8Array {
+    const enc = new TextEncoder();
+    return writeZip([
+      { name: `${archive}/data.pkl`, data: new PickleWriter().write(root) },
+      { name: `${archive}/byteorder`, data: enc.encode('little') },
+      ...this.files.map((f) => ({ name: `${archive}/data/${f.key}`, data: f.data })),
+      { name: `${archive}/version`, data: enc.encode('3\n') },
+    ]);
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ import { columnSum, gatherRows, scatterRows } from '../ops/rows.ts';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
-import { gradientFloats, paramTable, specOf, tensorBinding, trainedRanges, type ParamSpec, type ParamTable, type TrainedRange } from './parameters.ts';
+import { decayBoundary, gradientFloats, paramTable, specOf, tensorBinding, trainedRanges, type ParamSpec, type ParamTable, type TrainedRange } from './parameters.ts';
 import { buildEncoder } from './encoder.ts';
 import { blockGroup, encodePhases, phasesOf, type BuildContext, type Grid, type Layer, type Phase } from './layers.ts';
 import { planLedger, type PlanLedger } from './ledger.ts';
@@ -129,7 +129,7 @@ export class FcmaePlan {
     const table = this.table;
     const N = shape.batchSize;
     this.frozenEncoder = options.freezeEncoder ?? false;
-    this.ranges = trainedRanges(table, this.frozenEncoder);
+    this.ranges = trainedRanges(table, this.frozenEncoder, adamw.decayRule);
     this.params = arena.f32('params', table.totalFloats);
     this.grads = arena.f32('grads', gradientFloats(this.ranges));
     this.adamM = arena.f32('adam-m', table.totalFloats);
@@ -207,10 +207,10 @@ export class FcmaePlan {
         m: this.adamM,
         v: this.adamV,
         scalars: this.adamScalars,
-      }, { count: table.totalFloats, decayCount: table.decayFloats, ...this.adamw });
+      }, { count: table.totalFloats, decayCount: decayBoundary(table, this.adamw.decayRule), ...this.adamw });
       return;
     }
-    // one update per trained range (decayed decoder-side tensors, then the others); bindings at
+    // one update per trained range (the decoder side of each part of the table); bindings at
     // 256-byte aligned offsets (every tensor starts at a multiple of PARAM_ALIGN_FLOATS)
     const dispatches = [];
     for (const [i, r] of this.ranges.entries()) {

@@ -5,6 +5,7 @@
 // Engine layouts differ from PyTorch for two tensors only (see src/ops/*): the depthwise
 // conv weight is tap-major (49, C) and the downsample conv weight is (C', dy, dx, C) so that
 // it multiplies the Z-ordered rows directly. Every other tensor keeps PyTorch's flat order.
+import type { WeightDecayRule } from '../ops/adamw.ts';
 import type { Random } from '../util/random.ts';
 import { IN_CHANS, PATCH_VALUES, type ModelConfig } from './config.ts';
 
@@ -27,7 +28,7 @@ export interface ParamSpec {
   torchShape: number[];
   /** Number of elements. */
   size: number;
-  /** AdamW weight decay applies (conv and linear weights only). */
+  /** AdamW weight decay applies under the maintainers' rule (conv and linear weights only). */
   decay: boolean;
   /** Offset in floats inside the flat buffers (params, grads, AdamW m and v). */
   offset: number;
@@ -111,6 +112,12 @@ export interface ParamTable {
   totalFloats: number;
   /** Elements [0, decayFloats) belong to decayed tensors (AdamW applies decay there). */
   decayFloats: number;
+  /**
+   * Elements [0, officialDecayFloats) belong to the tensors the official rule decays: the
+   * maintainers' set, then GRN gamma/beta and the mask token (laid out right after it, so
+   * either rule is one decay boundary; see decayBoundary).
+   */
+  officialDecayFloats: number;
   /** Real parameter count (no padding). */
   count: number;
 }
@@ -149,11 +156,35 @@ function layOut(order: UnplacedSpec[]): ParamTable {
   };
   order.filter((p) => p.decay).forEach(place);
   const decayFloats = offset;
-  order.filter((p) => !p.decay).forEach(place);
+  // the official rule's extra tensors next (more than one dimension, no `.bias`: GRN, mask token)
+  const officialOnly = (p: UnplacedSpec) => !p.decay && officialRuleDecays(p.name, p.torchShape);
+  order.filter(officialOnly).forEach(place);
+  const officialDecayFloats = offset;
+  order.filter((p) => !p.decay && !officialOnly(p)).forEach(place);
   // Network order is friendlier for listings and checkpoints.
   const byName = new Map(specs.map((s) => [s.name, s]));
   const ordered = order.map((p) => byName.get(p.name)!);
-  return { specs: ordered, byName, totalFloats: offset, decayFloats, count };
+  return { specs: ordered, byName, totalFloats: offset, decayFloats, officialDecayFloats, count };
+}
+
+/**
+ * The official pretraining's rule (timm's add_weight_decay in main_pretrain.py): a tensor decays
+ * when it has more than one dimension and its name does not end in `.bias`. `shape` is the
+ * tensor's shape in the official model (the canonical shapes give the same answer: GRN is
+ * (1, C) sparse / (1, 1, 1, C) dense, the mask token (1, D, 1, 1), norms and biases (C)).
+ */
+export function officialRuleDecays(name: string, shape: readonly number[]): boolean {
+  return shape.length > 1 && !name.endsWith('.bias');
+}
+
+/** Whether `spec` decays under `rule`. */
+export function decaysUnder(spec: Pick<ParamSpec, 'name' | 'torchShape' | 'decay'>, rule: WeightDecayRule): boolean {
+  return rule === 'official' ? officialRuleDecays(spec.name, spec.torchShape) : spec.decay;
+}
+
+/** AdamW's decay boundary in the flat buffer for a rule: elements below it decay. */
+export function decayBoundary(t: Pick<ParamTable, 'decayFloats' | 'officialDecayFloats'>, rule: WeightDecayRule = 'maintainers'): number {
+  return rule === 'official' ? t.officialDecayFloats : t.decayFloats;
 }
 
 /** Encoder-only parameter count (what the spec's "encoder only" figure counts). */
@@ -179,22 +210,35 @@ export interface TrainedRange {
 }
 
 /**
- * What a step updates. All of it: one range, the gradient buffer laid out as the table. With the
- * encoder frozen: the decoder side only (proj, mask token, decoder blocks, pred), which sits at
- * the end of each of the table's two parts (decayed, not decayed: each part is in network order,
- * encoder first), so two ranges; the gradient buffer then holds just those two, back to back.
+ * What a step updates under a weight-decay rule. All of it: one range, the gradient buffer laid
+ * out as the table, decaying below the rule's boundary. With the encoder frozen: the decoder side
+ * only (proj, mask token, decoder blocks, pred), which sits at the end of each of the table's
+ * three parts (maintainers'-rule decayed; decayed by the official rule only; never decayed: each
+ * part in network order, encoder first), so one range per part that holds decoder tensors; each
+ * range decays whole or not at all, and the gradient buffer holds just those ranges, back to back.
  */
-export function trainedRanges(t: ParamTable, frozenEncoder: boolean): TrainedRange[] {
-  if (!frozenEncoder) return [{ start: 0, floats: t.totalFloats, decayFloats: t.decayFloats, gradOffset: 0 }];
-  const decoder = t.specs.filter((s) => !isEncoderParam(s.name));
-  const decayStart = Math.min(...decoder.filter((s) => s.decay).map((s) => s.offset));
-  const plainStart = Math.min(...decoder.filter((s) => !s.decay).map((s) => s.offset));
-  for (const s of t.specs) {
-    const inRange = s.decay ? s.offset >= decayStart : s.offset >= plainStart;
-    if (inRange === isEncoderParam(s.name)) throw new Error(`internal: ${s.name} breaks the encoder-then-decoder order of the parameter table`);
+export function trainedRanges(t: ParamTable, frozenEncoder: boolean, rule: WeightDecayRule = 'maintainers'): TrainedRange[] {
+  if (!frozenEncoder) return [{ start: 0, floats: t.totalFloats, decayFloats: decayBoundary(t, rule), gradOffset: 0 }];
+  const parts = [
+    { begin: 0, end: t.decayFloats, decays: true },
+    { begin: t.decayFloats, end: t.officialDecayFloats, decays: rule === 'official' },
+    { begin: t.officialDecayFloats, end: t.totalFloats, decays: false },
+  ];
+  const ranges: TrainedRange[] = [];
+  let gradOffset = 0;
+  for (const part of parts) {
+    const inPart = t.specs.filter((s) => s.offset >= part.begin && s.offset < part.end);
+    const decoder = inPart.filter((s) => !isEncoderParam(s.name));
+    if (decoder.length === 0) continue;
+    const start = Math.min(...decoder.map((s) => s.offset));
+    for (const s of inPart) {
+      if (s.offset >= start === isEncoderParam(s.name)) throw new Error(`internal: ${s.name} breaks the encoder-then-decoder order of the parameter table`);
+    }
+    const floats = part.end - start;
+    ranges.push({ start, floats, decayFloats: part.decays ? floats : 0, gradOffset });
+    gradOffset += floats;
   }
-  const first = { start: decayStart, floats: t.decayFloats - decayStart, decayFloats: t.decayFloats - decayStart, gradOffset: 0 };
-  return [first, { start: plainStart, floats: t.totalFloats - plainStart, decayFloats: 0, gradOffset: first.floats }];
+  return ranges;
 }
 
 /** Floats of the gradient buffer for these ranges. */

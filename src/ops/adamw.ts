@@ -18,7 +18,19 @@ export interface AdamWConfig {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Which tensors decay (see WeightDecayRule); absent means 'maintainers'. */
+  decayRule?: WeightDecayRule;
 }
+
+/**
+ * Which tensors AdamW decays in pretraining (spec §5). 'official': what the official
+ * main_pretrain.py does (timm's add_weight_decay: every tensor with more than one dimension
+ * unless its name ends in `.bias`, so GRN gamma/beta and the mask token decay too).
+ * 'maintainers': the maintainers' advice and this project's default (conv and linear weights
+ * only; GRN, the mask token, norms and biases do not decay).
+ */
+export type WeightDecayRule = 'official' | 'maintainers';
+export const WEIGHT_DECAY_RULES: readonly WeightDecayRule[] = ['maintainers', 'official'];
 
 /** The FCMAE pretraining recipe (spec §5): betas (0.9, 0.95), eps 1e-8, weight decay 0.05. */
 export const ADAMW_DEFAULTS: Readonly<AdamWConfig> = Object.freeze({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05 });
@@ -54,6 +66,9 @@ export function validateAdamWConfig(cfg: AdamWConfig, where = 'AdamW'): void {
   if (!(eps > 0 && Number.isFinite(eps))) throw new AdamWConfigError(`${where}: eps = ${eps} must be a positive finite number (the recipe uses 1e-8)`);
   if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) {
     throw new AdamWConfigError(`${where}: weightDecay = ${weightDecay} must be ≥ 0 and finite (the recipe uses 0.05)`);
+  }
+  if (cfg.decayRule !== undefined && !WEIGHT_DECAY_RULES.includes(cfg.decayRule)) {
+    throw new AdamWConfigError(`${where}: decayRule = ${JSON.stringify(cfg.decayRule)} must be 'official' or 'maintainers'`);
   }
 }
 

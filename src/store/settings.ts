@@ -7,6 +7,7 @@
 // The input is square (one `inputSize`), a multiple of the 32-px mask patch.
 import { MASK_PATCH, MODEL_SIZES, SIZE_NAMES, matchSize, type GrnMode, type SizeName } from '../model/config.ts';
 import type { GeluForm } from '../ops/gelu.ts';
+import { WEIGHT_DECAY_RULES, type WeightDecayRule } from '../ops/adamw.ts';
 import { keptCount, largestMaskRatio } from '../train/masking.ts';
 import { effectiveLr } from '../train/lr-schedule.ts';
 import { defaultRunConfig, type RunConfig } from '../train/run-config.ts';
@@ -40,6 +41,8 @@ export interface Settings {
   warmupSteps: number;
   totalSteps: number;
   weightDecay: number;
+  /** Which tensors decay: the maintainers' advice (default) or the official main_pretrain.py rule (GRN, mask token too). */
+  weightDecayRule: WeightDecayRule;
   seed: number;
   normPix: boolean;
   maskRatio: number;
@@ -59,7 +62,7 @@ export interface Settings {
 /** The settings that are run-configuration fields, under the same names (the rest are the page's own). */
 export const RUN_SETTING_KEYS = [
   'depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed', 'batchSize', 'maskRatio',
-  'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'blr', 'warmupSteps', 'totalSteps',
+  'grnMode', 'gelu', 'normPix', 'denseEncoder', 'weightDecay', 'weightDecayRule', 'blr', 'warmupSteps', 'totalSteps',
   'freezeEncoder',
 ] as const satisfies readonly (keyof Settings & keyof RunConfig)[];
 
@@ -207,6 +210,8 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown): Sett
         return intIn(key, v, LIMITS.steps.min, LIMITS.steps.max);
       case 'weightDecay':
         return numIn(key, v, LIMITS.weightDecay.min, LIMITS.weightDecay.max);
+      case 'weightDecayRule':
+        return oneOf(key, v, [...WEIGHT_DECAY_RULES]);
       case 'seed':
       case 'viewMaskSeed':
         return intIn(key, v, LIMITS.seed.min, LIMITS.seed.max);

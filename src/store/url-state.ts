@@ -24,6 +24,7 @@ export const URL_FIELDS: readonly { key: SettingKey; param: string; kind: Kind }
   { key: 'warmupSteps', param: 'warmup', kind: 'int' },
   { key: 'totalSteps', param: 'steps', kind: 'int' },
   { key: 'weightDecay', param: 'wd', kind: 'num' },
+  { key: 'weightDecayRule', param: 'wd_rule', kind: 'str' },
   { key: 'seed', param: 'seed', kind: 'int' },
   { key: 'normPix', param: 'norm_pix', kind: 'bool' },
   { key: 'freezeEncoder', param: 'freeze_enc', kind: 'bool' },

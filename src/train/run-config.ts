@@ -8,7 +8,7 @@
 // V = int(L·(1 − ratio)) (patchesOf), converted here once.
 import { customConfig, ConfigError, validateInputSize, type ModelConfig, type StepOptions, type GrnMode } from '../model/config.ts';
 import type { GeluForm } from '../ops/gelu.ts';
-import { validateAdamWConfig, AdamWConfigError, ADAMW_DEFAULTS, type AdamWConfig } from '../ops/adamw.ts';
+import { validateAdamWConfig, AdamWConfigError, ADAMW_DEFAULTS, WEIGHT_DECAY_RULES, type AdamWConfig, type WeightDecayRule } from '../ops/adamw.ts';
 import { keptCount } from './masking.ts';
 import { makeLrSchedule, DEFAULT_BLR, LrScheduleError, type LrSchedule } from './lr-schedule.ts';
 import { MaskError } from '../ops/sparse-layout.ts';
@@ -34,6 +34,8 @@ export interface RunConfig {
   /** Decoder warm-up: the encoder's weights stay as they are; only proj, mask token, decoder and pred train. */
   freezeEncoder: boolean;
   weightDecay: number;
+  /** Which tensors AdamW decays: 'maintainers' (default) or 'official' (GRN and mask token too; ops/adamw.ts). */
+  weightDecayRule: WeightDecayRule;
   beta1: number;
   beta2: number;
   eps: number;
@@ -85,6 +87,7 @@ export function defaultRunConfig(): RunConfig {
     denseEncoder: false,
     freezeEncoder: false,
     weightDecay: ADAMW_DEFAULTS.weightDecay,
+    weightDecayRule: 'maintainers',
     beta1: ADAMW_DEFAULTS.beta1,
     beta2: ADAMW_DEFAULTS.beta2,
     eps: ADAMW_DEFAULTS.eps,
@@ -109,7 +112,7 @@ export function cliDefaultRunConfig(): RunConfig {
 }
 
 const RESET_KEYS = ['depths', 'dims', 'decoderDim', 'decoderDepth', 'grn', 'inputSize', 'seed'] as const;
-const REBUILD_KEYS = ['batchSize', 'maskRatio', 'grnMode', 'gelu', 'normPix', 'denseEncoder', 'freezeEncoder', 'weightDecay', 'beta1', 'beta2', 'eps'] as const;
+const REBUILD_KEYS = ['batchSize', 'maskRatio', 'grnMode', 'gelu', 'normPix', 'denseEncoder', 'freezeEncoder', 'weightDecay', 'weightDecayRule', 'beta1', 'beta2', 'eps'] as const;
 const LIVE_KEYS = ['blr', 'warmupSteps', 'totalSteps', 'minLr', 'evalImages'] as const;
 
 /** Every key of RunConfig, in the order above. */
@@ -184,6 +187,7 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (typeof c.normPix !== 'boolean') throw new RunConfigError('normPix', c.normPix, 'must be true or false');
   if (typeof c.denseEncoder !== 'boolean') throw new RunConfigError('denseEncoder', c.denseEncoder, 'must be true or false');
   if (typeof c.freezeEncoder !== 'boolean') throw new RunConfigError('freezeEncoder', c.freezeEncoder, 'must be true or false');
+  if (!WEIGHT_DECAY_RULES.includes(c.weightDecayRule)) throw new RunConfigError('weightDecayRule', c.weightDecayRule, "must be 'maintainers' or 'official'");
   try {
     validateAdamWConfig(adamwOf(c));
   } catch (e) {
@@ -215,7 +219,7 @@ export function stepOptionsOf(c: RunConfig): StepOptions {
 }
 
 export function adamwOf(c: RunConfig): AdamWConfig {
-  return { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay };
+  return { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, ...(c.weightDecayRule === 'official' ? { decayRule: 'official' as const } : {}) };
 }
 
 export function lrScheduleOf(c: Pick<RunConfig, 'blr' | 'batchSize' | 'warmupSteps' | 'totalSteps' | 'minLr'>): LrSchedule {
@@ -250,6 +254,7 @@ export function runConfigFromCheckpoint(
   file: { config: ModelConfig; options: StepOptions; training: TrainingSettings; adamwSettings?: Partial<AdamWConfig> | null },
 ): RunConfig {
   const { config: m, options: o, training: t } = file;
+  const { decayRule, ...constants } = file.adamwSettings ?? {};
   return {
     ...base,
     depths: [...m.depths],
@@ -269,6 +274,8 @@ export function runConfigFromCheckpoint(
     warmupSteps: t.warmupSteps,
     totalSteps: t.totalSteps,
     seed: t.seed,
-    ...(file.adamwSettings ?? {}),
+    ...constants,
+    // a file without AdamW state has no rule of its own: the current one stays
+    ...(file.adamwSettings ? { weightDecayRule: decayRule ?? 'maintainers' } : {}),
   };
 }

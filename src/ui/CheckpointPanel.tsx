@@ -5,6 +5,7 @@ import { useRef, useState } from 'react';
 import { pytorchCommand } from '../store/pytorch-command.ts';
 import { useAppStore } from '../store/store.ts';
 import type { CheckpointFormat } from '../worker/protocol.ts';
+import { OFFICIAL_PRETRAIN_FILE } from '../io/official-commands.ts';
 import { useBridge } from './bridge-context.ts';
 import { download, Panel } from './controls.tsx';
 import { checkpointChoice } from './drop.ts';
@@ -12,7 +13,8 @@ import { userChoices } from './user-choices.ts';
 
 const FORMATS: { format: CheckpointFormat; label: string; what: string }[] = [
   { format: 'native', label: 'Playground (.safetensors)', what: 'weights, optimizer state and settings: resumes exactly' },
-  { format: 'official-sparse', label: 'Official FCMAE (.pth)', what: 'as the official pretraining writes it: resume with main_pretrain.py' },
+  { format: 'official-pretrain', label: 'Official training checkpoint (.pth)', what: "model, AdamW state, epoch, scaler and args as main_pretrain.py saves them: its --resume continues this run" },
+  { format: 'official-sparse', label: 'Official FCMAE weights (.pth)', what: 'the model only, in the official sparse layout: main_finetune.py --finetune reads it' },
   { format: 'official-dense', label: 'Released encoder (.pth)', what: 'the layout of the released *_fcmae.pt files (encoder only)' },
   { format: 'timm', label: 'timm encoder (.safetensors)', what: 'encoder only, timm names, for fine-tuning' },
 ];
@@ -22,11 +24,23 @@ function ContinueInPytorch() {
   const images = useAppStore((s) => s.dataset?.images ?? 0);
   const step = useAppStore((s) => s.run.step);
   const [copied, setCopied] = useState(false);
-  const cmd = pytorchCommand(settings, { datasetSize: Math.max(images, 1), checkpointFile: 'fcmae-checkpoint.pth', stepsDone: step });
+  const [gpus, setGpus] = useState(1);
+  const cmd = pytorchCommand(settings, { datasetSize: Math.max(images, 1), checkpointFile: OFFICIAL_PRETRAIN_FILE, stepsDone: step, gpus });
   return (
     <details className="pytorch">
       <summary>Continue in PyTorch</summary>
-      <p className="hint">Download the “Official FCMAE (.pth)” checkpoint, rename it fcmae-checkpoint.pth, and run in a clone of facebookresearch/ConvNeXt-V2:</p>
+      <p className="hint">
+        Download the “Official training checkpoint (.pth)” ({OFFICIAL_PRETRAIN_FILE}) and run in a clone of facebookresearch/ConvNeXt-V2 on
+        <label>
+          {' '}
+          <input type="number" min={1} max={1024} value={gpus} aria-label="GPUs" data-testid="pytorch-gpus" onChange={(e) => setGpus(Math.max(1, Math.min(1024, Math.floor(Number(e.target.value)) || 1)))} /> GPU(s):
+        </label>
+      </p>
+      <ul className="notes" data-testid="pytorch-arithmetic">
+        {cmd.arithmetic.map((a) => (
+          <li key={a}>{a}</li>
+        ))}
+      </ul>
       <pre data-testid="pytorch-command">
         <code>{cmd.command}</code>
       </pre>
@@ -38,6 +52,10 @@ function ContinueInPytorch() {
       >
         {copied ? 'Copied' : 'Copy command'}
       </button>
+      <p className="hint">Then fine-tune it (TRAINING.md's Base recipe; set the class count):</p>
+      <pre data-testid="pytorch-finetune-command">
+        <code>{cmd.finetune}</code>
+      </pre>
       <ul className="notes">
         {cmd.notes.map((n) => (
           <li key={n}>{n}</li>

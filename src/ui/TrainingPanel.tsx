@@ -5,7 +5,7 @@ import { effectiveLr } from '../train/lr-schedule.ts';
 import { LIMITS, maxMaskRatio, visiblePatches, patchCount } from '../store/settings.ts';
 import { useAppStore } from '../store/store.ts';
 import { formatDuration } from '../store/training-slice.ts';
-import { NumberField, Panel, Slider, Toggle } from './controls.tsx';
+import { NumberField, Panel, Select, Slider, Toggle } from './controls.tsx';
 import { useBridge } from './bridge-context.ts';
 
 export function formatLr(lr: number): string {
@@ -40,6 +40,7 @@ export function MaskRatioSlider() {
 
 export function TrainingPanel() {
   const s = useAppStore((st) => st.settings);
+  const setSetting = useAppStore((st) => st.setSetting);
   const images = useAppStore((st) => st.dataset?.images ?? 0);
   const epochs = images > 0 ? (s.totalSteps * s.batchSize) / images : null;
   let lr = NaN;
@@ -56,6 +57,20 @@ export function TrainingPanel() {
         <NumberField setting="warmupSteps" label="Warmup steps" min={0} />
         <NumberField setting="totalSteps" label="Steps" min={1} hint={epochs !== null ? `≈ ${epochs < 10 ? epochs.toFixed(1) : Math.round(epochs)} epochs of ${images} images` : undefined} />
         <NumberField setting="weightDecay" label="Weight decay" float min={0} max={1} step="any" />
+        <Select
+          label="Weight-decay rule"
+          value={s.weightDecayRule}
+          options={[
+            { value: 'maintainers', label: "maintainers' advice: conv and linear weights only" },
+            { value: 'official', label: 'official main_pretrain.py: also GRN and mask token' },
+          ]}
+          onChange={(v) => setSetting('weightDecayRule', v)}
+          hint={
+            s.weightDecayRule === 'official'
+              ? 'As the official pretraining (timm add_weight_decay): every tensor with more than one dimension except biases decays, GRN gamma/beta and the mask token included. An export resumes in PyTorch exactly.'
+              : 'GRN gamma/beta and the mask token are not decayed, as the maintainers advise (the fine-tuning code excludes GRN); the official pretraining decays them.'
+          }
+        />
         <NumberField setting="seed" label="Seed" min={0} />
         <Toggle setting="normPix" label="Normalised-pixel target" hint="each patch's own mean/std (recipe default)" />
         <Toggle

@@ -4,7 +4,9 @@
 // it implies and the weights and moments in the engine's layout), refused with a WorkerError
 // that changes nothing when it does not fit.
 import { fromCanonical, formatLoadReport, type LoadReport } from '../io/name-schemes.ts';
-import { openAnyCheckpoint, writeNativeCheckpoint, type DataSummary } from '../io/native-checkpoint.ts';
+import { isNativeCheckpoint, openAnyCheckpoint, writeNativeCheckpoint, type DataSummary } from '../io/native-checkpoint.ts';
+import { officialPretrainAsNative, writeOfficialPretrain } from '../io/official-pretrain.ts';
+import { OFFICIAL_PRETRAIN_FILE } from '../io/official-commands.ts';
 import { writeTorchCheckpoint } from '../io/pytorch.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
 import { matchSize } from '../model/config.ts';
@@ -42,6 +44,11 @@ export function encodeCheckpoint(format: CheckpointFormat, run: { built: RunConf
     });
     return { format, bytes, fileName: `${base}.safetensors`, mimeType, step, skipped: [] };
   }
+  if (format === 'official-pretrain') {
+    const adamw = state.m && state.v && step > 0 ? { step, settings: adamwOf(built), m: stateDictFromFlat(table, state.m), v: stateDictFromFlat(table, state.v) } : null;
+    const out = writeOfficialPretrain({ config: modelOf(built), options: stepOptionsOf(built), training: trainingSettingsOf(current), step, params, adamw, datasetSize: Math.max(1, data.imageCount) });
+    return { format, bytes: out.bytes, fileName: OFFICIAL_PRETRAIN_FILE, mimeType, step, skipped: out.warnings };
+  }
   const written = fromCanonical(params, format === 'timm' ? 'timm' : format);
   if (format === 'timm') {
     return { format, bytes: writeSafetensors(written.tensors), fileName: `convnextv2_${size}.fcmae-playground.step${step}.safetensors`, mimeType, step, skipped: written.skipped };
@@ -68,13 +75,17 @@ export interface CheckpointForRun {
 
 export function openCheckpointForRun(bytes: Uint8Array, fileName: string, current: RunConfig): CheckpointForRun {
   let opened: ReturnType<typeof openAnyCheckpoint>;
+  // an official training checkpoint (model + optimizer + args) is read as the native file it maps to
+  let official: ReturnType<typeof officialPretrainAsNative> = null;
   try {
-    opened = openAnyCheckpoint(bytes, fileName);
+    official = isNativeCheckpoint(bytes) ? null : officialPretrainAsNative(bytes, fileName);
+    opened = openAnyCheckpoint(official ? writeNativeCheckpoint(official.checkpoint) : bytes, fileName);
   } catch (e) {
     throw toWorkerError(e);
   }
   const report = opened.report;
   const lines = formatLoadReport(report);
+  if (official) lines.push('official FCMAE training checkpoint', ...official.imported.notes, ...official.imported.untaken.map((u) => `not taken: ${u}`));
   if (report.loaded.length === 0) {
     throw new WorkerError('bad-checkpoint', `${fileName}: no tensor of the model could be loaded`, 'The current model is unchanged. Choose a ConvNeXt V2 / FCMAE checkpoint.', { lines });
   }

@@ -343,9 +343,11 @@ export interface ReconstructionResult {
  * 'native': safetensors with weights, AdamW moments, config and step (resumes exactly);
  * 'official-dense': torch .pth of the released *_fcmae.pt layout (no `encoder.` prefix);
  * 'official-sparse': torch .pth as the official MinkowskiEngine pretraining writes it;
- * 'timm': encoder only, timm names, safetensors.
+ * 'timm': encoder only, timm names, safetensors;
+ * 'official-pretrain': torch .pth {model, optimizer, epoch, scaler, args} that the official
+ * main_pretrain.py --resume continues (io/official-pretrain.ts).
  */
-export type CheckpointFormat = 'native' | 'official-sparse' | 'official-dense' | 'timm';
+export type CheckpointFormat = 'native' | 'official-sparse' | 'official-dense' | 'timm' | 'official-pretrain';
 
 export interface SaveCheckpointOptions {
   cancelId?: number;

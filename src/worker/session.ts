@@ -366,7 +366,7 @@ export class TrainingSession {
     const trainer = model.trainer;
     const { read, step } = await this.models.gpuLock.run(async () => {
       const encoder = trainer.engine.ctx.device.createCommandEncoder({ label: 'checkpoint' });
-      const { read } = trainer.encodeStateRead(encoder, format === 'native');
+      const { read } = trainer.encodeStateRead(encoder, format === 'native' || format === 'official-pretrain');
       trainer.engine.ctx.device.queue.submit([encoder.finish()]);
       return { read, step: this.runner.submitted };
     });

@@ -13,7 +13,9 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { HF_DEFAULT_IMAGE_SIZE, HfExportError, toHuggingFace } from '../../io/hf-config.ts';
 import { fromCanonical, formatLoadReport, matchModelSize, schemeName, type CheckpointModelConfig, type NamedTensor, type NameScheme } from '../../io/name-schemes.ts';
-import { openAnyCheckpoint, writeNativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { isNativeCheckpoint, openAnyCheckpoint, readNativeCheckpoint, writeNativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { officialPretrainAsNative, writeOfficialPretrain } from '../../io/official-pretrain.ts';
+import { officialCommandLines } from '../../io/official-commands.ts';
 import { cliDefaultRunConfig, trainingSettingsOf, type TrainingSettings } from '../../train/run-config.ts';
 import { writeTorchCheckpoint, type TorchExtra } from '../../io/pytorch.ts';
 import { writeSafetensors } from '../../io/safetensors.ts';
@@ -25,9 +27,12 @@ import { checkpointModelConfig, checkpointProblems, DECODER_OPTION_SPEC, STEP_OP
 import { paramsWithOverrides } from './reconstruct.ts';
 
 export const convertUsage =
-  'convert --in FILE|HF_DIR --out FILE|DIR --format native|official-sparse|official-dense|timm|hf [--labels a,b,c] [--image-size S] [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...]';
+  'convert --in FILE|HF_DIR --out FILE|DIR --format native|official-sparse|official-dense|timm|hf|official-pretrain [--labels a,b,c] [--image-size S] [--seed K] [--decoder-dim D] [--decoder-depth K] [--timm-conv-mlp true|false] [--grn ...] [--gelu ...] [--norm-pix ...] [--gpus N] [--dataset-size N]\n' +
+  '  official-pretrain: {model, optimizer, epoch, scaler, args} as main_pretrain.py saves it, from a training checkpoint (native with AdamW state, or official);\n' +
+  '    prints the torchrun main_pretrain.py --resume and main_finetune.py --finetune command lines for --gpus N (default 1); --dataset-size sets the images per epoch\n' +
+  '  native from an official training checkpoint keeps its AdamW moments, step and settings (train --resume reads either file)';
 
-const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm', 'hf'] as const;
+const FORMATS = ['native', 'official-sparse', 'official-dense', 'timm', 'hf', 'official-pretrain'] as const;
 type Format = (typeof FORMATS)[number];
 
 /** Settings a converted file gets when its source has none: the `train` command's defaults. */
@@ -79,6 +84,8 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     'timm-conv-mlp': { type: 'string' },
     labels: { type: 'string' },
     'image-size': { type: 'string' },
+    gpus: { type: 'string' },
+    'dataset-size': { type: 'string' },
     ...DECODER_OPTION_SPEC,
     ...STEP_OPTION_SPEC,
   });
@@ -90,6 +97,10 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
   for (const opt of ['labels', 'image-size']) {
     if (o.has(opt) && format !== 'hf') throw new UsageError(`${cmd}: --${opt} is for --format hf (config.json); ${format} files have no place for it`);
   }
+  for (const opt of ['gpus', 'dataset-size']) {
+    if (o.has(opt) && format !== 'official-pretrain') throw new UsageError(`${cmd}: --${opt} is for --format official-pretrain`);
+  }
+  const gpus = o.number('gpus', 1, { integer: true, min: 1, max: 4096 });
   const labels = o.has('labels') ? o.string('labels').split(',').map((l) => l.trim()) : undefined;
   const imageSize = o.number('image-size', HF_DEFAULT_IMAGE_SIZE, { integer: true, min: 32, max: 8192 });
   if (existsSync(inPath) && statSync(inPath).isDirectory()) {
@@ -105,11 +116,22 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
     if (/\.(safetensors|pth?|bin)$/i.test(out)) cli.warn(`warning: --out ${out}: --format hf writes a folder of that name (config.json + model.safetensors)`);
   } else {
     const wantExt = format === 'native' || format === 'timm' ? '.safetensors' : '.pth';
+    if (format === 'official-pretrain' && out.toLowerCase().endsWith('.safetensors')) throw new UsageError(`${cmd}: --out ${out}: official-pretrain writes a PyTorch .pth`);
     if (!out.toLowerCase().endsWith(wantExt) && !(wantExt === '.pth' && out.toLowerCase().endsWith('.pt'))) {
       cli.warn(`warning: --out ${out}: ${format} files are usually named *${wantExt}`);
     }
   }
 
+  if (format === 'official-pretrain') return exportOfficialPretrain(bytes, basename(inPath), out, gpus, o.has('dataset-size') ? o.number('dataset-size', 1, { integer: true, min: 1 }) : null, cli);
+  // an official training checkpoint keeps its optimizer state and settings in the native format
+  const official = format === 'native' && !isNativeCheckpoint(bytes) ? officialPretrainAsNative(bytes, basename(inPath)) : null;
+  if (official) {
+    writeFileSync(out, writeNativeCheckpoint(official.checkpoint));
+    for (const n of official.imported.notes) cli.log(n);
+    for (const u of official.imported.untaken) cli.log(`not taken: ${u}`);
+    cli.log(`${official.checkpoint.params.size} tensors and the AdamW state at step ${official.checkpoint.step} written to ${out} (native, safetensors)`);
+    return;
+  }
   const ckpt = openAnyCheckpoint(bytes, basename(inPath));
   const finalNorm = headlessFinalNorm(ckpt);
   const unexpected = ckpt.report.unexpected.filter((n) => !finalNorm?.sources.includes(n));
@@ -234,4 +256,28 @@ export async function convertCommand(argv: string[], cli: CliContext): Promise<v
   for (const n of notes) cli.log(n);
   for (const d of dropped) cli.log(`dropped: ${d}`);
   cli.log(`${count} tensors written to ${files.map((f) => f.path).join(' and ')} (${kind})`);
+}
+
+/** `convert --format official-pretrain`: a training checkpoint → main_pretrain.py's checkpoint, and the command lines that continue it. */
+function exportOfficialPretrain(bytes: Uint8Array, fileName: string, out: string, gpus: number, datasetSize: number | null, cli: CliContext): void {
+  const official = isNativeCheckpoint(bytes) ? null : officialPretrainAsNative(bytes, fileName);
+  if (!official && !isNativeCheckpoint(bytes)) {
+    throw new UsageError(`convert: --format official-pretrain needs a training checkpoint (a native checkpoint written by train, or an official checkpoint-N.pth); ${fileName} holds weights only: use --format official-sparse`);
+  }
+  const source = official ? official.checkpoint : readNativeCheckpoint(bytes, fileName);
+  const images = datasetSize ?? (official?.imported.itersPerEpoch ? official.imported.itersPerEpoch * source.training.batchSize : source.data.imageCount);
+  if (!(images >= 1)) throw new UsageError(`convert: ${fileName} does not say how many images its run had; pass --dataset-size N (the official epoch is N // batch iterations)`);
+  const result = writeOfficialPretrain({ config: source.config, options: source.options, training: source.training, step: source.step, params: source.params, adamw: source.adamw, datasetSize: images });
+  writeFileSync(out, result.bytes);
+  for (const n of result.notes) cli.log(n);
+  for (const w of result.warnings) cli.warn(`warning: ${w}`);
+  cli.log(`${source.params.size} tensors with optimizer, epoch, scaler and args written to ${out} (official-pretrain, PyTorch zip)`);
+  const lines = officialCommandLines({ config: source.config, options: source.options, training: source.training, adamw: source.adamw?.settings ?? null, stepsDone: source.step, datasetSize: images, gpus, checkpointFile: basename(out) });
+  cli.log('');
+  cli.log(`Continue in PyTorch (${gpus} GPU${gpus === 1 ? '' : 's'}), from a checkout of facebookresearch/ConvNeXt-V2:`);
+  for (const l of lines.arithmetic) cli.log(`  ${l}`);
+  cli.log(lines.pretrain);
+  cli.log('then fine-tune the result:');
+  cli.log(lines.finetune);
+  for (const n of lines.notes) cli.log(`note: ${n}`);
 }

@@ -20,7 +20,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { makeEvalBatch } from '../../data/augment.ts';
 import type { PixelImage } from '../../data/image.ts';
 import { formatSkippedTsv } from '../../data/node-folder.ts';
-import { readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { isNativeCheckpoint, readNativeCheckpoint, writeNativeCheckpoint, type NativeCheckpoint } from '../../io/native-checkpoint.ts';
+import { officialPretrainAsNative } from '../../io/official-pretrain.ts';
 import { cliDefaultRunConfig, decodeSizeFor, WARMUP_FRACTION, lrScheduleOf, type TrainingSettings } from '../../train/run-config.ts';
 import { checkedRunConfig } from '../run-config-flags.ts';
 import { encodePng } from '../../io/png.ts';
@@ -28,7 +29,7 @@ import { type ModelConfig, type StepOptions } from '../../model/config.ts';
 import { initialParams, isEncoderParam, paramTable } from '../../model/parameters.ts';
 import { checkpointStart, type CheckpointStart } from '../start-from-checkpoint.ts';
 import { flatOrThrow, stateDictFromFlat } from '../../model/state-dict.ts';
-import { ADAMW_DEFAULTS } from '../../ops/adamw.ts';
+import { ADAMW_DEFAULTS, WEIGHT_DECAY_RULES, type AdamWConfig } from '../../ops/adamw.ts';
 import { learningRateAt, type LrSchedule } from '../../train/lr-schedule.ts';
 import { describeVisible } from '../../train/masking.ts';
 import { evaluationMasks, evaluationSlots, TrainingRun, type StepBatch } from '../../train/run.ts';
@@ -49,7 +50,12 @@ const RUN_DEFAULTS = cliDefaultRunConfig();
 export const trainUsage =
   'train --data DIR (--model NAME | --depths a,b,c,d --dims a,b,c,d) [--decoder-dim D] [--decoder-depth K] [--input-size PX] [--batch-size N] ' +
   '[--mask-ratio R] [--steps S] [--blr X] [--warmup S] [--seed K] [--grn per-sample|batch|off] [--gelu erf|tanh] [--norm-pix true|false] ' +
-  '[--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE | --checkpoint FILE] [--freeze-encoder]';
+  '[--weight-decay-rule maintainers|official] [--out DIR] [--checkpoint-every S] [--log-every S] [--eval-images N] [--resume FILE | --checkpoint FILE] [--freeze-encoder]\n' +
+  '  --resume FILE: a native checkpoint, or an official main_pretrain.py checkpoint-N.pth (model, AdamW moments and step, args) — what cannot be taken is printed\n' +
+  '  --checkpoint FILE: a new run (step 0, fresh AdamW) from any checkpoint file\'s weights; what the file lacks (e.g. the decoder of an encoder-only file) is freshly initialised\n' +
+  '  --freeze-encoder: decoder warm-up; only proj, mask token, decoder and pred train, the encoder stays bit-identical\n' +
+  '  --weight-decay-rule: maintainers (default; GRN and the mask token not decayed) or official (as main_pretrain.py: every tensor with more than one dimension except .bias)\n' +
+  '  Continue in PyTorch: fcmae convert --in CHECKPOINT --format official-pretrain --out FILE.pth [--gpus N] prints the torchrun command lines';
 
 /** Steps queued on the GPU before the oldest loss is awaited. */
 const MAX_IN_FLIGHT = 2;
@@ -70,6 +76,10 @@ interface RunPlan {
   resume: { path: string; checkpoint: NativeCheckpoint } | null;
   /** --checkpoint: a new run from a file's weights (src/cli/start-from-checkpoint.ts). */
   start: CheckpointStart | null;
+  /** AdamW constants and the weight-decay rule of the run. */
+  adamw: AdamWConfig;
+  /** Facts to print before the run (e.g. what an official checkpoint gave). */
+  facts: string[];
   /** Warnings found while reading the options. */
   notes: string[];
 }
@@ -92,6 +102,7 @@ const SPEC = {
   resume: { type: 'string' },
   checkpoint: { type: 'string' },
   'freeze-encoder': { type: 'boolean' },
+  'weight-decay-rule': { type: 'string' },
 } as const;
 
 /** Training settings from the flags; unset ones from `defaults` (or the built-in defaults). */
@@ -121,20 +132,28 @@ function parseRun(argv: string[]): RunPlan {
   const start = o.has('checkpoint') ? checkpointStart(o) : null;
   const freeze = o.has('freeze-encoder');
   let resume: RunPlan['resume'] = null;
+  const facts: string[] = [];
+  const notes: string[] = [];
   if (o.has('resume')) {
     const path = o.string('resume');
     const bytes = o.file('resume', path);
     try {
-      resume = { path, checkpoint: readNativeCheckpoint(bytes, basename(path)) };
+      const official = isNativeCheckpoint(bytes) ? null : officialPretrainAsNative(bytes, basename(path));
+      if (official) {
+        facts.push(`${basename(path)}: official FCMAE training checkpoint`, ...official.imported.notes);
+        notes.push(...official.imported.untaken.map((u) => `not taken from ${basename(path)}: ${u}`));
+      }
+      resume = { path, checkpoint: official ? official.checkpoint : readNativeCheckpoint(bytes, basename(path)) };
     } catch (e) {
       throw new UsageError(`${CMD}: --resume ${(e as Error).message}`);
     }
   }
+  const askedRule = o.has('weight-decay-rule') ? o.choice('weight-decay-rule', WEIGHT_DECAY_RULES, 'maintainers') : null;
 
   let config: ModelConfig;
   let options: StepOptions;
   let training: TrainingSettings;
-  const notes: string[] = [];
+  let adamw: AdamWConfig = { ...ADAMW_DEFAULTS, decayRule: askedRule ?? 'maintainers' };
   if (resume) {
     // A resumed run keeps every setting of its checkpoint (the model always); a flag that
     // disagrees is an error.
@@ -191,6 +210,11 @@ function parseRun(argv: string[]): RunPlan {
     }
     if (fresh) training = trainingFromOptions(o, { ...t, totalSteps });
     else training = { ...t, totalSteps }; // the file's visible count was checked when it was read
+    if (!fresh && c.adamw) {
+      const fileRule = c.adamw.settings.decayRule ?? 'maintainers';
+      if (askedRule) conflict('weight-decay-rule', askedRule, fileRule);
+      adamw = { ...c.adamw.settings, decayRule: fileRule };
+    }
   } else if (start) {
     // a new run: the file's model, its run's settings (native files) as defaults of unset flags
     config = start.config;
@@ -216,7 +240,7 @@ function parseRun(argv: string[]): RunPlan {
   const out = o.string('out', undefined) ?? (resume && resume.checkpoint.step > 0 ? dirname(resume.path) : join('runs', timestamp()));
   const checkpointEvery = o.number('checkpoint-every', 500, { integer: true, min: 0 });
   const logEvery = o.number('log-every', Math.max(1, Math.floor(training.totalSteps / 20)), { integer: true, min: 1 });
-  return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, start, notes };
+  return { config, options, training, schedule, out, dataDir, checkpointEvery, logEvery, evalImages, resume, start, adamw, facts, notes };
 }
 
 // ---- the run -----------------------------------------------------------------------------------
@@ -228,6 +252,7 @@ const pad = (k: number) => String(k).padStart(6, '0');
 export async function trainCommand(argv: string[], cli: CliContext): Promise<void> {
   const run = parseRun(argv);
   for (const n of run.start?.notes ?? []) cli.warn(n);
+  for (const f of run.facts) cli.log(f);
   for (const n of run.notes) cli.warn(`warning: ${n}`);
   const { config, options, training, schedule, out, resume } = run;
   const { inputSize: S, batchSize: B, visiblePatches: V, seed } = training;
@@ -249,7 +274,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   const dataSummary = { source: resolve(run.dataDir), imageCount: images.length };
   cli.log(`data: ${images.length} images from ${run.dataDir} (${loaded.index.skipped.length} skipped, see ${join(out, 'skipped.tsv')})`);
   if (images.length < B) cli.warn(`warning: ${images.length} images for batches of ${B}: images repeat within a batch`);
-  if (continuing && resume.checkpoint.data.imageCount !== images.length) {
+  if (continuing && resume.checkpoint.data.imageCount !== 0 && resume.checkpoint.data.imageCount !== images.length) {
     cli.warn(`warning: ${run.dataDir} has ${images.length} images, ${basename(resume.path)}'s run had ${resume.checkpoint.data.imageCount}: batches differ from the original run`);
   }
   const E = Math.min(run.evalImages, images.length);
@@ -259,6 +284,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   // ---- model
   const table = paramTable(config);
   const adamw = resume?.checkpoint.adamw ?? null;
+  const adamwSettings = run.adamw;
   const initial = resume
     ? flatOrThrow(table, resume.checkpoint.params, basename(resume.path))
     : run.start
@@ -266,7 +292,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
       : initialParams(table, new Random(seed));
   const engine = await cli.engine();
   const learningRate = (k: number) => learningRateAt(k - 1, schedule); // trainer steps are 1-based, the schedule 0-based
-  const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, visible: V, options, adamw: ADAMW_DEFAULTS, learningRate, seed }, initial);
+  const trainer = await Trainer.create(engine, { config, batchSize: B, height: S, width: S, visible: V, options, adamw: adamwSettings, learningRate, seed }, initial);
   let evalTrainer: Trainer | null = null;
   const startStep = resume?.checkpoint.step ?? 0;
   if (resume) {
@@ -288,7 +314,8 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
   cli.log(
     `model: ${c.size ?? 'custom'} (depths ${c.depths}, dims ${c.dims}, decoder ${c.decoderDepth}×${c.decoderDim}${c.grn ? '' : ', no GRN'}), ${table.count.toLocaleString('en')} parameters; ` +
       `${S}×${S} px, ${describeVisible(L, trainer.plan.V)} patches; batch ${B}; ` +
-      `peak lr ${schedule.peakLr.toExponential(3)} (blr ${training.blr}), warmup ${schedule.warmupSteps}, ${training.totalSteps} steps; out ${out}`,
+      `peak lr ${schedule.peakLr.toExponential(3)} (blr ${training.blr}), warmup ${schedule.warmupSteps}, ${training.totalSteps} steps; ` +
+      `weight-decay rule ${adamwSettings.decayRule ?? 'maintainers'}; out ${out}`,
   );
 
   // ---- checkpoints and pictures
@@ -302,7 +329,7 @@ export async function trainCommand(argv: string[], cli: CliContext): Promise<voi
       step: k,
       data: dataSummary,
       params: stateDictFromFlat(table, flat),
-      adamw: { step: k, settings: { ...ADAMW_DEFAULTS }, m: stateDictFromFlat(table, m!), v: stateDictFromFlat(table, v!) },
+      adamw: { step: k, settings: { ...adamwSettings }, m: stateDictFromFlat(table, m!), v: stateDictFromFlat(table, v!) },
     });
     const path = join(out, `checkpoint-${pad(k)}.safetensors`);
     writeFileSync(path + '.partial', bytes);

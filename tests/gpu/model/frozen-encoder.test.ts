@@ -10,8 +10,8 @@
 //  - after several steps the encoder is still bit-identical and the loss has fallen.
 import { describe, expect, it } from 'vitest';
 import { customConfig, DEFAULT_STEP_OPTIONS } from '../../../src/model/config.ts';
-import { isEncoderParam, initialParams, paramTable, type ParamSpec } from '../../../src/model/parameters.ts';
-import { ADAMW_DEFAULTS } from '../../../src/ops/adamw.ts';
+import { decayBoundary, isEncoderParam, initialParams, paramTable, type ParamSpec } from '../../../src/model/parameters.ts';
+import { ADAMW_DEFAULTS, type WeightDecayRule } from '../../../src/ops/adamw.ts';
 import { adamwStepRef } from '../../../src/reference/adamw.ts';
 import { generateMasks } from '../../../src/train/masking.ts';
 import { Trainer, type TrainerState } from '../../../src/train/trainer.ts';
@@ -37,9 +37,9 @@ function images(seed: number): Float32Array {
   return x;
 }
 
-function trainer(freezeEncoder: boolean, params: Float32Array): Promise<Trainer> {
+function trainer(freezeEncoder: boolean, params: Float32Array, decayRule: WeightDecayRule = 'maintainers'): Promise<Trainer> {
   return testEngine().then((engine) =>
-    Trainer.create(engine, { config, batchSize: N, height: SIDE, width: SIDE, visible: V, options: { ...DEFAULT_STEP_OPTIONS, freezeEncoder }, learningRate: () => LR, seed: 1 }, params),
+    Trainer.create(engine, { config, batchSize: N, height: SIDE, width: SIDE, visible: V, options: { ...DEFAULT_STEP_OPTIONS, freezeEncoder }, adamw: { ...ADAMW_DEFAULTS, decayRule }, learningRate: () => LR, seed: 1 }, params),
   );
 }
 
@@ -95,8 +95,8 @@ describe('frozen-encoder plan (decoder warm-up)', () => {
     }
   }, 300_000);
 
-  it('gives the full step’s loss and decoder-side gradients, and its AdamW update of the decoder', async () => {
-    const [full, frozen] = [await trainer(false, initial), await trainer(true, initial)];
+  it.each(['maintainers', 'official'] as const)('gives the full step’s loss and decoder-side gradients, and its AdamW update of the decoder (%s weight-decay rule)', async (rule) => {
+    const [full, frozen] = [await trainer(false, initial, rule), await trainer(true, initial, rule)];
     try {
       const g = await full.gradients(imgs, mask);
       const f = await frozen.gradients(imgs, mask);
@@ -122,7 +122,7 @@ describe('frozen-encoder plan (decoder warm-up)', () => {
       }
       // float64 AdamW of the full step's gradients over the decoder side
       const ref = { params: Float64Array.from(initial), m: Float64Array.from(m), v: Float64Array.from(v) };
-      adamwStepRef(ref, g.grads, { step: 4, lr: LR, beta1: ADAMW_DEFAULTS.beta1, beta2: ADAMW_DEFAULTS.beta2, eps: ADAMW_DEFAULTS.eps, weightDecay: ADAMW_DEFAULTS.weightDecay, decayCount: table.decayFloats });
+      adamwStepRef(ref, g.grads, { step: 4, lr: LR, beta1: ADAMW_DEFAULTS.beta1, beta2: ADAMW_DEFAULTS.beta2, eps: ADAMW_DEFAULTS.eps, weightDecay: ADAMW_DEFAULTS.weightDecay, decayCount: decayBoundary(table, rule) });
       const r = worst(b.params, ref.params, decoderSpecs);
       expect(r.rel, `decoder weights vs float64 AdamW, worst ${r.where}`).toBeLessThanOrEqual(1e-5);
       // the encoder: weights and moments keep their bytes in the frozen run (and move in the full one)

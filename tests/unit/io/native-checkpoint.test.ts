@@ -255,3 +255,17 @@ describe('native checkpoint', () => {
     refuse({ ...a, config: customConfig([1, 1, 2, 1], [8, 16, 24, 40], 16, 1) }, 'mis-shaped', 'encoder.downsample_layers.3.1.weight');
   });
 });
+
+describe('native checkpoint: the weight-decay rule', () => {
+  it("stores the official rule and reads it back; the maintainers' rule leaves the metadata as before the option", () => {
+    const base = input(true);
+    const official = readNativeCheckpoint(writeNativeCheckpoint({ ...base, adamw: { ...base.adamw!, settings: { ...ADAMW_DEFAULTS, decayRule: 'official' } } }), 'run.safetensors');
+    expect(official.adamw!.settings.decayRule).toBe('official');
+    const plainBytes = writeNativeCheckpoint(base);
+    const explicit = writeNativeCheckpoint({ ...base, adamw: { ...base.adamw!, settings: { ...ADAMW_DEFAULTS, decayRule: 'maintainers' } } });
+    expect(parseSafetensors(explicit).metadata).toEqual(parseSafetensors(plainBytes).metadata);
+    expect(JSON.parse(parseSafetensors(plainBytes).metadata.adamw!)).not.toHaveProperty('decayRule');
+    expect(official.settingsHash).not.toBe(readNativeCheckpoint(plainBytes).settingsHash);
+    expectRefused(edit(plainBytes, (meta) => (meta.adamw = JSON.stringify({ ...JSON.parse(meta.adamw!), decayRule: 'sometimes' }))), 'bad-metadata', 'adamw.decayRule');
+  });
+});

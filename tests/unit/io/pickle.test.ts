@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PICKLE_LIMITS, loadPickle, UnsafePickleError, type PickleOptions } from '../../../src/io/pickle-reader.ts';
 import { parseStoragePid, PickleDict, PickleTuple, TensorRef, type PickleValue } from '../../../src/io/pickle-values.ts';
-import { PickleWriter, TensorWrite } from '../../../src/io/pickle-writer.ts';
+import { PickleDictWrite, PickleFloat, PickleNamespace, PickleWriter, TensorWrite } from '../../../src/io/pickle-writer.ts';
 import { CheckpointError } from '../../../src/io/zip.ts';
 import { FIXTURE_DIR } from '../../helpers/fixtures.ts';
 
@@ -240,5 +240,35 @@ describe('pickle subset: malicious input is refused and nothing runs', () => {
     expect(withHook.message).toMatch(/tensor with backward hooks \(dict\)/);
     const mismatch = refusal(call([2, 2], [1], emptyHooks), { persistentLoad });
     expect([mismatch.reason, mismatch.message]).toEqual(['bad-tensor', expect.stringMatching(/size has 2 dims but stride has 1/)]);
+  });
+});
+
+describe('pickle writer: what a training checkpoint needs (floats, int keys, Namespace, 0-dim tensors)', () => {
+  it('writes Python floats for integral values, int-keyed dicts and an argparse.Namespace that the reader takes back', () => {
+    const value = {
+      scale: new PickleFloat(65536),
+      tracker: 4,
+      state: new PickleDictWrite([
+        [0, { step: new TensorWrite('float32', '0', 1, []) }],
+        [17, 'x'],
+      ]),
+      args: new PickleNamespace({ batch_size: 2, norm_pix_loss: true, log_dir: null, lr: new PickleFloat(0), betas: new PickleTuple([0.9, 0.95]) }),
+    };
+    const data = new PickleWriter().write(value);
+    // BINFLOAT for the integral float, never an int opcode
+    const scaleAt = [...data].findIndex((_, i) => String.fromCharCode(...data.subarray(i, i + 5)) === 'scale');
+    expect(data[scaleAt + 5 + 2]).toBe(0x47);
+    const r = loadPickle(data, 0, { fileName: 'w', persistentLoad: (pid) => parseStoragePid(pid, 'w') });
+    const root = r.value as PickleDict;
+    expect(root.entries.get('scale')).toBe(65536);
+    const state = root.entries.get('state') as PickleDict;
+    expect([...state.entries.keys()]).toEqual([0, 17]);
+    const step = (state.entries.get(0) as PickleDict).entries.get('step') as TensorRef;
+    expect(step).toBeInstanceOf(TensorRef);
+    expect(step.shape).toEqual([]);
+    expect(step.stride).toEqual([]);
+    const args = root.entries.get('args') as PickleDict;
+    expect(args.className).toBe('argparse.Namespace');
+    expect(plain(args)).toEqual({ batch_size: 2, norm_pix_loss: true, log_dir: null, lr: 0, betas: [0.9, 0.95] });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { customConfig, modelConfig, SIZE_NAMES, validateInputSize, ConfigError } from '../../../src/model/config.ts';
-import { encoderParamCount, gradientFloats, initialParams, isEncoderParam, PARAM_ALIGN_FLOATS, paramTable, toEngineLayout, toTorchLayout, trainedRanges } from '../../../src/model/parameters.ts';
+import { decayBoundary, decaysUnder, encoderParamCount, gradientFloats, initialParams, isEncoderParam, PARAM_ALIGN_FLOATS, paramTable, toEngineLayout, toTorchLayout, trainedRanges } from '../../../src/model/parameters.ts';
 import { configFromStateDict, stateDictFromFlat } from '../../../src/model/state-dict.ts';
 import { Random } from '../../../src/util/random.ts';
 
@@ -121,25 +121,29 @@ describe('trainedRanges (decoder warm-up)', () => {
     ['atto', modelConfig('atto')],
     ['custom, no GRN, decoder depth 0', customConfig([1, 2, 1, 1], [8, 16, 24, 40], 24, 0, false)],
   ] as const) {
-    it(`${name}: the frozen ranges hold exactly the decoder-side tensors, the decayed ones in the first`, () => {
-      const t = paramTable(config);
-      expect(trainedRanges(t, false)).toEqual([{ start: 0, floats: t.totalFloats, decayFloats: t.decayFloats, gradOffset: 0 }]);
-      const ranges = trainedRanges(t, true);
-      expect(ranges.length).toBe(2);
-      const [decayed, plain] = ranges;
-      expect(decayed!.decayFloats).toBe(decayed!.floats);
-      expect(plain!.decayFloats).toBe(0);
-      expect(plain!.gradOffset).toBe(decayed!.floats);
-      expect(gradientFloats(ranges)).toBe(decayed!.floats + plain!.floats);
-      for (const s of t.specs) {
-        const inside = ranges.find((r) => s.offset >= r.start && s.offset + s.size <= r.start + r.floats);
-        expect(Boolean(inside), s.name).toBe(!isEncoderParam(s.name));
-        if (inside) expect(inside === decayed, `${s.name} in the decayed range`).toBe(s.decay);
-      }
-      // both ranges start 256-byte aligned (WebGPU storage-binding offsets) and end at the table's parts' ends
-      for (const r of ranges) expect((r.start * 4) % 256).toBe(0);
-      expect(decayed!.start + decayed!.floats).toBe(t.decayFloats);
-      expect(plain!.start + plain!.floats).toBe(t.totalFloats);
-    });
+    for (const rule of ['maintainers', 'official'] as const) {
+      it(`${name}, ${rule} rule: the frozen ranges hold exactly the decoder-side tensors, each decaying as the rule says`, () => {
+        const t = paramTable(config);
+        expect(trainedRanges(t, false, rule)).toEqual([{ start: 0, floats: t.totalFloats, decayFloats: decayBoundary(t, rule), gradOffset: 0 }]);
+        const ranges = trainedRanges(t, true, rule);
+        // one range per part of the table holding decoder tensors: maintainers'-decayed, official-only (mask token, decoder GRN), never decayed
+        expect(ranges.length).toBe(3);
+        let offset = 0;
+        for (const r of ranges) {
+          expect(r.gradOffset).toBe(offset);
+          expect(r.decayFloats === 0 || r.decayFloats === r.floats).toBe(true);
+          expect((r.start * 4) % 256).toBe(0); // WebGPU storage-binding offsets
+          offset += r.floats;
+        }
+        expect(gradientFloats(ranges)).toBe(offset);
+        for (const s of t.specs) {
+          const inside = ranges.find((r) => s.offset >= r.start && s.offset + s.size <= r.start + r.floats);
+          expect(Boolean(inside), s.name).toBe(!isEncoderParam(s.name));
+          if (inside) expect(inside.decayFloats > 0, `${s.name} decays under the ${rule} rule`).toBe(decaysUnder(s, rule));
+        }
+        // the ranges end at the table's parts' ends
+        expect(ranges.map((r) => r.start + r.floats)).toEqual([t.decayFloats, t.officialDecayFloats, t.totalFloats]);
+      });
+    }
   }
 });

@@ -68,7 +68,7 @@ describe('pytorchCommand', () => {
     expect(c.epochs).toBe(56);
     expect(c.warmupEpochs).toBe(3);
     expect(c.command.split(' \\\n')).toEqual([
-      'python main_pretrain.py',
+      'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=1 main_pretrain.py',
       '  --model convnextv2_atto',
       '  --batch_size 16',
       '  --update_freq 1',
@@ -87,7 +87,29 @@ describe('pytorchCommand', () => {
       '  --resume run.pth',
     ]);
     expect(c.notes.some((n) => /round to 56 epochs with 3 of warmup/.test(n))).toBe(true);
-    expect(c.notes.some((n) => /GRN/.test(n))).toBe(false); // batch GRN = official
+    expect(c.notes.some((n) => /GRN statistics/.test(n))).toBe(false); // batch GRN = official
+    expect(c.arithmetic[0]).toBe("eff_batch = batch_size 16 × update_freq 1 × 1 GPU = 16 (this run's batch)");
+    expect(c.finetune).toMatch(/^TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=1 main_finetune\.py/);
+    expect(c.finetune).toContain('--finetune run.pth');
+  });
+
+  it('N GPUs: per-GPU batch B/N keeps the effective batch and lr; a batch N does not divide changes both, with a note', () => {
+    const s = { ...defaultSettings(), batchSize: 16, blr: 1.5e-4 };
+    const four = pytorchCommand(s, { datasetSize: 320, checkpointFile: 'run.pth', stepsDone: 0, gpus: 4 });
+    expect(four.command).toMatch(/^TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 torchrun --nproc_per_node=4 main_pretrain\.py/);
+    expect(four.command).toContain('--batch_size 4 \\');
+    expect([four.perGpuBatch, four.effBatch, four.lr]).toEqual([4, 16, (1.5e-4 * 16) / 256]);
+    expect(four.arithmetic[1]).toBe(`lr = blr 0.00015 × 16 / 256 = ${((1.5e-4 * 16) / 256).toExponential(4)}`);
+    const three = pytorchCommand(s, { datasetSize: 320, checkpointFile: 'run.pth', stepsDone: 0, gpus: 3 });
+    expect([three.perGpuBatch, three.effBatch]).toEqual([6, 18]);
+    expect(three.notes.join(' ')).toMatch(/3 GPUs do not divide this run's batch 16: each takes 6, so the effective batch is 18/);
+  });
+
+  it("names the weight-decay rule: the maintainers' rule gets a note, the official one none", () => {
+    const maint = pytorchCommand(defaultSettings(), { datasetSize: 16, checkpointFile: 'run.pth', stepsDone: 0 });
+    expect(maint.notes.join(' ')).toMatch(/maintainers' weight-decay rule/);
+    const official = pytorchCommand({ ...defaultSettings(), weightDecayRule: 'official' }, { datasetSize: 16, checkpointFile: 'run.pth', stepsDone: 0 });
+    expect(official.notes.join(' ')).not.toMatch(/weight-decay rule/);
   });
 
   it('notes every difference the official script cannot express', () => {
@@ -106,7 +128,7 @@ describe('pytorchCommand', () => {
   });
 
   it('a run without GRN says the official model always has it (and no word on GRN statistics)', () => {
-    const c = pytorchCommand({ ...defaultSettings(), grn: false }, { datasetSize: 16, checkpointFile: 'run.pth', stepsDone: 0 });
+    const c = pytorchCommand({ ...defaultSettings(), grn: false, weightDecayRule: 'official' }, { datasetSize: 16, checkpointFile: 'run.pth', stepsDone: 0 });
     expect(c.notes.filter((n) => /GRN/.test(n))).toEqual([
       'This run has no GRN (V1-style blocks); the official FCMAE model always has GRN: remove the GRN layers from models/convnextv2_sparse.py and models/convnextv2.py to match.',
     ]);

@@ -80,4 +80,16 @@ describe('conversions', () => {
     const atto = runConfigFromCheckpoint(tiny(), { ...stored, config: modelConfig('atto') });
     expect([atto.depths, atto.dims, atto.decoderDim, atto.grn]).toEqual([[2, 2, 6, 2], [40, 80, 160, 320], 512, true]);
   });
+
+  it('the weight-decay rule goes to the AdamW settings and back; a file without AdamW state keeps the current rule', () => {
+    const c: RunConfig = { ...tiny(), weightDecayRule: 'official' };
+    expect(adamwOf(c).decayRule).toBe('official');
+    expect(adamwOf(tiny())).not.toHaveProperty('decayRule');
+    const stored = { config: modelOf(c), options: stepOptionsOf(c), training: trainingSettingsOf(c) };
+    expect(runConfigFromCheckpoint(tiny(), { ...stored, adamwSettings: adamwOf(c) })).toEqual(c);
+    expect(runConfigFromCheckpoint(tiny(), { ...stored, adamwSettings: adamwOf(tiny()) }).weightDecayRule).toBe('maintainers');
+    expect(runConfigFromCheckpoint(c, { ...stored, adamwSettings: null }).weightDecayRule).toBe('official');
+    expect(() => validateRunConfig({ ...c, weightDecayRule: 'sometimes' as never })).toThrow(/weightDecayRule/);
+    expect(classifyChange(tiny(), c).level).toBe('rebuild');
+  });
 });

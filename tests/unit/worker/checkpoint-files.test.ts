@@ -99,3 +99,33 @@ describe('worker checkpoint files', () => {
     expect((caught as Error).message).toMatch(/^other\.safetensors: /);
   });
 });
+
+describe('worker checkpoint files: the official trainer', () => {
+  it("a dropped official training checkpoint gives its settings, weights, moments and step, and says what was not taken", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { FIXTURE_DIR } = await import('../../helpers/fixtures.ts');
+    const bytes = new Uint8Array(readFileSync(join(FIXTURE_DIR, 'io/official-pretrain/official-train.pth')));
+    const file = openCheckpointForRun(bytes, 'official-train.pth', defaultRunConfig());
+    expect(file.step).toBe(4);
+    expect(file.next).toMatchObject({ depths: [1, 1, 1, 1], dims: [8, 16, 24, 32], decoderDim: 8, inputSize: 64, batchSize: 2, maskRatio: 0.5, grnMode: 'batch', weightDecayRule: 'official', totalSteps: 10, warmupSteps: 2 });
+    const s = file.state(null);
+    expect(s.m).not.toBeNull();
+    expect(s.m!.some((x) => x !== 0)).toBe(true);
+    expect(file.lines.join('\n')).toMatch(/official FCMAE training checkpoint/);
+    expect(file.lines.join('\n')).toMatch(/not taken: data order/);
+  });
+
+  it('official-pretrain: the run saved for main_pretrain.py reads back with the same weights, moments and step', () => {
+    const official: RunConfig = { ...run, weightDecayRule: 'official', gelu: 'erf', grnMode: 'batch' };
+    const saved = encodeCheckpoint('official-pretrain', { built: official, current: official, state, data });
+    expect(saved.fileName).toBe('fcmae-checkpoint.pth');
+    const file = openCheckpointForRun(saved.bytes, saved.fileName, defaultRunConfig());
+    expect(file.step).toBe(7);
+    expect(file.next.weightDecayRule).toBe('official');
+    const back = file.state(null);
+    expect(differences(back.params, state.params)).toEqual([]);
+    expect(differences(back.m!, state.m)).toEqual([]);
+    expect(differences(back.v!, state.v)).toEqual([]);
+  });
+});
