@@ -90,6 +90,7 @@ export function officialCommandLines(c: OfficialCommandInput): OfficialCommands 
   else if (options.grnMode === 'per-sample') notes.push('GRN statistics here are per sample; the official sparse GRN pools them over the whole batch.');
   if (options.gelu === 'tanh') notes.push('This run uses the tanh GELU approximation; the official model uses the exact (erf) GELU.');
   if (options.denseEncoder) notes.push('This run is the dense-encoder ablation; the official encoder is always sparse.');
+  if (options.freezeEncoder) notes.push('This run is a decoder warm-up (encoder frozen); main_pretrain.py has no such switch and trains the encoder too: set requires_grad=False on model.encoder after it is built to keep it frozen.');
   if ((c.adamw?.decayRule ?? 'maintainers') !== 'official') {
     notes.push("This run used the maintainers' weight-decay rule; main_pretrain.py decays GRN gamma/beta and the mask token (its timm add_weight_decay), so from the resume on they are decayed.");
   }

@@ -26,7 +26,7 @@ export function pytorchCommand(s: Settings, ctx: CommandContext): PytorchCommand
   const config = customConfig([...s.depths], [...s.dims], s.decoderDim, s.decoderDepth, s.grn);
   const lines = officialCommandLines({
     config,
-    options: { grnMode: s.grnMode, gelu: s.gelu, normPix: s.normPix, denseEncoder: s.denseEncoder },
+    options: { grnMode: s.grnMode, gelu: s.gelu, normPix: s.normPix, denseEncoder: s.denseEncoder, freezeEncoder: s.freezeEncoder },
     training: { inputSize: s.inputSize, batchSize: s.batchSize, maskRatio: s.maskRatio, blr: s.blr, warmupSteps: s.warmupSteps, totalSteps: s.totalSteps, seed: s.seed },
     adamw: { weightDecay: s.weightDecay, decayRule: s.weightDecayRule },
     stepsDone: ctx.stepsDone,

@@ -114,7 +114,7 @@ describe('pytorchCommand', () => {
 
   it('notes every difference the official script cannot express', () => {
     let s = applySetting(defaultSettings(), 'depths', [1, 1, 1, 1]);
-    s = { ...s, normPix: false, gelu: 'tanh', denseEncoder: true, grnMode: 'per-sample' };
+    s = { ...s, normPix: false, gelu: 'tanh', denseEncoder: true, grnMode: 'per-sample', freezeEncoder: true };
     const c = pytorchCommand(s, { datasetSize: 16, checkpointFile: "my run's.pth", stepsDone: 0 });
     expect(c.command).toContain('--model convnextv2_custom');
     expect(c.command).not.toContain('--norm_pix_loss');
@@ -125,6 +125,8 @@ describe('pytorchCommand', () => {
     expect(joined).toMatch(/GRN statistics here are per sample/);
     expect(joined).toMatch(/tanh GELU/);
     expect(joined).toMatch(/dense-encoder ablation/);
+    expect(joined).toMatch(/decoder warm-up \(encoder frozen\)/);
+    expect(pytorchCommand(defaultSettings(), { datasetSize: 16, checkpointFile: 'a.pth', stepsDone: 0 }).notes.join('\n')).not.toMatch(/decoder warm-up/);
   });
 
   it('a run without GRN says the official model always has it (and no word on GRN statistics)', () => {
