@@ -66,7 +66,7 @@ export function differingSettings(runs: readonly RunRecord[]): (keyof Settings)[
   // runs stored before the GRN option had GRN
   const settings = runs.map((r) => ({ ...r.settings, grn: (r.settings.grn as boolean | undefined) ?? true }));
   const keys = Object.keys(settings[0]!) as (keyof Settings)[];
-  const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps']);
+  const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps', 'sweepAxis', 'sweepValues', 'sweepEval', 'knnEvery', 'evalSubset', 'evalData']);
   return keys.filter((k) => !viewOnly.has(k) && settings.some((s) => JSON.stringify(s[k]) !== JSON.stringify(settings[0]![k])));
 }
 

@@ -39,7 +39,7 @@ export const SNAPSHOT_INTERVAL_MS = 3000;
 const CONFIG_DEBOUNCE_MS = 150;
 
 /** Settings the worker does not take: changing them must not touch the run. */
-const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps'];
+const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps', 'sweepAxis', 'sweepValues', 'sweepEval', 'knnEvery', 'evalSubset', 'evalData'];
 
 export function runStatusOf(state: WorkerStatus['state']): RunStatus {
   switch (state) {
