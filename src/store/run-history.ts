@@ -1,6 +1,7 @@
 // Finished runs (single runs and each run of a sweep): what the experiments table lists and
 // compares, their exports (CSV in long format, JSON), and their persistence in IndexedDB so
 // the history survives reloads. Export functions are pure; the IndexedDB part needs a browser.
+import type { RunEvaluation } from './run-evaluation.ts';
 import type { Settings } from './settings.ts';
 
 export interface RunCurves {
@@ -28,6 +29,8 @@ export interface RunRecord {
   curves: RunCurves;
   /** Final reconstructions of the evaluation images at a common mask ratio (PNG). */
   reconstruction?: { maskRatio: number; maskSeed: number; png: Blob };
+  /** What the run's encoder measured (probes, fine-tune, collapse, kNN tracking); absent in runs stored before it. */
+  evaluation?: RunEvaluation;
 }
 
 export class RunHistoryError extends Error {
