@@ -402,6 +402,8 @@ export class EngineBridge {
     s.setDataLoading(message);
     try {
       s.setDataset(await load(abort.signal));
+      // tracking measures the data set's classes when it has them (evaluationDataOf)
+      if (s.settings.knnEvery > 0) void this.syncKnnTracking();
       await this.reconstructView();
     } catch (e) {
       if (!isCancelled(e)) s.setDataError(messageOf(e));
