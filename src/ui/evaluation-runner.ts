@@ -90,7 +90,13 @@ export class EvaluationRunner {
    * The end of a sweep run: the chosen accuracy measurement (probes on the settings' evaluation
    * subset) and the collapse curve. Throws (a cancel included) so the sweep stops.
    */
-  async forSweep(kind: Exclude<SweepEvaluation, 'none'>, signal: AbortSignal): Promise<void> {
+  async forSweep(kind: Exclude<SweepEvaluation, 'none'>, sweepSignal: AbortSignal): Promise<void> {
+    // the panel's Cancel stops it too (and with it the sweep)
+    const abort = new AbortController();
+    const forward = () => abort.abort();
+    sweepSignal.addEventListener('abort', forward, { once: true });
+    this.abort = abort;
+    const signal = abort.signal;
     try {
       const subset = this.state.settings.evalSubset;
       await this.measure(kind, signal, { maxImages: subset });
@@ -99,6 +105,9 @@ export class EvaluationRunner {
     } catch (e) {
       this.state.endEvaluation(isCancelled(e) ? 'cancelled' : 'failed', isCancelled(e) ? undefined : { message: messageOf(e), suggestion: '' });
       throw e;
+    } finally {
+      sweepSignal.removeEventListener('abort', forward);
+      if (this.abort === abort) this.abort = null;
     }
   }
 
