@@ -13,37 +13,14 @@ import { download, NumberField, Panel } from './controls.tsx';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { LiveChart } from './LiveChart.tsx';
 import { AccuracyVerdictLine, RunTable } from './RunTable.tsx';
-import { SweepSetup } from './SweepSetup.tsx';
+import { NumberListField, SweepSetup } from './SweepSetup.tsx';
 
 const PALETTE = ['#2456c9', '#d1495b', '#2e8b57', '#b5651d', '#7b3fb3', '#0f8b8d', '#c9a227', '#555'];
 
 function SweepRatiosField() {
-  const ratios = useAppStore((s) => s.settings.sweepRatios);
   const inputSize = useAppStore((s) => s.settings.inputSize);
-  const setSetting = useAppStore((s) => s.setSetting);
-  const error = useAppStore((s) => s.settingErrors.sweepRatios);
-  const [text, setText] = useState(ratios.join(', '));
-  useEffect(() => setText(ratios.join(', ')), [ratios]);
-  const commit = () => {
-    const top = maxMaskRatio(inputSize);
-    const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
-    if (parts.some((r) => r > top)) {
-      useAppStore.setState((s) => ({ settingErrors: { ...s.settingErrors, sweepRatios: `ratios above ${top} leave no visible patch at ${inputSize} px` } }));
-      return;
-    }
-    setSetting('sweepRatios', parts);
-  };
-  return (
-    <div className="field">
-      <label htmlFor="sweep-ratios">Mask ratios to compare</label>
-      <input id="sweep-ratios" type="text" value={text} onChange={(e) => setText(e.target.value)} onBlur={commit} onKeyDown={(e) => e.key === 'Enter' && commit()} aria-describedby="sweep-ratios-err" />
-      {error && (
-        <span id="sweep-ratios-err" className="field-error" role="alert">
-          {error}
-        </span>
-      )}
-    </div>
-  );
+  const top = maxMaskRatio(inputSize);
+  return <NumberListField id="sweep-ratios" setting="sweepRatios" label="Mask ratios to compare" check={(parts) => (parts.some((r) => r > top) ? `ratios above ${top} leave no visible patch at ${inputSize} px` : null)} />;
 }
 
 function OverlayChart({ runs }: { runs: RunRecord[] }) {

@@ -15,26 +15,38 @@ const EVALUATION_OPTIONS: readonly { value: SweepEvaluation; label: string }[] =
   { value: 'none', label: 'None (loss only)' },
 ];
 
-function SweepValuesField() {
-  const values = useAppStore((s) => s.settings.sweepValues);
-  const axis = useAppStore((s) => s.settings.sweepAxis);
+/** A comma-separated list of numbers bound to one setting; `check` refuses a list before the setting's own validation. */
+export function NumberListField({ id, setting, label, check }: { id: string; setting: 'sweepRatios' | 'sweepValues'; label: string; check?: (values: number[]) => string | null }) {
+  const values = useAppStore((s) => s.settings[setting]);
   const setSetting = useAppStore((s) => s.setSetting);
-  const error = useAppStore((s) => s.settingErrors.sweepValues);
+  const error = useAppStore((s) => s.settingErrors[setting]);
   const [text, setText] = useState(values.join(', '));
   useEffect(() => setText(values.join(', ')), [values]);
-  const commit = () => setSetting('sweepValues', text.split(/[\s,]+/).filter(Boolean).map(Number));
-  const label = axis === 'decoderDepth' ? 'Decoder depths to compare' : 'Decoder widths to compare';
+  const commit = () => {
+    const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
+    const problem = check?.(parts) ?? null;
+    if (problem) {
+      useAppStore.setState((s) => ({ settingErrors: { ...s.settingErrors, [setting]: problem } }));
+      return;
+    }
+    setSetting(setting, parts);
+  };
   return (
     <div className="field">
-      <label htmlFor="sweep-values">{label}</label>
-      <input id="sweep-values" type="text" value={text} onChange={(e) => setText(e.target.value)} onBlur={commit} onKeyDown={(e) => e.key === 'Enter' && commit()} aria-describedby="sweep-values-err" />
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type="text" value={text} onChange={(e) => setText(e.target.value)} onBlur={commit} onKeyDown={(e) => e.key === 'Enter' && commit()} aria-describedby={`${id}-err`} />
       {error && (
-        <span id="sweep-values-err" className="field-error" role="alert">
+        <span id={`${id}-err`} className="field-error" role="alert">
           {error}
         </span>
       )}
     </div>
   );
+}
+
+function SweepValuesField() {
+  const axis = useAppStore((s) => s.settings.sweepAxis);
+  return <NumberListField id="sweep-values" setting="sweepValues" label={axis === 'decoderDepth' ? 'Decoder depths to compare' : 'Decoder widths to compare'} />;
 }
 
 /** Sets the preset's sweep; mask ratios above what the input size allows are lowered (and merged). */
