@@ -14,6 +14,7 @@ import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { LiveChart } from './LiveChart.tsx';
 import { AccuracyVerdictLine, RunTable } from './RunTable.tsx';
 import { NumberListField, SweepSetup } from './SweepSetup.tsx';
+import { CollapseOverlay } from './CollapseOverlay.tsx';
 
 const PALETTE = ['#2456c9', '#d1495b', '#2e8b57', '#b5651d', '#7b3fb3', '#0f8b8d', '#c9a227', '#555'];
 
@@ -130,6 +131,7 @@ export function ExperimentsPanel() {
           <OverlayChart runs={compared} />
           {differing.length > 0 && <p className="hint">They differ in: {differing.join(', ')}.</p>}
           <AccuracyVerdictLine runs={compared} />
+          <CollapseOverlay runs={compared} palette={PALETTE} />
           <div className="run-recons" data-testid="run-recons">
             {compared.map((r, i) => (
               <RunReconstruction key={r.id} run={r} color={PALETTE[i % PALETTE.length]!} />

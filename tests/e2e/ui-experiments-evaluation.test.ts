@@ -4,7 +4,7 @@
 // DataTransfer holds no directory entries; both paths build the same listing), pretraining with
 // "track kNN every 2 steps" draws the kNN curve beside the loss, the kNN probe shows its top-1,
 // feature collapse draws its chart, a two-ratio sweep judged by kNN fills the run table's
-// accuracy and collapse columns and states a verdict, sorting works, and the stored results come
+// accuracy and collapse columns, states a verdict and overlays the runs' collapse curves, sorting works, and the stored results come
 // back after a reload (IndexedDB). Screenshots go to test-results/ui-experiments-evaluation/.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,8 @@ describe('experiments judged by the encoder', () => {
     const collapse = await table.getByTestId('run-collapse').allTextContents();
     expect(collapse.filter((c) => /^0\.\d{3} \(0\.\d{3}\)$/.test(c))).toHaveLength(2);
     expect(await text('accuracy-verdict')).toMatch(/^(mask 0\.(25|5) won on kNN top-1: .* more than one standard error|No clear winner on kNN top-1: .* within one standard error) \(\d+\.\d pp at 3 validation images\)/);
+    // the compared runs' collapse curves overlaid: the x series, two runs, random init
+    expect(await page.getByTestId('collapse-overlay-chart').locator('.u-legend .u-series').count()).toBe(4);
     // sorting by accuracy puts the measured runs first, best first
     await page.getByTestId('sort-accuracy').click();
     expect(await table.locator('th[aria-sort="descending"]').count()).toBe(1);
