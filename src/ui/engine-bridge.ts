@@ -11,6 +11,9 @@
 // - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
 // - Evaluations (probes, fine-tuning, feature collapse) run one at a time; the worker pauses
 //   pretraining for them and resumes it afterwards, so the page only shows their progress.
+// - kNN tracking is the worker's (it pauses its own loop at the tracked steps): the page sends
+//   the settings (setKnnTracking) when they change and when a data set loads, and draws the
+//   'knn-track' events. A sweep run ends with its chosen evaluation (evaluation-runner.ts).
 import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
 import { RunHistoryDb, type RunRecord } from '../store/run-history.ts';
 import type { LiveMetrics } from '../store/live-metrics.ts';

@@ -3,7 +3,8 @@
 // on the run's current encoder or on a random one of
 // the same architecture. A thin driver over src/train/finetune-run.ts and classify-all.ts (what
 // the CLI's `finetune` and `embed` run too): it finds the labelled images, pauses pretraining,
-// and reports progress as 'evaluation' events.
+// and reports progress as 'evaluation' events. kNN tracking (trackKnn) runs the same probe at the
+// training loop's pause points, where the loop has already drained: it must not pause again.
 import { balancedSubset, LabelledBatches, stratifiedSplit } from '../data/labelled-batches.ts';
 import { makeEvalBatch } from '../data/augment.ts';
 import { parseDemoManifest, unpackFashion } from '../data/demo.ts';
