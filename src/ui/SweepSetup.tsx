@@ -60,8 +60,20 @@ export function applyAblationPreset(p: AblationPreset): void {
   for (const [k, v] of Object.entries(patch)) st.setSetting(k as keyof Settings, v as never);
 }
 
+function sweepEvalHint(s: Settings, finetuneSteps: number): string {
+  switch (s.sweepEval) {
+    case 'none':
+      return 'the loss cannot rank settings: it rises with the mask ratio whatever was learned';
+    case 'finetune':
+      return `${finetuneSteps} fine-tuning steps of the encoder and of a random init on all labelled images, then feature collapse`;
+    default:
+      return `on ${s.evalSubset} images of the evaluation subset, beside a random init, then feature collapse`;
+  }
+}
+
 export function SweepSetup({ ratiosField, disabled }: { ratiosField: React.ReactNode; disabled: boolean }) {
   const settings = useAppStore((s) => s.settings);
+  const finetuneSteps = useAppStore((s) => s.evaluationSettings.finetune.totalSteps);
   const setSetting = useAppStore((s) => s.setSetting);
   const preset = matchingAblationPreset(settings);
   const chooseAxis = (axis: SweepAxis) => {
@@ -95,7 +107,7 @@ export function SweepSetup({ ratiosField, disabled }: { ratiosField: React.React
           options={EVALUATION_OPTIONS}
           onChange={(v) => setSetting('sweepEval', v)}
           disabled={disabled}
-          hint={settings.sweepEval === 'none' ? 'the loss cannot rank settings: it rises with the mask ratio whatever was learned' : `then feature collapse; probes use ${settings.evalSubset} images of the evaluation subset`}
+          hint={sweepEvalHint(settings, finetuneSteps)}
         />
       </div>
       <p className="hint" data-testid="sweep-plan">
