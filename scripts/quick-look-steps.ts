@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { debiasedEma } from '../src/store/series.ts';
+import { debiasedEma, stepsToFall } from '../src/store/series.ts';
 import { PAPER_BLR, QUICK_LOOK_BLR, QUICK_LOOK_WARMUP } from '../src/store/training-presets.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,14 +26,6 @@ const blrs = values.blr.split(',').map(Number);
 const MODEL = ['--depths', '1,1,2,1', '--dims', '16,32,64,128', '--decoder-dim', '64', '--decoder-depth', '1', '--input-size', '64', '--batch-size', '16', '--mask-ratio', '0.6', '--seed', '0'];
 const FALLS = [0.05, 0.1, 0.2];
 const log = (s: string) => process.stderr.write(s + '\n');
-
-/** The first step (1-based) at which the smoothed loss is `fall` below the first step's loss, or null. */
-export function stepsToFall(losses: readonly number[], fall: number, smoothing = 0.9): number | null {
-  const smooth = debiasedEma(losses, smoothing);
-  const target = losses[0]! * (1 - fall);
-  const i = smooth.findIndex((v) => v <= target);
-  return i < 0 ? null : i + 1;
-}
 
 function train(blr: number, out: string): number[] {
   // the old page default warmed up 50 steps; Quick look 20
@@ -66,9 +58,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${(e as Error).message}\n`);
-    process.exit(1);
-  });
-}
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+});
