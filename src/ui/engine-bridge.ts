@@ -84,6 +84,7 @@ export class EngineBridge {
   private lastStatus: WorkerStatus | null = null;
   private unsubscribeStore: (() => void) | null = null;
   private readonly evaluations: EvaluationRunner;
+  private readonly unsubscribeTracking: () => void;
 
   constructor(
     readonly client: EngineClient,
@@ -91,6 +92,15 @@ export class EngineBridge {
     private readonly live: LiveMetrics,
   ) {
     this.evaluations = new EvaluationRunner(client, store);
+    // kNN tracking follows its settings and the data set (whose class folders it measures when
+    // there are two or more); the first data set loads before any run can start
+    let trackingKey = '';
+    this.unsubscribeTracking = store.subscribe((s) => {
+      const key = JSON.stringify([s.settings.knnEvery, s.settings.evalSubset, evaluationDataOf(store)]);
+      if (key === trackingKey) return;
+      trackingKey = key;
+      void this.syncKnnTracking();
+    });
   }
 
   private get state() {
@@ -113,12 +123,12 @@ export class EngineBridge {
     });
     // the page's settings (from the URL) before anything builds a model, then the demo set
     await this.applySettingsNow();
-    await this.syncKnnTracking();
     await this.loadDemo(); // reconstructs once loaded
   }
 
   dispose(): void {
     this.unsubscribeStore?.();
+    this.unsubscribeTracking();
     this.stopSnapshots();
   }
 
@@ -213,7 +223,6 @@ export class EngineBridge {
     if (changed.some((k) => !VIEW_KEYS.includes(k))) this.scheduleConfig();
     if (changed.includes('viewMaskRatio') || changed.includes('viewMaskSeed')) void this.reconstructView();
     if (changed.includes('totalSteps')) this.state.setTotalSteps(after.totalSteps);
-    if (changed.some((k) => k === 'knnEvery' || k === 'evalSubset' || k === 'evalData')) void this.syncKnnTracking();
   }
 
   private scheduleConfig(): void {
@@ -405,8 +414,6 @@ export class EngineBridge {
     s.setDataLoading(message);
     try {
       s.setDataset(await load(abort.signal));
-      // tracking measures the data set's classes when it has them (evaluationDataOf)
-      if (s.settings.knnEvery > 0) void this.syncKnnTracking();
       await this.reconstructView();
     } catch (e) {
       if (!isCancelled(e)) s.setDataError(messageOf(e));
