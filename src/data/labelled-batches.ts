@@ -45,6 +45,28 @@ export function stratifiedSplit(labels: ArrayLike<number>, valFraction: number, 
   return { train: train.sort((a, b) => a - b), val: val.sort((a, b) => a - b) };
 }
 
+/**
+ * At most `max` image indices, as even across classes as the classes allow (round robin over the
+ * classes in index order, each class's images in index order), sorted: a small evaluation subset
+ * that keeps every class (kNN tracking during pretraining). All of them when max ≥ the count.
+ */
+export function balancedSubset(labels: ArrayLike<number>, max: number): number[] {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`subset size ${max} must be an integer ≥ 1`);
+  if (max >= labels.length) return Array.from({ length: labels.length }, (_, i) => i);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const list = byClass.get(labels[i]!);
+    if (list) list.push(i);
+    else byClass.set(labels[i]!, [i]);
+  }
+  const queues = [...byClass.keys()].sort((a, b) => a - b).map((y) => byClass.get(y)!);
+  const out: number[] = [];
+  for (let round = 0; out.length < max; round++) {
+    for (const q of queues) if (round < q.length && out.length < max) out.push(q[round]!);
+  }
+  return out.sort((a, b) => a - b);
+}
+
 export interface LabelledBatch {
   step: number;
   images: Float32Array; // (N, 3, S, S)

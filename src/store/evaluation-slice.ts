@@ -3,7 +3,7 @@
 // step it measured, and the one evaluation in progress (its progress from the worker's
 // 'evaluation' events, or why the last one stopped). A cancel or a failure keeps the results.
 import type { StateCreator } from 'zustand';
-import type { CollapseResultView, EvaluationProgressEvent, FineTuneResult, LabelledSource, ProbeResult } from '../worker/protocol.ts';
+import type { CollapseResultView, EvaluationProgressEvent, FineTuneResult, KnnTrackEvent, LabelledSource, ProbeResult } from '../worker/protocol.ts';
 
 export interface EvaluationSettings {
   /** Fine-tuning overrides of the worker's 'small-data' preset (input size: the run's). */
@@ -23,6 +23,8 @@ export type EvaluationStatus = 'idle' | 'running' | 'finished' | 'cancelled' | '
 
 interface ResultBase {
   id: number;
+  /** The worker run measured (results are stored with that run in the history). */
+  runId?: number;
   /** The pretraining step of the encoder measured. */
   pretrainStep: number;
   data: LabelledSource;
@@ -44,13 +46,28 @@ export interface EvaluationRun {
   error: { message: string; suggestion: string } | null;
 }
 
+/** kNN tracking of the run in progress: one point per tracked step (worker 'knn-track' events). */
+export interface KnnTrackState {
+  runId: number;
+  step: number[];
+  top1: number[];
+  baselineTop1: number | null;
+  valCount: number;
+  /** Why tracking stopped (the run went on). */
+  error: string | null;
+}
+
+export const EMPTY_KNN_TRACK: KnnTrackState = { runId: 0, step: [], top1: [], baselineTop1: null, valCount: 0, error: null };
+
 export interface EvaluationSlice {
-  evaluationData: LabelledSource;
+  knnTrack: KnnTrackState;
+  /** A tracking point (or failure); a point of another run starts a new curve, an older step than the last cuts the curve there. */
+  addKnnTrack(event: KnnTrackEvent): void;
+  clearKnnTrack(runId: number): void;
   evaluation: EvaluationRun;
   evaluationResults: EvaluationResult[];
   evaluationSettings: EvaluationSettings;
   setEvaluationSettings(settings: EvaluationSettings): void;
-  setEvaluationData(data: LabelledSource): void;
   beginEvaluation(kind: EvaluationKind, label: string): void;
   setEvaluationLabel(label: string): void;
   setEvaluationProgress(progress: EvaluationProgressEvent): void;
@@ -66,15 +83,28 @@ let nextResultId = 1;
 export const newEvaluationResultId = (): number => nextResultId++;
 
 export const createEvaluationSlice: StateCreator<EvaluationSlice, [], [], EvaluationSlice> = (set, get) => ({
-  evaluationData: 'fashion-demo',
+  knnTrack: EMPTY_KNN_TRACK,
+  addKnnTrack(e) {
+    const t = get().knnTrack;
+    if (e.runId < t.runId) return;
+    const base = e.runId === t.runId ? t : { ...EMPTY_KNN_TRACK, runId: e.runId };
+    if ('error' in e) {
+      set({ knnTrack: { ...base, error: `kNN tracking stopped at step ${e.step}: ${e.error}` } });
+      return;
+    }
+    // a run restored to an earlier step (a failure, a reload) tracks again from there
+    const keep = base.step.findIndex((s) => s >= e.step);
+    const cut = keep < 0 ? base.step.length : keep;
+    set({ knnTrack: { runId: e.runId, step: [...base.step.slice(0, cut), e.step], top1: [...base.top1.slice(0, cut), e.top1], baselineTop1: e.baselineTop1 ?? base.baselineTop1, valCount: e.valCount, error: null } });
+  },
+  clearKnnTrack(runId) {
+    set({ knnTrack: { ...EMPTY_KNN_TRACK, runId } });
+  },
   evaluation: IDLE_EVALUATION,
   evaluationResults: [],
   evaluationSettings: DEFAULT_EVALUATION_SETTINGS,
   setEvaluationSettings(evaluationSettings) {
     set({ evaluationSettings });
-  },
-  setEvaluationData(evaluationData) {
-    set({ evaluationData });
   },
   beginEvaluation(kind, label) {
     set({ evaluation: { status: 'running', kind, label, progress: null, error: null } });

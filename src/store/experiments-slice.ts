@@ -2,13 +2,21 @@
 // run-history.ts), with the runs chosen for comparison.
 import type { StateCreator } from 'zustand';
 import type { RunRecord } from './run-history.ts';
+import type { SweepEvaluation } from './settings.ts';
 
 export type SweepStatus = 'idle' | 'running' | 'finished' | 'cancelled' | 'failed';
 
 export interface SweepState {
   status: SweepStatus;
   sweepId: string | null;
+  /** The mask ratio of each run (the sweep may vary another setting). */
   ratios: number[];
+  /** Each run's name ("mask 0.6", "GRN off"). */
+  names: string[];
+  /** The measurement that ends each run. */
+  evaluation: SweepEvaluation;
+  /** Of the run in progress. */
+  phase: 'training' | 'evaluating';
   steps: number;
   /** Index of the run in progress (or the last one finished). */
   index: number;
@@ -34,7 +42,7 @@ export interface ExperimentsSlice {
   setHistoryError(message: string | null): void;
 }
 
-export const IDLE_SWEEP: SweepState = { status: 'idle', sweepId: null, ratios: [], steps: 0, index: 0, runIds: [], error: null, evalMaskRatio: 0.6 };
+export const IDLE_SWEEP: SweepState = { status: 'idle', sweepId: null, ratios: [], names: [], evaluation: 'none', phase: 'training', steps: 0, index: 0, runIds: [], error: null, evalMaskRatio: 0.6 };
 
 export const createExperimentsSlice: StateCreator<ExperimentsSlice, [], [], ExperimentsSlice> = (set, get) => ({
   sweep: IDLE_SWEEP,

@@ -1,6 +1,7 @@
 // Finished runs (single runs and each run of a sweep): what the experiments table lists and
 // compares, their exports (CSV in long format, JSON), and their persistence in IndexedDB so
 // the history survives reloads. Export functions are pure; the IndexedDB part needs a browser.
+import type { RunEvaluation } from './run-evaluation.ts';
 import type { Settings } from './settings.ts';
 
 export interface RunCurves {
@@ -28,6 +29,8 @@ export interface RunRecord {
   curves: RunCurves;
   /** Final reconstructions of the evaluation images at a common mask ratio (PNG). */
   reconstruction?: { maskRatio: number; maskSeed: number; png: Blob };
+  /** What the run's encoder measured (probes, fine-tune, collapse, kNN tracking); absent in runs stored before it. */
+  evaluation?: RunEvaluation;
 }
 
 export class RunHistoryError extends Error {
@@ -66,7 +69,7 @@ export function differingSettings(runs: readonly RunRecord[]): (keyof Settings)[
   // runs stored before the GRN option had GRN
   const settings = runs.map((r) => ({ ...r.settings, grn: (r.settings.grn as boolean | undefined) ?? true }));
   const keys = Object.keys(settings[0]!) as (keyof Settings)[];
-  const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps']);
+  const viewOnly = new Set<keyof Settings>(['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps', 'sweepAxis', 'sweepValues', 'sweepEval', 'knnEvery', 'evalSubset', 'evalData']);
   return keys.filter((k) => !viewOnly.has(k) && settings.some((s) => JSON.stringify(s[k]) !== JSON.stringify(settings[0]![k])));
 }
 

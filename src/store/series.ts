@@ -141,6 +141,19 @@ export function debiasedEma(values: ArrayLike<number>, smoothing: number, out: F
   return out;
 }
 
+/**
+ * The first step (1-based index into `losses`) at which the debiased EMA of the loss is `fall`
+ * (a fraction) below the first loss, or null if it never gets there: how soon a run visibly
+ * learns (scripts/quick-look-steps.ts, README "Defaults that visibly learn").
+ */
+export function stepsToFall(losses: ArrayLike<number>, fall: number, smoothing = 0.9): number | null {
+  if (losses.length === 0) return null;
+  const smooth = debiasedEma(losses, smoothing);
+  const target = losses[0]! * (1 - fall);
+  const i = smooth.findIndex((v) => v <= target);
+  return i < 0 ? null : i + 1;
+}
+
 interface EmaState {
   last: number;
   /** Product of the weights so far: the debiasing divisor is 1 − this. */

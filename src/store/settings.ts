@@ -11,6 +11,8 @@ import { WEIGHT_DECAY_RULES, type WeightDecayRule } from '../ops/adamw.ts';
 import { keptCount, largestMaskRatio } from '../train/masking.ts';
 import { effectiveLr } from '../train/lr-schedule.ts';
 import { defaultRunConfig, type RunConfig } from '../train/run-config.ts';
+import type { LabelledSource } from '../worker/evaluation-protocol.ts';
+import { QUICK_LOOK_BLR, QUICK_LOOK_WARMUP } from './training-presets.ts';
 
 export type SizeChoice = SizeName | 'custom';
 
@@ -57,7 +59,25 @@ export interface Settings {
   /** Mask ratios of the sweep experiment. */
   sweepRatios: number[];
   sweepSteps: number;
+  // ---- evaluation (evaluation-spec; page-side, never sent as run configuration)
+  /** Which setting the sweep varies (mask ratios: `sweepRatios`; decoder depth / width: `sweepValues`; GRN and the dense encoder: on and off). */
+  sweepAxis: SweepAxis;
+  /** Decoder depths or widths a decoder sweep runs. */
+  sweepValues: number[];
+  /** The measurement that ends each sweep run. */
+  sweepEval: SweepEvaluation;
+  /** Probe with kNN after every this many pretraining steps (0: off). */
+  knnEvery: number;
+  /** Labelled images of tracking and sweep probes (a class-balanced subset; keeps them cheap). */
+  evalSubset: number;
+  /** Labelled images: the demo set or the loaded data set's class folders. */
+  evalData: LabelledSource;
 }
+
+export type SweepAxis = 'maskRatio' | 'grn' | 'denseEncoder' | 'decoderDepth' | 'decoderDim';
+export const SWEEP_AXES: readonly SweepAxis[] = ['maskRatio', 'grn', 'denseEncoder', 'decoderDepth', 'decoderDim'];
+export type SweepEvaluation = 'none' | 'knn' | 'linear' | 'finetune';
+export const SWEEP_EVALUATIONS: readonly SweepEvaluation[] = ['none', 'knn', 'linear', 'finetune'];
 
 /** The settings that are run-configuration fields, under the same names (the rest are the page's own). */
 export const RUN_SETTING_KEYS = [
@@ -83,10 +103,19 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   logScale: false,
   sweepRatios: [0.2, 0.4, 0.6, 0.8],
   sweepSteps: 200,
+  sweepAxis: 'maskRatio',
+  sweepValues: [1, 2, 4],
+  sweepEval: 'knn',
+  knnEvery: 0,
+  evalSubset: 200,
+  evalData: 'fashion-demo',
+  // the page opens on "Quick look" (training-presets.ts): the recipe's blr learns nothing visible at batch 16
+  blr: QUICK_LOOK_BLR,
+  warmupSteps: QUICK_LOOK_WARMUP,
 } satisfies Settings);
 
 export function defaultSettings(): Settings {
-  return { ...DEFAULT_SETTINGS, depths: [...DEFAULT_SETTINGS.depths], dims: [...DEFAULT_SETTINGS.dims], sweepRatios: [...DEFAULT_SETTINGS.sweepRatios] };
+  return { ...DEFAULT_SETTINGS, depths: [...DEFAULT_SETTINGS.depths], dims: [...DEFAULT_SETTINGS.dims], sweepRatios: [...DEFAULT_SETTINGS.sweepRatios], sweepValues: [...DEFAULT_SETTINGS.sweepValues] };
 }
 
 export type SettingKey = keyof Settings;
@@ -124,6 +153,8 @@ export const LIMITS = {
   seed: { min: 0, max: 2 ** 32 - 1 },
   smoothing: { min: 0, max: 0.999 },
   sweepRuns: { min: 1, max: 12 },
+  knnEvery: { min: 0, max: 1_000_000 },
+  evalSubset: { min: 20, max: 100_000 },
 } as const;
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -228,6 +259,22 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown): Sett
         }
         return [...v];
       }
+      case 'sweepAxis':
+        return oneOf(key, v, [...SWEEP_AXES]);
+      case 'sweepEval':
+        return oneOf(key, v, [...SWEEP_EVALUATIONS]);
+      case 'evalData':
+        return oneOf(key, v, ['fashion-demo', 'dataset'] as LabelledSource[]);
+      case 'knnEvery':
+        return intIn(key, v, LIMITS.knnEvery.min, LIMITS.knnEvery.max);
+      case 'evalSubset':
+        return intIn(key, v, LIMITS.evalSubset.min, LIMITS.evalSubset.max);
+      case 'sweepValues': {
+        if (!Array.isArray(v) || v.length < LIMITS.sweepRuns.min || v.length > LIMITS.sweepRuns.max || !v.every((x) => isInt(x) && x >= 0)) {
+          throw new SettingError(key, v, `needs ${LIMITS.sweepRuns.min}..${LIMITS.sweepRuns.max} whole numbers (decoder depths or widths)`);
+        }
+        return [...v];
+      }
       default: {
         const never: never = key;
         throw new Error(`unknown setting ${String(never)}`);
@@ -267,6 +314,10 @@ export function validateSettings(s: Settings): SettingError[] {
       problems.push(new SettingError('sweepRatios', r, (e as Error).message));
     }
   });
+  if (s.sweepAxis === 'decoderDepth' || s.sweepAxis === 'decoderDim') {
+    const lim = s.sweepAxis === 'decoderDepth' ? LIMITS.decoderDepth : LIMITS.decoderDim;
+    for (const x of s.sweepValues) if (x < lim.min || x > lim.max) problems.push(new SettingError('sweepValues', x, `a ${s.sweepAxis === 'decoderDepth' ? 'decoder depth' : 'decoder width'} must be in ${lim.min}..${lim.max}`));
+  }
   if (s.warmupSteps > s.totalSteps) {
     problems.push(new SettingError('warmupSteps', s.warmupSteps, `exceeds the ${s.totalSteps} total steps (the recipe warms up for 5% of the run)`));
   }

@@ -35,6 +35,12 @@ export const URL_FIELDS: readonly { key: SettingKey; param: string; kind: Kind }
   { key: 'logScale', param: 'log', kind: 'bool' },
   { key: 'sweepRatios', param: 'sweep', kind: 'nums' },
   { key: 'sweepSteps', param: 'sweep_steps', kind: 'int' },
+  { key: 'sweepAxis', param: 'sweep_axis', kind: 'str' },
+  { key: 'sweepValues', param: 'sweep_values', kind: 'ints' },
+  { key: 'sweepEval', param: 'sweep_eval', kind: 'str' },
+  { key: 'knnEvery', param: 'knn_every', kind: 'int' },
+  { key: 'evalSubset', param: 'eval_subset', kind: 'int' },
+  { key: 'evalData', param: 'eval_data', kind: 'str' },
 ];
 
 /** Shortest decimal that reads back as the same double (no 0.30000000000000004 in links). */

@@ -5,6 +5,7 @@ import { useCallback, useEffect } from 'react';
 import type uPlot from 'uplot';
 import { useAppStore } from '../store/store.ts';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
+import { KnnTrackChart } from './KnnTrackChart.tsx';
 import { LiveChart } from './LiveChart.tsx';
 import { Panel, Slider } from './controls.tsx';
 import { liveMetrics } from './live.ts';
@@ -91,6 +92,7 @@ export function CurvesPanel() {
         label={`Training loss over ${step} steps${loss !== null ? `, smoothed loss now ${loss.toFixed(4)}` : ''}`}
         testId="loss-chart"
       />
+      <KnnTrackChart />
       <LiveChart options={paceOptions} getData={paceData} subscribe={subscribe} deps={[paceOptions]} height={150} label="Learning rate and images per second over the steps" testId="pace-chart" />
       <p className="hint">Hover a chart to read values; drag across it to zoom, double-click to reset. The smoothed loss is a debiased exponential moving average (as TensorBoard's).</p>
     </Panel>

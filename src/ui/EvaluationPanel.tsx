@@ -11,7 +11,7 @@ import { useAppStore } from '../store/store.ts';
 import type { FineTuneResult, LabelledSource } from '../worker/protocol.ts';
 import { useBridge } from './bridge-context.ts';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
-import { Panel } from './controls.tsx';
+import { NumberField, Panel } from './controls.tsx';
 import { LiveChart } from './LiveChart.tsx';
 
 const CURRENT_COLOR = '#2456c9';
@@ -51,8 +51,9 @@ export function resultText(r: EvaluationResult): string {
 }
 
 function DataChoice({ disabled }: { disabled: boolean }) {
-  const data = useAppStore((s) => s.evaluationData);
-  const setData = useAppStore((s) => s.setEvaluationData);
+  const data = useAppStore((s) => s.settings.evalData);
+  const setSetting = useAppStore((s) => s.setSetting);
+  const setData = (d: LabelledSource) => setSetting('evalData', d);
   const classes = useAppStore((s) => s.dataset?.classes.length ?? 0);
   const folderOk = classes >= 2;
   const choice = folderOk ? data : 'fashion-demo';
@@ -245,7 +246,6 @@ export function EvaluationPanel() {
   const results = useAppStore((s) => s.evaluationResults);
   const running = useAppStore((s) => s.evaluation.status === 'running');
   const sweepRunning = useAppStore((s) => s.sweep.status === 'running');
-  const data = useAppStore((s) => (s.dataset && s.dataset.classes.length >= 2 ? s.evaluationData : 'fashion-demo'));
   const clear = useAppStore((s) => s.clearEvaluationResults);
   const bridge = useBridge();
   const latest = (kind: EvaluationKind) => results.findLast((r) => r.kind === kind);
@@ -256,11 +256,8 @@ export function EvaluationPanel() {
   const disabled = !bridge || running || sweepRunning;
   const evaluationSettings = useAppStore((s) => s.evaluationSettings);
   const ft = evaluationSettings.finetune;
-  const run = (kind: EvaluationKind) => {
-    // the store keeps the user's choice; a data set without classes falls back to the demo set
-    if (useAppStore.getState().evaluationData !== data) useAppStore.getState().setEvaluationData(data);
-    void bridge?.runEvaluation(kind);
-  };
+  // the settings keep the user's choice; a data set without classes falls back to the demo set (evaluation-runner.ts)
+  const run = (kind: EvaluationKind) => void bridge?.runEvaluation(kind);
   return (
     <Panel title="Evaluation" className="evaluation">
       <p className="hint">
@@ -278,6 +275,10 @@ export function EvaluationPanel() {
         Quick settings: probes on frozen features with 20 % of each class held out (kNN k = 20, T = 0.07; linear probe 100 epochs); fine-tune {ft.totalSteps} steps of {ft.batchSize} images at the run's input size (small-data recipe,
         validated every {ft.evalEvery} steps), then the same from a random init; feature collapse over {evaluationSettings.collapseImages} images. Pretraining pauses while one runs.
       </p>
+      <div className="fields">
+        <NumberField setting="knnEvery" label="Track kNN every N steps" min={0} hint="0: off. Pretraining pauses at those steps for the kNN probe; the curve is drawn beside the loss." />
+        <NumberField setting="evalSubset" label="Evaluation subset (images)" min={20} hint="class-balanced images of kNN tracking and of sweep probes (20 % held out): smaller is quicker, noisier" />
+      </div>
       {sweepRunning && <p className="hint">A sweep is running: evaluate when it has finished.</p>}
       {results.some((r) => r.pretrainStep === 0) && (
         <p className="hint" data-testid="evaluation-step0-note">

@@ -12,36 +12,16 @@ import { useBridge } from './bridge-context.ts';
 import { download, NumberField, Panel } from './controls.tsx';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { LiveChart } from './LiveChart.tsx';
+import { AccuracyVerdictLine, RunTable } from './RunTable.tsx';
+import { NumberListField, SweepSetup } from './SweepSetup.tsx';
+import { CollapseOverlay } from './CollapseOverlay.tsx';
 
 const PALETTE = ['#2456c9', '#d1495b', '#2e8b57', '#b5651d', '#7b3fb3', '#0f8b8d', '#c9a227', '#555'];
 
 function SweepRatiosField() {
-  const ratios = useAppStore((s) => s.settings.sweepRatios);
   const inputSize = useAppStore((s) => s.settings.inputSize);
-  const setSetting = useAppStore((s) => s.setSetting);
-  const error = useAppStore((s) => s.settingErrors.sweepRatios);
-  const [text, setText] = useState(ratios.join(', '));
-  useEffect(() => setText(ratios.join(', ')), [ratios]);
-  const commit = () => {
-    const top = maxMaskRatio(inputSize);
-    const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
-    if (parts.some((r) => r > top)) {
-      useAppStore.setState((s) => ({ settingErrors: { ...s.settingErrors, sweepRatios: `ratios above ${top} leave no visible patch at ${inputSize} px` } }));
-      return;
-    }
-    setSetting('sweepRatios', parts);
-  };
-  return (
-    <div className="field">
-      <label htmlFor="sweep-ratios">Mask ratios to compare</label>
-      <input id="sweep-ratios" type="text" value={text} onChange={(e) => setText(e.target.value)} onBlur={commit} onKeyDown={(e) => e.key === 'Enter' && commit()} aria-describedby="sweep-ratios-err" />
-      {error && (
-        <span id="sweep-ratios-err" className="field-error" role="alert">
-          {error}
-        </span>
-      )}
-    </div>
-  );
+  const top = maxMaskRatio(inputSize);
+  return <NumberListField id="sweep-ratios" setting="sweepRatios" label="Mask ratios to compare" check={(parts) => (parts.some((r) => r > top) ? `ratios above ${top} leave no visible patch at ${inputSize} px` : null)} />;
 }
 
 function OverlayChart({ runs }: { runs: RunRecord[] }) {
@@ -103,7 +83,6 @@ function RunReconstruction({ run, color }: { run: RunRecord; color: string }) {
 export function ExperimentsPanel() {
   const runs = useAppStore((s) => s.runs);
   const compareIds = useAppStore((s) => s.compareIds);
-  const toggleCompare = useAppStore((s) => s.toggleCompare);
   const sweep = useAppStore((s) => s.sweep);
   const historyError = useAppStore((s) => s.historyError);
   const gpuOk = useAppStore((s) => s.gpu?.ok === true);
@@ -118,8 +97,8 @@ export function ExperimentsPanel() {
   const stamp = () => new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
   return (
     <Panel title="Experiments" className="experiments">
+      <SweepSetup ratiosField={<SweepRatiosField />} disabled={running} />
       <div className="fields">
-        <SweepRatiosField />
         <NumberField setting="sweepSteps" label="Steps per run" min={1} />
       </div>
       <div className="buttons">
@@ -141,7 +120,7 @@ export function ExperimentsPanel() {
         </button>
       </div>
       <p role="status" className="hint" data-testid="sweep-status">
-        {running && `Run ${sweep.index + 1} of ${sweep.ratios.length}: mask ratio ${sweep.ratios[sweep.index]}, ${sweep.steps} steps…`}
+        {running && `Run ${sweep.index + 1} of ${sweep.ratios.length}: ${sweep.names[sweep.index] ?? `mask ratio ${sweep.ratios[sweep.index]}`}, ${sweep.phase === 'evaluating' ? 'measuring the encoder' : `${sweep.steps} steps`}…`}
         {sweep.status === 'finished' && `Sweep finished: ${sweep.runIds.length} runs, compared below at evaluation mask ratio ${sweep.evalMaskRatio}.`}
         {sweep.status === 'cancelled' && `Sweep cancelled after ${sweep.runIds.length} runs.`}
         {sweep.status === 'failed' && `Sweep stopped: ${sweep.error}`}
@@ -151,6 +130,8 @@ export function ExperimentsPanel() {
           <h3>Compared runs</h3>
           <OverlayChart runs={compared} />
           {differing.length > 0 && <p className="hint">They differ in: {differing.join(', ')}.</p>}
+          <AccuracyVerdictLine runs={compared} />
+          <CollapseOverlay runs={compared} palette={PALETTE} />
           <div className="run-recons" data-testid="run-recons">
             {compared.map((r, i) => (
               <RunReconstruction key={r.id} run={r} color={PALETTE[i % PALETTE.length]!} />
@@ -164,51 +145,7 @@ export function ExperimentsPanel() {
         <p className="hint">Finished sweeps and saved runs appear here and stay across reloads.</p>
       ) : (
         <>
-          <div className="table-scroll">
-            <table className="history" data-testid="history-table">
-              <thead>
-                <tr>
-                  <th scope="col">Compare</th>
-                  <th scope="col">Run</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Mask</th>
-                  <th scope="col">Batch</th>
-                  <th scope="col">Steps</th>
-                  <th scope="col">Loss (smoothed)</th>
-                  <th scope="col">Images/s</th>
-                  <th scope="col">Date</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Delete</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {runs.map((r) => (
-                  <tr key={r.id}>
-                    <td>
-                      <input type="checkbox" checked={compareIds.includes(r.id)} onChange={() => toggleCompare(r.id)} aria-label={`Compare ${r.name}`} />
-                    </td>
-                    <td>{r.name}</td>
-                    <td>
-                      {r.settings.size === 'custom' ? `custom ${r.settings.depths.join('-')}/${r.settings.dims.join('-')}` : r.settings.size}
-                      {r.settings.grn === false ? ', no GRN' : ''}
-                    </td>
-                    <td>{r.settings.maskRatio}</td>
-                    <td>{r.settings.batchSize}</td>
-                    <td>{r.steps}</td>
-                    <td>{r.smoothedLoss.toFixed(4)}</td>
-                    <td>{r.meanImagesPerSec.toFixed(1)}</td>
-                    <td>{new Date(r.createdAt).toLocaleString()}</td>
-                    <td>
-                      <button type="button" className="link" onClick={() => void bridge?.deleteRun(r.id)} aria-label={`Delete ${r.name}`}>
-                        delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <RunTable runs={runs} />
           <div className="buttons">
             <button type="button" onClick={() => download(runsToCsv(exportRuns), `fcmae-runs-${stamp()}.csv`, 'text/csv')}>
               Export CSV{compared.length > 0 ? ' (compared)' : ''}

@@ -2,7 +2,8 @@
 // warmup, weight decay, steps, seed, target, mask ratio) and the transport bar.
 import { useEffect, useRef, useState } from 'react';
 import { effectiveLr } from '../train/lr-schedule.ts';
-import { LIMITS, maxMaskRatio, visiblePatches, patchCount } from '../store/settings.ts';
+import { LIMITS, maxMaskRatio, visiblePatches, patchCount, type Settings } from '../store/settings.ts';
+import { matchingTrainingPreset, trainingPreset, TRAINING_PRESETS, type TrainingPresetId } from '../store/training-presets.ts';
 import { useAppStore } from '../store/store.ts';
 import { formatDuration } from '../store/training-slice.ts';
 import { NumberField, Panel, Select, Slider, Toggle } from './controls.tsx';
@@ -38,6 +39,29 @@ export function MaskRatioSlider() {
   );
 }
 
+/** "Paper recipe" / "Quick look": one click sets their settings (a model change asks first, as any would). */
+function TrainingPresets() {
+  const settings = useAppStore((st) => st.settings);
+  const current = matchingTrainingPreset(settings);
+  const apply = (id: TrainingPresetId) => {
+    const patch = trainingPreset(id).patch(useAppStore.getState().settings);
+    const set = useAppStore.getState().setSetting;
+    for (const [k, v] of Object.entries(patch)) set(k as keyof Settings, v as never);
+  };
+  return (
+    <div className="training-presets" role="group" aria-label="Training presets">
+      {TRAINING_PRESETS.map((p) => (
+        <button key={p.id} type="button" aria-pressed={current === p.id} onClick={() => apply(p.id)} title={p.description}>
+          {p.label}
+        </button>
+      ))}
+      <span className="hint" data-testid="training-preset">
+        {current ? trainingPreset(current).description : 'Custom settings (neither preset).'}
+      </span>
+    </div>
+  );
+}
+
 export function TrainingPanel() {
   const s = useAppStore((st) => st.settings);
   const setSetting = useAppStore((st) => st.setSetting);
@@ -51,6 +75,7 @@ export function TrainingPanel() {
   }
   return (
     <Panel title="Training">
+      <TrainingPresets />
       <div className="fields">
         <NumberField setting="batchSize" label="Batch size" min={LIMITS.batchSize.min} max={LIMITS.batchSize.max} />
         <NumberField setting="blr" label="Base learning rate" float min={0} step="any" hint={<span data-testid="effective-lr">effective lr = blr·batch/256 = {Number.isFinite(lr) ? formatLr(lr) : '—'}</span>} />

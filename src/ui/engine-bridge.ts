@@ -11,10 +11,15 @@
 // - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
 // - Evaluations (probes, fine-tuning, feature collapse) run one at a time; the worker pauses
 //   pretraining for them and resumes it afterwards, so the page only shows their progress.
+// - kNN tracking is the worker's (it pauses its own loop at the tracked steps): the page sends
+//   the settings (setKnnTracking) when they change and when a data set loads, and draws the
+//   'knn-track' events. A sweep run ends with its chosen evaluation (evaluation-runner.ts).
 import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
 import { RunHistoryDb, type RunRecord } from '../store/run-history.ts';
 import type { LiveMetrics } from '../store/live-metrics.ts';
-import { newEvaluationResultId, type EvaluationKind } from '../store/evaluation-slice.ts';
+import type { EvaluationKind } from '../store/evaluation-slice.ts';
+import { runEvaluationOf, type AccuracyKind } from '../store/run-evaluation.ts';
+import { sweepRunSettings, sweepVariants } from '../store/sweep-plan.ts';
 import type { AppStore } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import type { RunStatus } from '../store/training-slice.ts';
@@ -31,6 +36,7 @@ import {
   type WorkerEvent,
   type WorkerStatus,
 } from '../worker/protocol.ts';
+import { EvaluationRunner, evaluationDataOf } from './evaluation-runner.ts';
 import { reconstructionPng } from './recon-image.ts';
 import type { UserChoices } from './user-choices.ts';
 
@@ -40,7 +46,7 @@ export const SNAPSHOT_INTERVAL_MS = 3000;
 const CONFIG_DEBOUNCE_MS = 150;
 
 /** Settings the worker does not take: changing them must not touch the run. */
-const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps'];
+const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps', 'sweepAxis', 'sweepValues', 'sweepEval', 'knnEvery', 'evalSubset', 'evalData'];
 
 export function runStatusOf(state: WorkerStatus['state']): RunStatus {
   switch (state) {
@@ -78,12 +84,25 @@ export class EngineBridge {
   private history: RunHistoryDb | null = null;
   private lastStatus: WorkerStatus | null = null;
   private unsubscribeStore: (() => void) | null = null;
+  private readonly evaluations: EvaluationRunner;
+  private readonly unsubscribeTracking: () => void;
 
   constructor(
     readonly client: EngineClient,
     readonly store: AppStore,
     private readonly live: LiveMetrics,
-  ) {}
+  ) {
+    this.evaluations = new EvaluationRunner(client, store);
+    // kNN tracking follows its settings and the data set (whose class folders it measures when
+    // there are two or more); the first data set loads before any run can start
+    let trackingKey = '';
+    this.unsubscribeTracking = store.subscribe((s) => {
+      const key = JSON.stringify([s.settings.knnEvery, s.settings.evalSubset, evaluationDataOf(store)]);
+      if (key === trackingKey) return;
+      trackingKey = key;
+      void this.syncKnnTracking();
+    });
+  }
 
   private get state() {
     return this.store.getState();
@@ -115,6 +134,7 @@ export class EngineBridge {
 
   dispose(): void {
     this.unsubscribeStore?.();
+    this.unsubscribeTracking();
     this.stopSnapshots();
   }
 
@@ -149,6 +169,9 @@ export class EngineBridge {
         break;
       case 'evaluation':
         this.state.setEvaluationProgress(e);
+        break;
+      case 'knn-track':
+        this.state.addKnnTrack(e);
         break;
     }
   }
@@ -188,6 +211,7 @@ export class EngineBridge {
     s.resetRun(s.settings.totalSteps);
     s.setRunId(runId);
     s.clearRecon();
+    s.clearKnnTrack(runId);
   }
 
   private onMetrics(b: MetricsBatch): void {
@@ -480,31 +504,37 @@ export class EngineBridge {
    */
   async runSweep(): Promise<void> {
     const s = this.state;
-    const ratios = [...s.settings.sweepRatios];
-    const steps = s.settings.sweepSteps;
-    const sweepId = `sweep-${Date.now().toString(36)}`;
     const userSettings = s.settings;
-    s.setSweep({ status: 'running', sweepId, ratios, steps, index: 0, runIds: [], error: null, evalMaskRatio: s.settings.viewMaskRatio });
+    const variants = sweepVariants(userSettings);
+    const ratios = variants.map((v) => sweepRunSettings(userSettings, v).maskRatio);
+    const steps = s.settings.sweepSteps;
+    const judge = userSettings.sweepEval;
+    const sweepId = `sweep-${Date.now().toString(36)}`;
+    s.setSweep({ status: 'running', sweepId, ratios, names: variants.map((v) => v.name), evaluation: judge, phase: 'training', steps, index: 0, runIds: [], error: null, evalMaskRatio: s.settings.viewMaskRatio });
     try {
       await this.flushConfig();
       if (this.state.run.status === 'running') await this.client.pause();
-      for (let i = 0; i < ratios.length; i++) {
-        this.state.setSweep({ index: i });
-        const base = trainingConfigOf(userSettings);
-        const config: TrainingConfig = { ...base, maskRatio: ratios[i]!, totalSteps: steps, warmupSteps: Math.min(base.warmupSteps, steps) };
+      for (let i = 0; i < variants.length; i++) {
+        this.state.setSweep({ index: i, phase: 'training' });
+        const runSettings = sweepRunSettings(userSettings, variants[i]!);
+        const config: TrainingConfig = trainingConfigOf(runSettings);
         await this.client.setConfig(config, { allowReset: true });
         this.onStatus(await this.client.reset());
         const abort = new AbortController();
         this.sweepAbort = abort;
         this.state.setRunStatus('running');
         await this.client.runSteps(steps, { signal: abort.signal });
-        this.sweepAbort = null;
         // the metrics of the last steps may still be in flight: wait for them
         await this.waitForStep(steps);
+        if (judge !== 'none') {
+          this.state.setSweep({ phase: 'evaluating' });
+          await this.evaluations.forSweep(judge, abort.signal);
+        }
+        this.sweepAbort = null;
         // its own request: a view reconstruction started meanwhile must not cancel this one
         const recon = await this.client.reconstruct({ maskRatio: userSettings.viewMaskRatio, seed: userSettings.viewMaskSeed });
         this.state.setLiveRecon(recon, true);
-        const record = await this.recordRun({ ...userSettings, maskRatio: ratios[i]!, totalSteps: steps, warmupSteps: config.warmupSteps }, recon, sweepId, `mask ${ratios[i]}`);
+        const record = await this.recordRun(runSettings, recon, sweepId, variants[i]!.name, judge === 'none' ? undefined : judge);
         this.state.setSweep({ runIds: [...this.state.sweep.runIds, record.id] });
       }
       this.state.setSweep({ status: 'finished' });
@@ -530,8 +560,15 @@ export class EngineBridge {
   }
 
   /** Save the current run (settings, curve, reconstructions) in the history. */
-  async recordRun(settings: Settings, recon: ReconstructionResult | null, sweepId?: string, name?: string): Promise<RunRecord> {
+  async recordRun(settings: Settings, recon: ReconstructionResult | null, sweepId?: string, name?: string, judgedBy?: AccuracyKind): Promise<RunRecord> {
     const s = this.state;
+    const runId = s.run.runId;
+    const track = s.knnTrack.runId === runId ? s.knnTrack : null;
+    const evaluation = runEvaluationOf(
+      s.evaluationResults.filter((r) => r.runId === runId),
+      track,
+      judgedBy,
+    );
     const curves = this.live.series.toJSON();
     const n = curves.step.length;
     const smoothed = this.live.smoothedLoss(s.settings.smoothing);
@@ -549,6 +586,7 @@ export class EngineBridge {
       wallSeconds: n > 0 ? curves.wallMs[n - 1]! / 1000 : 0,
       curves: { step: curves.step, loss: curves.loss, lr: curves.lr, imagesPerSec: curves.imagesPerSec },
       reconstruction: recon ? { maskRatio: recon.maskRatio, maskSeed: recon.seed, png: await reconstructionPng(recon) } : undefined,
+      evaluation,
     };
     s.addRun(record);
     try {
@@ -570,58 +608,22 @@ export class EngineBridge {
 
   // ------------------------------------------------------------------ evaluation
 
-  private evaluationAbort: AbortController | null = null;
-
-  /**
-   * Measure the current encoder on the chosen labelled images (the store's evaluationData):
-   * probes and collapse bring their random-init baseline in the same call; fine-tuning runs
-   * twice, the current encoder then a random one, and shows the first result as soon as it is in.
-   */
-  async runEvaluation(kind: EvaluationKind): Promise<void> {
-    const s = this.state;
-    if (s.evaluation.status === 'running') return;
-    const data = s.evaluationData;
-    const abort = new AbortController();
-    this.evaluationAbort = abort;
-    const signal = abort.signal;
-    const base = { id: newEvaluationResultId(), data, createdAt: Date.now() };
-    try {
-      switch (kind) {
-        case 'knn':
-        case 'linear': {
-          s.beginEvaluation(kind, kind === 'knn' ? 'kNN probe (current encoder and random init)' : 'Linear probe (current encoder and random init)');
-          const probe = await this.client.probe({ encoder: 'current', data, method: kind, baseline: true, signal });
-          this.state.putEvaluationResult({ ...base, kind, pretrainStep: probe.pretrainStep, probe });
-          break;
-        }
-        case 'collapse': {
-          s.beginEvaluation(kind, 'Feature collapse (current encoder and random init)');
-          const collapse = await this.client.collapse({ encoder: 'current', data, baseline: true, maxImages: s.evaluationSettings.collapseImages, signal });
-          this.state.putEvaluationResult({ ...base, kind, pretrainStep: collapse.pretrainStep, collapse });
-          break;
-        }
-        case 'finetune': {
-          s.beginEvaluation(kind, 'Fine-tune 1 of 2: the current encoder');
-          const settings = s.evaluationSettings.finetune;
-          const finetune = await this.client.finetune({ encoder: 'current', data, settings, signal });
-          const result = { ...base, kind, pretrainStep: finetune.pretrainStep, finetune, baseline: null };
-          this.state.putEvaluationResult(result);
-          this.state.setEvaluationLabel('Fine-tune 2 of 2: random init (the baseline)');
-          const baseline = await this.client.finetune({ encoder: 'random', data, settings, signal });
-          this.state.putEvaluationResult({ ...result, baseline });
-          break;
-        }
-      }
-      this.state.endEvaluation('finished');
-    } catch (e) {
-      if (isCancelled(e)) this.state.endEvaluation('cancelled');
-      else this.state.endEvaluation('failed', { message: isWorkerError(e) ? e.message : messageOf(e), suggestion: isWorkerError(e) ? e.suggestion : '' });
-    } finally {
-      if (this.evaluationAbort === abort) this.evaluationAbort = null;
-    }
+  /** The Evaluation panel's buttons (evaluation-runner.ts): the current encoder on the chosen labelled images. */
+  runEvaluation(kind: EvaluationKind): Promise<void> {
+    return this.evaluations.run(kind);
   }
 
   cancelEvaluation(): void {
-    this.evaluationAbort?.abort();
+    this.evaluations.cancel();
+  }
+
+  /** kNN tracking as the settings say (every N steps, on the evaluation subset); 0 turns it off. */
+  private async syncKnnTracking(): Promise<void> {
+    const s = this.state.settings;
+    try {
+      await this.client.setKnnTracking(s.knnEvery > 0 ? { every: s.knnEvery, data: evaluationDataOf(this.store), maxImages: s.evalSubset } : null);
+    } catch (e) {
+      this.state.addKnnTrack({ type: 'knn-track', runId: this.state.run.runId, step: this.state.run.step, error: messageOf(e) });
+    }
   }
 }

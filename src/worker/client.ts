@@ -12,6 +12,7 @@ import type {
   EngineWorkerApi,
   FolderListing,
   GpuStatus,
+  KnnTracking,
   InjectedFault,
   ReconstructRequest,
   EmbedRequest,
@@ -180,6 +181,11 @@ export class EngineClient {
   collapse(request: Omit<CollapseRequest, 'cancelId'> & Cancellable): Promise<CollapseResultView> {
     const { signal, ...rest } = request;
     return this.call(signal, (cancelId) => this.api.collapse({ ...rest, cancelId }));
+  }
+
+  /** kNN tracking during pretraining (null: off); results arrive as 'knn-track' events. */
+  setKnnTracking(tracking: KnnTracking | null): Promise<void> {
+    return this.api.setKnnTracking(tracking);
   }
 
   saveCheckpoint(format: CheckpointFormat, o: Cancellable = {}): Promise<SavedCheckpoint> {

@@ -73,6 +73,7 @@ const api: EngineWorkerApi = {
   },
   probe: (request) => run(request.cancelId, (s) => session.probe(request, s)),
   collapse: (request) => run(request.cancelId, (s) => session.collapse(request, s)),
+  setKnnTracking: async (tracking) => session.setKnnTracking(tracking),
   saveCheckpoint: async (format, o = {}) => {
     const c = await run(o.cancelId, (s) => session.saveCheckpoint(format, s));
     return Comlink.transfer(c, [c.bytes.buffer]);

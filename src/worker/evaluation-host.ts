@@ -3,8 +3,9 @@
 // on the run's current encoder or on a random one of
 // the same architecture. A thin driver over src/train/finetune-run.ts and classify-all.ts (what
 // the CLI's `finetune` and `embed` run too): it finds the labelled images, pauses pretraining,
-// and reports progress as 'evaluation' events.
-import { LabelledBatches, stratifiedSplit } from '../data/labelled-batches.ts';
+// and reports progress as 'evaluation' events. kNN tracking (trackKnn) runs the same probe at the
+// training loop's pause points, where the loop has already drained: it must not pause again.
+import { balancedSubset, LabelledBatches, stratifiedSplit } from '../data/labelled-batches.ts';
 import { makeEvalBatch } from '../data/augment.ts';
 import { parseDemoManifest, unpackFashion } from '../data/demo.ts';
 import type { PixelImage } from '../data/image.ts';
@@ -35,6 +36,7 @@ import {
   type EvaluationProgressEvent,
   type FineTuneRequest,
   type FineTuneResult,
+  type KnnTracking,
   type LabelledSource,
   type ProbeRequest,
   type ProbeResult,
@@ -251,43 +253,71 @@ export class EvaluationHost {
   // ---- probes and feature collapse
 
   async probe(request: ProbeRequest, signal: AbortSignal): Promise<ProbeResult> {
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'the probe', () => this.models.gpuLock.run(() => this.probeNow(request, signal)));
+    });
+  }
+
+  /**
+   * The probe itself, with pretraining already stopped (or drained at a pause point) and the GPU
+   * lock held: what the "kNN probe" button and kNN tracking both run.
+   */
+  private async probeNow(request: ProbeRequest, signal: AbortSignal): Promise<ProbeResult> {
     const c = this.host.config();
     const seed = request.seed ?? c.seed;
     const S = request.inputSize ?? c.inputSize;
-    return this.host.whilePaused(async () => {
-      if (request.encoder === 'current') await this.host.ensureModel();
-      return this.cancellable(signal, 'the probe', () => this.models.gpuLock.run(async () => {
-        const set = await this.labelled(request.data, signal, 'probe');
-        const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
-        if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
-        const K = set.classes.length;
-        const engine = await this.engine();
-        const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
-        const trainY = Int32Array.from(split.train, (i) => set.labels[i]!);
-        const valY = Int32Array.from(split.val, (i) => set.labels[i]!);
-        const total = (split.train.length + split.val.length) * (request.baseline === false ? 1 : 2);
-        let done = 0;
-        const top1Of = async (w: { config: ClassifierWeights['config']; numClasses: number; flat: Float32Array }): Promise<number> => {
-          const featuresOf = async (indices: number[]): Promise<Features> => {
-            const r = await classifyWith(engine, w, S, indices.length, (start, n) => makeEvalBatch(set.images, indices.slice(start, start + n), S), {
-              signal,
-              onProgress: (d) => this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'probe', phase: 'evaluate', done: done + d, total })),
-            });
-            done += indices.length;
-            return { data: r.features, count: indices.length, dim: w.config.dims[3]! };
-          };
-          const [ft, fv] = [await featuresOf(split.train), await featuresOf(split.val)];
-          const predicted =
-            request.method === 'knn'
-              ? knnPredict(ft, trainY, fv, { k: request.k ?? KNN_DEFAULTS.k, temperature: request.temperature ?? KNN_DEFAULTS.temperature, numClasses: K })
-              : predictions(Float32Array.from(linearProbeLogits(trainLinearProbe(ft, trainY, { numClasses: K, epochs: request.epochs ?? LINEAR_PROBE_DEFAULTS.epochs, lr: request.lr ?? LINEAR_PROBE_DEFAULTS.lr, momentum: LINEAR_PROBE_DEFAULTS.momentum }), fv)), fv.count, K);
-          return predicted.reduce((a, p, i) => a + (p === valY[i] ? 1 : 0), 0) / predicted.length;
-        };
-        const top1 = await top1Of(weights);
-        const baselineTop1 = request.baseline === false ? null : await top1Of(randomClassifierWeights(weights.config, 1, seed));
-        return { encoder: request.encoder, data: request.data, method: request.method, pretrainStep, classes: set.classes, trainCount: split.train.length, valCount: split.val.length, top1, baselineTop1 };
-      }));
-    });
+    const all = await this.labelled(request.data, signal, 'probe');
+    const pool = request.maxImages === undefined ? null : balancedSubset(all.labels, request.maxImages);
+    const set: LabelledSet = pool ? { images: pool.map((i) => all.images[i]!), labels: Int32Array.from(pool, (i) => all.labels[i]!), classes: all.classes } : all;
+    const split = stratifiedSplit(set.labels, request.valFraction ?? 0.2, seed);
+    if (!split.val.length) throw new WorkerError('no-dataset', 'too few labelled images to hold any back for validation', 'Add images (at least 2 per class).');
+    const K = set.classes.length;
+    const engine = await this.engine();
+    const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
+    const trainY = Int32Array.from(split.train, (i) => set.labels[i]!);
+    const valY = Int32Array.from(split.val, (i) => set.labels[i]!);
+    const total = (split.train.length + split.val.length) * (request.baseline === false ? 1 : 2);
+    let done = 0;
+    const top1Of = async (w: { config: ClassifierWeights['config']; numClasses: number; flat: Float32Array }): Promise<number> => {
+      const featuresOf = async (indices: number[]): Promise<Features> => {
+        const r = await classifyWith(engine, w, S, indices.length, (start, n) => makeEvalBatch(set.images, indices.slice(start, start + n), S), {
+          signal,
+          onProgress: (d) => this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'probe', phase: 'evaluate', done: done + d, total })),
+        });
+        done += indices.length;
+        return { data: r.features, count: indices.length, dim: w.config.dims[3]! };
+      };
+      const [ft, fv] = [await featuresOf(split.train), await featuresOf(split.val)];
+      const predicted =
+        request.method === 'knn'
+          ? knnPredict(ft, trainY, fv, { k: request.k ?? KNN_DEFAULTS.k, temperature: request.temperature ?? KNN_DEFAULTS.temperature, numClasses: K })
+          : predictions(Float32Array.from(linearProbeLogits(trainLinearProbe(ft, trainY, { numClasses: K, epochs: request.epochs ?? LINEAR_PROBE_DEFAULTS.epochs, lr: request.lr ?? LINEAR_PROBE_DEFAULTS.lr, momentum: LINEAR_PROBE_DEFAULTS.momentum }), fv)), fv.count, K);
+      return predicted.reduce((a, p, i) => a + (p === valY[i] ? 1 : 0), 0) / predicted.length;
+    };
+    const top1 = await top1Of(weights);
+    const baselineTop1 = request.baseline === false ? null : await top1Of(randomClassifierWeights(weights.config, 1, seed));
+    return { encoder: request.encoder, data: request.data, method: request.method, pretrainStep, classes: set.classes, trainCount: split.train.length, valCount: split.val.length, top1, baselineTop1 };
+  }
+
+  // ---- kNN tracking during pretraining
+
+  /** The random-init kNN figure of the tracked run, measured once per architecture, seed and data. */
+  private trackBaseline: { key: string; top1: number } | null = null;
+
+  /**
+   * Called by the run's loop at a pause point (nothing in flight, the weights after `step`):
+   * the kNN probe of the current encoder on the tracking subset.
+   */
+  async trackKnn(tracking: KnnTracking, step: number, signal: AbortSignal): Promise<ProbeResult> {
+    const c = this.host.config();
+    const key = JSON.stringify([c.depths, c.dims, c.grn, c.inputSize, c.seed, tracking.data, tracking.maxImages]);
+    const known = this.trackBaseline?.key === key ? this.trackBaseline.top1 : null;
+    const r = await this.cancellable(signal, `kNN tracking at step ${step}`, () =>
+      this.models.gpuLock.run(() => this.probeNow({ encoder: 'current', data: tracking.data, method: 'knn', maxImages: tracking.maxImages, baseline: known === null }, signal)),
+    );
+    if (r.baselineTop1 !== null) this.trackBaseline = { key, top1: r.baselineTop1 };
+    return { ...r, baselineTop1: r.baselineTop1 ?? known };
   }
 
   async collapse(request: CollapseRequest, signal: AbortSignal): Promise<CollapseResultView> {

@@ -93,6 +93,8 @@ export interface ProbeRequest {
   inputSize?: number;
   /** Also probe a random initialisation of the same architecture (default true). */
   baseline?: boolean;
+  /** Probe a class-balanced subset of at most this many images (split as the whole would be); default all. */
+  maxImages?: number;
   seed?: number;
   cancelId?: number;
 }
@@ -143,3 +145,23 @@ export interface EvaluationProgressEvent {
   loss?: number;
   valTop1?: number;
 }
+
+// ------------------------------------------------------------------------------- kNN tracking
+//
+// During pretraining, the loop pauses after every `every`-th step (its window drained: the weights
+// are exactly those after that step), runs the same kNN probe as ProbeRequest on the run's
+// current encoder, reports a 'knn-track' event, and goes on. The random-init baseline is measured
+// once per run and architecture and repeated in every event.
+
+export interface KnnTracking {
+  /** Probe after every `every`-th step (≥ 1). */
+  every: number;
+  data: LabelledSource;
+  /** The class-balanced evaluation subset (keeps each probe cheap). */
+  maxImages: number;
+}
+
+export type KnnTrackEvent =
+  | { type: 'knn-track'; runId: number; step: number; top1: number; baselineTop1: number | null; trainCount: number; valCount: number; classes: number }
+  /** The probe failed at that step: tracking stops (the run goes on); the message says why. */
+  | { type: 'knn-track'; runId: number; step: number; error: string };

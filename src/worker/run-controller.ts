@@ -87,6 +87,10 @@ export class RunController {
       /** The run configuration now (live keys included). */
       config(): RunConfig;
       status(): WorkerStatus;
+      /** Steps after which the loop drains and runs `atPausePoint` (kNN tracking). */
+      pausePoint?(step: number): boolean;
+      /** Runs with nothing in flight, the weights those after `step`; a throw stops the run at that step. */
+      atPausePoint?(step: number): Promise<void>;
     },
   ) {}
 
@@ -357,6 +361,11 @@ export class RunController {
           // The lock covers the submission only, not the wait for the loss.
           submit: (_step, batch, inputWaitMs) => this.models.gpuLock.run(async () => ({ result: this.submitStep(batch, inputWaitMs) })),
           deliver: (record) => this.onStepDone(record),
+          pauseAfter: (step) => this.host.pausePoint?.(step) ?? false,
+          pause: async (step) => {
+            this.flushMetrics(true);
+            await this.host.atPausePoint?.(step);
+          },
         },
         { first: this.submitted + 1, last: this.targetStep, depth: 2, prefetch: true, signal: this.loopStop!.signal, betweenSteps: yieldToEventLoop },
       );

@@ -24,6 +24,7 @@ import { DatasetHost } from './dataset-host.ts';
 import { ModelHost } from './model-host.ts';
 import { EvaluationHost } from './evaluation-host.ts';
 import { planInfo, validateTrainingConfig } from './training-config.ts';
+import { toWorkerError } from './errors.ts';
 import { matmulSelfTest } from './self-test.ts';
 import { reconstructionResult } from './reconstruction-view.ts';
 import {
@@ -42,6 +43,7 @@ import {
   type FineTuneResult,
   type GpuStatus,
   type InjectedFault,
+  type KnnTracking,
   type LoadCheckpointOptions,
   type LoadOptions,
   type ReconstructRequest,
@@ -97,7 +99,12 @@ export class TrainingSession {
       demoBaseUrl,
       decodeImage,
     );
-    this.runner = new RunController(this.models, this.data, this.events, { config: () => this.config, status: () => this.status() });
+    this.runner = new RunController(this.models, this.data, this.events, {
+      config: () => this.config,
+      status: () => this.status(),
+      pausePoint: (step) => this.knnTracking !== null && step % this.knnTracking.every === 0,
+      atPausePoint: (step) => this.trackKnn(step),
+    });
     this.evaluation = new EvaluationHost(this.models, this.data, this.events, demoBaseUrl, {
       config: () => this.config,
       whilePaused: (fn) => this.runner.whilePaused(fn),
@@ -357,6 +364,31 @@ export class TrainingSession {
 
   collapse(request: CollapseRequest, signal: AbortSignal): Promise<CollapseResultView> {
     return this.evaluation.collapse(request, signal);
+  }
+
+  /** kNN tracking during pretraining: on from the next pause point (null: off). */
+  private knnTracking: KnnTracking | null = null;
+
+  setKnnTracking(tracking: KnnTracking | null): void {
+    if (tracking !== null && (!Number.isInteger(tracking.every) || tracking.every < 1 || !Number.isInteger(tracking.maxImages) || tracking.maxImages < 2)) {
+      throw new WorkerError('config', `kNN tracking every ${tracking.every} steps on ${tracking.maxImages} images: needs whole numbers, at least 1 step and 2 images`, 'Choose another interval or subset size.');
+    }
+    this.knnTracking = tracking;
+  }
+
+  /** At a pause point: the kNN probe of the encoder now. A failure turns tracking off and is reported; the run goes on. */
+  private async trackKnn(step: number): Promise<void> {
+    const tracking = this.knnTracking;
+    if (!tracking) return;
+    const runId = this.runner.runId;
+    try {
+      const r = await this.evaluation.trackKnn(tracking, step, new AbortController().signal);
+      this.emit({ type: 'knn-track', runId, step, top1: r.top1, baselineTop1: r.baselineTop1, trainCount: r.trainCount, valCount: r.valCount, classes: r.classes.length });
+    } catch (e) {
+      this.knnTracking = null;
+      const w = toWorkerError(e);
+      this.emit({ type: 'knn-track', runId, step, error: w.suggestion ? `${w.message}. ${w.suggestion}` : w.message });
+    }
   }
 
   // ============================================================================ checkpoints

@@ -5,11 +5,11 @@
 // confusion matrix; a fine-tune started at the panel's own settings and cancelled says
 // "cancelled", keeps the earlier results, and leaves the page working (another measurement runs).
 // Screenshots go to test-results/ui-evaluation/.
-import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { launchChromium, startDevServer } from '../helpers/browser.ts';
+import { chartNonBlank as chartNonBlankOf, screenshot, waitFor } from '../helpers/page-checks.ts';
 
 const OUT = new URL('../../test-results/ui-evaluation/', import.meta.url).pathname;
 
@@ -22,33 +22,12 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-async function shot(name: string): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
-  await page.screenshot({ path: `${OUT}${name}.png`, fullPage: true });
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const shot = (name: string) => screenshot(page, OUT, name);
 
 const text = async (testId: string) => (await page.getByTestId(testId).textContent().catch(() => null)) ?? '';
 const button = (name: string) => page.getByRole('button', { name, exact: true });
 
-/** Fraction of the chart's canvas pixels unlike its first pixel (uPlot draws into one canvas). */
-async function chartNonBlank(testId: string): Promise<number> {
-  return page.getByTestId(testId).locator('canvas').first().evaluate((el) => {
-    const c = el as HTMLCanvasElement;
-    if (c.width === 0 || c.height === 0) return 0;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    let differ = 0;
-    for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2] || d[i + 3] !== d[3]) differ++;
-    return differ / (d.length / 4);
-  });
-}
+const chartNonBlank = (testId: string) => chartNonBlankOf(page, testId);
 
 /** Replace the evaluation settings in the page's own store (Vite serves the module the app imports). */
 async function setEvaluationSettings(settings: { finetune: { totalSteps: number; batchSize: number; evalEvery: number }; collapseImages: number }): Promise<void> {

@@ -16,7 +16,8 @@ const OUT = new URL('../../test-results/ui/', import.meta.url).pathname;
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 
 /** A model that trains in well under a second per step on SwiftShader: 64 px → 2×2 patches. */
-const TINY = 'depths=1,1,1,1&dims=8,16,24,32&dec_dim=16&dec_depth=1&img=64&bs=2&steps=400&warmup=2&blr=0.01&mask=0.5&view_mask=0.5&sweep=0.25,0.5&sweep_steps=3';
+// sweep_eval=none: this test is about the sweep's mechanics (ui-experiments-evaluation.test.ts covers the evaluation)
+const TINY = 'depths=1,1,1,1&dims=8,16,24,32&dec_dim=16&dec_depth=1&img=64&bs=2&steps=400&warmup=2&blr=0.01&mask=0.5&view_mask=0.5&sweep=0.25,0.5&sweep_steps=3&sweep_eval=none';
 
 let server: ViteDevServer;
 let url: string;

@@ -138,6 +138,29 @@ describe('worker evaluation API', () => {
     expect(r.features.every(Number.isFinite)).toBe(true);
   }, 300_000);
 
+  it('kNN tracking: the loop pauses after every 2nd step and reports the kNN probe of the button at that step (class-balanced subset, baseline once)', async () => {
+    const signal = new AbortController().signal;
+    const start = session.status().step;
+    const seen = events.length;
+    session.setKnnTracking({ every: 2, data: 'dataset', maxImages: 20 });
+    try {
+      await session.runSteps(4 + (start % 2), signal);
+    } finally {
+      session.setKnnTracking(null);
+    }
+    const end = session.status().step;
+    const track = events.slice(seen).filter((e): e is Extract<WorkerEvent, { type: 'knn-track'; top1: number }> => e.type === 'knn-track' && 'top1' in e);
+    const expected = Array.from({ length: end - start }, (_, i) => start + 1 + i).filter((k) => k % 2 === 0);
+    expect(track.map((e) => e.step)).toEqual(expected);
+    expect(track.every((e) => e.trainCount + e.valCount === 20 && e.classes === 3)).toBe(true);
+    // the last tracked step is the run's last even step: probe it again with the button's call
+    expect(end % 2).toBe(0);
+    const button = await session.probe({ encoder: 'current', data: 'dataset', method: 'knn', maxImages: 20 }, signal);
+    expect(button.pretrainStep).toBe(end);
+    expect(track.at(-1)!.top1).toBe(button.top1);
+    expect(track.every((e) => e.baselineTop1 === button.baselineTop1)).toBe(true);
+  }, 300_000);
+
   it('refuses an unlabelled data set, saying what to do', async () => {
     const signal = new AbortController().signal;
     const files = readdirSync(join(dataDir, 'checker')).map((f) => ({ path: `plain/${f}`, file: new Blob([readFileSync(join(dataDir, 'checker', f))]) }));

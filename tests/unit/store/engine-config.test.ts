@@ -3,11 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { settingsFromConfig, trainingConfigOf } from '../../../src/store/engine-config.ts';
 import { applySetting, defaultSettings, validateSettings } from '../../../src/store/settings.ts';
+import { matchingTrainingPreset, QUICK_LOOK_BLR, QUICK_LOOK_WARMUP } from '../../../src/store/training-presets.ts';
 import { CONFIG_KEYS, defaultRunConfig, validateRunConfig } from '../../../src/train/run-config.ts';
 
 describe('engine config', () => {
-  it('the page defaults are the worker defaults', () => {
-    expect(trainingConfigOf(defaultSettings())).toEqual(defaultRunConfig());
+  it('the page defaults are the worker defaults, with Quick look\'s learning rate and warmup', () => {
+    expect(trainingConfigOf(defaultSettings())).toEqual({ ...defaultRunConfig(), blr: QUICK_LOOK_BLR, warmupSteps: QUICK_LOOK_WARMUP });
+    expect(matchingTrainingPreset(defaultSettings())).toBe('quick');
   });
 
   it('carries every shared setting and passes the worker validation', () => {

@@ -5,7 +5,8 @@ import { CSV_HEADER, differingSettings, runsToCsv, runsToJson, type RunRecord } 
 import { applySetting, defaultSettings } from '../../../src/store/settings.ts';
 
 function run(id: string, maskRatio: number, n: number): RunRecord {
-  const settings = { ...defaultSettings(), maskRatio };
+  // the recipe's blr (the page's default is Quick look's): the expected rows below spell it
+  const settings = { ...defaultSettings(), blr: 1.5e-4, maskRatio };
   const step = Array.from({ length: n }, (_, i) => i + 1);
   return {
     id, name: `mask ${maskRatio}`, createdAt: 1, settings, dataset: { name: 'demo', images: 300 }, steps: n, finalLoss: 0.5, smoothedLoss: 0.6, meanImagesPerSec: 12, wallSeconds: 3,
@@ -62,7 +63,7 @@ describe('run exports', () => {
 
 describe('pytorchCommand', () => {
   it('official flags for a preset run, steps converted to epochs', () => {
-    const s = { ...defaultSettings(), totalSteps: 1000, warmupSteps: 50, batchSize: 16, grnMode: 'batch' as const };
+    const s = { ...defaultSettings(), blr: 1.5e-4, totalSteps: 1000, warmupSteps: 50, batchSize: 16, grnMode: 'batch' as const };
     // 300 images / 16 = 18 iterations per epoch (drop_last) → 1000 steps = 56 epochs (ceil), warmup 50/18 ≈ 3
     const c = pytorchCommand(s, { datasetSize: 300, checkpointFile: 'run.pth', stepsDone: 120 });
     expect(c.epochs).toBe(56);

@@ -1,7 +1,7 @@
 // The chart data path: debiased EMA against its closed form, the incremental smoother against
 // the batch one, decimation of a full series, and once-per-frame scheduling.
 import { describe, expect, it } from 'vitest';
-import { debiasedEma, FrameScheduler, MetricSeries, SeriesError, SmoothedColumn } from '../../../src/store/series.ts';
+import { debiasedEma, FrameScheduler, MetricSeries, SeriesError, SmoothedColumn, stepsToFall } from '../../../src/store/series.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 
@@ -142,5 +142,18 @@ describe('MetricSeries.truncateAfter', () => {
     expect(Array.from(sm.update(0.8))).toEqual(Array.from(want));
     s.truncateAfter(100); // nothing to drop
     expect(s.length).toBe(13);
+  });
+});
+
+describe('stepsToFall', () => {
+  it('the first step whose debiased EMA is the fraction below the first loss', () => {
+    const losses = [1, 1, 0.8, 0.8, 0.8, 0.8];
+    // EMA 0.5, debiased: 1, 1, 0.8857…, 0.84, 0.8194…, 0.8095…
+    expect(stepsToFall(losses, 0.1, 0.5)).toBe(3);
+    expect(stepsToFall(losses, 0.15, 0.5)).toBe(4);
+    expect(stepsToFall(losses, 0.18, 0.5)).toBe(5);
+    expect(stepsToFall(losses, 0.3, 0.5)).toBeNull();
+    expect(stepsToFall(losses, 0.2, 0)).toBe(3); // no smoothing: the raw loss
+    expect(stepsToFall([], 0.1)).toBeNull();
   });
 });
