@@ -126,9 +126,10 @@ describe('fcmae train', () => {
     for (const m of metrics) {
       expect(Number.isFinite(m.loss) && m.loss > 0, `step ${m.step} loss ${m.loss}`).toBe(true);
       expect(m.step_ms > 0 && m.images_per_s > 0).toBe(true);
-      // both are rounded to 3 decimals: step_ms's rounding (±0.0005 ms) dominates when a pipelined step takes < 1 ms
+      // both are rounded to 3 decimals: step_ms's rounding (±0.0005 ms) dominates when a pipelined step takes < 1 ms,
+      // images_per_s's own (±0.0005 images/s) when a step is slow (a loaded machine: a few images/s)
       const ips = (2 * 1000) / m.step_ms;
-      expect(Math.abs(m.images_per_s - ips) / ips, `step ${m.step}: ${m.images_per_s} images/s at ${m.step_ms} ms`).toBeLessThan(0.0005 / m.step_ms + 1e-4);
+      expect(Math.abs(m.images_per_s - ips) / ips, `step ${m.step}: ${m.images_per_s} images/s at ${m.step_ms} ms`).toBeLessThan(0.0005 / m.step_ms + 0.0005 / ips + 1e-6);
     }
     const mean = (a: Metric[]) => a.reduce((s, m) => s + m.loss, 0) / a.length;
     const first5 = mean(metrics.slice(0, 5));
