@@ -113,6 +113,8 @@ export class DatasetHost {
       throwIfCancelled(signal, `loading ${dataset.name}`);
       this.datasetAbort?.abort();
       if (this.dataset) this.dataset.onChange = null;
+      // before the cache is cleared: its late decodes must not fill the new set's slots
+      this.dataset?.detach();
       await this.prepareCache(options);
       dataset.setCache(this.cache);
       this.dataset = dataset;
@@ -129,6 +131,7 @@ export class DatasetHost {
         // Cancelled while verifying: put the previous dataset back (its pixels decode again lazily).
         await this.hooks.swap(async () => {
           dataset.onChange = null;
+          dataset.detach();
           await this.cache.clear();
           previous?.setCache(this.cache);
           this.dataset = previous;
@@ -172,6 +175,7 @@ export class DatasetHost {
 
   async dispose(): Promise<void> {
     this.datasetAbort?.abort();
+    this.dataset?.detach();
     await this.cache.clear().catch(() => {});
   }
 }
