@@ -159,6 +159,8 @@ export class DatasetHost {
     const rgba = new Uint8ClampedArray(slots.length * size * size * 4);
     // Decodes of uncached images overlap (the dataset bounds their concurrency).
     const thumbs = await raceCancellation(Promise.all(slots.map((slot) => dataset.thumbnail(slot, size))), signal, 'thumbnails');
+    // a data set swapped in meanwhile: these are the old set's pictures; draw the new set's
+    if (this.dataset !== dataset) return this.thumbnails(request, signal);
     thumbs.forEach((t, i) => t && rgba.set(t, i * size * size * 4));
     return { size, indices: [...request.indices], paths: slots.map((s) => dataset.pathOf(s)), rgba };
   }

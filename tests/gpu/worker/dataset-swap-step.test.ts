@@ -2,7 +2,8 @@
 // for a manual step, only for the loop) trains on the new set's images, never the old one's:
 // its loss equals, bit for bit, the first step of a session that only ever saw the new set. The
 // old set's decodes are held until after the swap, as when a big folder is chosen while the
-// demo set still decodes. (The worker session in Node on Dawn, with the Node image decoder.)
+// demo set still decodes. A reconstruction asked for at the same moment shows the new set too.
+// (The worker session in Node on Dawn, with the Node image decoder.)
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PixelDecoder } from '../../../src/data/browser-dataset.ts';
 import { decodeImageBlobWithSharp } from '../../../src/data/node-folder.ts';
@@ -46,8 +47,8 @@ async function open(decode: PixelDecoder): Promise<TrainingSession> {
 
 const config = (): TrainingConfig => ({ ...defaultRunConfig(), ...SETTINGS });
 
-describe('a data set swapped in during a manual step', () => {
-  it("the step trains on the new set's images", async () => {
+describe('a data set swapped in during a manual step and a reconstruction', () => {
+  it("the step trains on, and the reconstruction shows, the new set's images", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     let held = 0;
@@ -63,15 +64,22 @@ describe('a data set swapped in during a manual step', () => {
     await swapped.setConfig(config(), { allowReset: true }, signal);
     await swapped.loadListing(listing('old', 3), 'files', {}, signal);
     const step = swapped.step(signal);
+    const reconstruction = swapped.reconstruct({ maskRatio: 0.5, seed: 1 }, signal);
     while (held === 0) await new Promise((r) => setTimeout(r, 20));
     await swapped.loadListing(listing('new', 40), 'files', {}, signal);
     release();
     const record = await step;
+    const recon = await reconstruction;
 
     const fresh = await open(decodeImageBlobWithSharp);
     await fresh.setConfig(config(), { allowReset: true }, signal);
     await fresh.loadListing(listing('new', 40), 'files', {}, signal);
+    const referenceRecon = await fresh.reconstruct({ maskRatio: 0.5, seed: 1 }, signal);
     const reference = await fresh.step(signal);
+    // the reconstruction asked for before the swap shows the new set (its originals, not the old set's)
+    expect(recon.paths).toEqual(referenceRecon.paths);
+    const differing = recon.original.findIndex((v, i) => v !== referenceRecon.original[i]);
+    expect(differing, `original panel differs from the new set's at byte ${differing}`).toBe(-1);
     expect(record.step).toBe(1);
     expect(Math.fround(record.loss), `loss of the swapped session's step ${record.loss} vs the new set alone ${reference.loss}`).toBe(Math.fround(reference.loss));
   }, 240_000);

@@ -109,4 +109,22 @@ describe('DatasetHost: a swap while the previous data set still decodes', () => 
     expect.soft(fresh.summary().cache.memoryEntries).toBe(COUNT); // no old slot beyond the new folder's
     await h.dispose();
   });
+
+  it("thumbnails asked for before the swap and drawn after it are the new set's", async () => {
+    const gated = gatedDecoder();
+    const bus = new WorkerEvents((listener, e) => listener(e), 0);
+    const h = new DatasetHost(bus, { decodeSize: () => 36, swap: async (fn) => fn(), changed: () => {} }, 'http://localhost/', gated.decode);
+    await h.loadListing(listing('old', RED), 'files', {}, new AbortController().signal);
+    const asked = h.thumbnails({ indices: [0, 1, 2], size: 4 }, new AbortController().signal);
+    await settle();
+    expect(gated.gate('old').held).toBeGreaterThan(0);
+    gated.gate('new').release();
+    await h.loadListing(listing('new', BLUE), 'files', {}, new AbortController().signal);
+    gated.gate('old').release();
+    const thumbs = await asked;
+    expect(thumbs.paths).toEqual(['new/img00.png', 'new/img01.png', 'new/img02.png']);
+    const red = thumbs.paths.filter((_, i) => thumbs.rgba[i * 64]! > thumbs.rgba[i * 64 + 2]!);
+    expect(red, `thumbnails showing the old set's pixels: ${red.join(', ')}`).toEqual([]);
+    await h.dispose();
+  });
 });
