@@ -163,6 +163,16 @@ export class BrowserDataset {
     this.cache = cache;
   }
 
+  /**
+   * Unbinds the shared pixel cache: this data set was swapped out. The cache is keyed by slot,
+   * so a decode of this set still in flight (background verification, a prefetched batch, a
+   * thumbnail) that finished later would otherwise store its pixels under the next data set's
+   * slot of the same number. From now on its decodes go to a cache that keeps nothing.
+   */
+  detach(): void {
+    this.cache = new PixelCache(0);
+  }
+
   get size(): number {
     return this.alive.length;
   }

@@ -113,6 +113,8 @@ export class DatasetHost {
       throwIfCancelled(signal, `loading ${dataset.name}`);
       this.datasetAbort?.abort();
       if (this.dataset) this.dataset.onChange = null;
+      // before the cache is cleared: its late decodes must not fill the new set's slots
+      this.dataset?.detach();
       await this.prepareCache(options);
       dataset.setCache(this.cache);
       this.dataset = dataset;
@@ -129,6 +131,7 @@ export class DatasetHost {
         // Cancelled while verifying: put the previous dataset back (its pixels decode again lazily).
         await this.hooks.swap(async () => {
           dataset.onChange = null;
+          dataset.detach();
           await this.cache.clear();
           previous?.setCache(this.cache);
           this.dataset = previous;
@@ -156,6 +159,8 @@ export class DatasetHost {
     const rgba = new Uint8ClampedArray(slots.length * size * size * 4);
     // Decodes of uncached images overlap (the dataset bounds their concurrency).
     const thumbs = await raceCancellation(Promise.all(slots.map((slot) => dataset.thumbnail(slot, size))), signal, 'thumbnails');
+    // a data set swapped in meanwhile: these are the old set's pictures; draw the new set's
+    if (this.dataset !== dataset) return this.thumbnails(request, signal);
     thumbs.forEach((t, i) => t && rgba.set(t, i * size * size * 4));
     return { size, indices: [...request.indices], paths: slots.map((s) => dataset.pathOf(s)), rgba };
   }
@@ -172,6 +177,7 @@ export class DatasetHost {
 
   async dispose(): Promise<void> {
     this.datasetAbort?.abort();
+    this.dataset?.detach();
     await this.cache.clear().catch(() => {});
   }
 }

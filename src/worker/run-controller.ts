@@ -264,11 +264,13 @@ export class RunController {
   async step(signal: AbortSignal): Promise<StepRecord> {
     if (this.loopPromise) throw new WorkerError('busy', 'the loop is running', 'Pause first, then step.');
     this.clearErrorForContinue();
-    const dataset = this.requireDataset();
+    let dataset = this.requireDataset();
     await this.ensureModel();
     let batch: PreparedBatch;
     try {
       batch = await raceCancellation(this.takeBatch(dataset), signal, 'step');
+      // a data set swapped in meanwhile (a swap does not wait for a manual step): its images, not the old set's
+      while (dataset !== this.dataset) batch = await raceCancellation(this.takeBatch((dataset = this.requireDataset())), signal, 'step');
     } catch (e) {
       if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
       await this.handleRunError(e, this.submitted + 1);

@@ -345,6 +345,8 @@ export class TrainingSession {
       const step = this.runner.submitted;
       return { r: await trainer.reconstruct(batch.images, mask), step };
     });
+    // a data set swapped in meanwhile: these are the old set's images; show the new set's
+    if (this.data.dataset !== dataset) return this.reconstruct(request, signal);
     return reconstructionResult({ runId: this.runner.runId, step, maskRatio, seed, size: S, L, V, images: batch.images, mask, rec: r, normPix: model.trainer.plan.options.normPix, indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)), paths: batch.slots.map((s) => dataset.pathOf(s)) });
   }
 
