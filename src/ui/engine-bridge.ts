@@ -151,8 +151,11 @@ export class EngineBridge {
     if (status.plan) s.setPlan(status.plan);
     s.setThrottled(status.throttle.throttled);
     if (status.error) {
-      s.setRunError({ message: status.error.message, advice: status.error.suggestion, canContinue: status.error.canContinue });
+      s.setRunError({ message: status.error.message, advice: status.error.suggestion, canContinue: status.error.canContinue, continuesFrom: status.error.restoredStep });
+      // the curves keep every point up to the step the run continues from
       this.live.truncateAfter(status.error.restoredStep);
+      // the GPU went away: the browser may have dropped drawn pixels too, redraw them from the store
+      if (status.error.kind === 'device-lost') s.redrawAll();
     } else {
       const st = runStatusOf(status.state);
       if (st !== s.run.status || s.run.activity) s.setRunStatus(st);
@@ -332,7 +335,8 @@ export class EngineBridge {
       this.state.setLiveRecon(r, asSnapshot && r.step > 0);
       return r;
     } catch (e) {
-      if (!isCancelled(e)) this.state.setReconError(messageOf(e));
+      // a device lost meanwhile: the run's message says so, the kept pictures stay
+      if (!isCancelled(e) && !(isWorkerError(e) && e.kind === 'device-lost')) this.state.setReconError(messageOf(e));
       return null;
     } finally {
       if (this.reconAbort === abort) this.reconAbort = null;
@@ -413,7 +417,8 @@ export class EngineBridge {
       });
       return saved;
     } catch (e) {
-      s.setCheckpointReport({ ok: false, title: 'Saving failed', lines: [messageOf(e)] });
+      const interrupted = isWorkerError(e) && e.kind === 'checkpoint-interrupted';
+      s.setCheckpointReport({ ok: false, title: interrupted ? 'Saving was interrupted: nothing was downloaded, the run is untouched' : 'Saving failed', lines: [messageOf(e)] });
       return null;
     }
   }

@@ -3,7 +3,8 @@
 // configuration and puts the pieces together: the GPU and model (model-host.ts), the data set
 // (dataset-host.ts), the run's state machine and loop (run-controller.ts), events (events.ts);
 // here are what changes the run from outside it: settings (live, rebuilt keeping the run, or
-// reset), checkpoints (checkpoint-files.ts), reconstructions, faults for tests.
+// reset), checkpoints (checkpoint-files.ts), reconstructions, a run handed over from a worker
+// that died (restoreRun), faults for tests.
 import { upload } from '../gpu/buffers.ts';
 import { adapterLabel } from '../gpu/device.ts';
 import { WebGpuUnavailableError } from '../gpu/errors.ts';
@@ -42,6 +43,7 @@ import {
   type FineTuneResult,
   type GpuStatus,
   type InjectedFault,
+  type KeptSnapshot,
   type LoadCheckpointOptions,
   type LoadOptions,
   type ReconstructRequest,
@@ -336,7 +338,11 @@ export class TrainingSession {
       }
       if (trainer !== model.trainer) trainer.copyStateFrom(model.trainer, true);
       const step = this.runner.submitted;
-      return { r: await trainer.reconstruct(batch.images, mask), step };
+      try {
+        return { r: await this.models.untilLost(trainer.engine, trainer.reconstruct(batch.images, mask)), step };
+      } catch (e) {
+        throw await this.models.deviceAware(trainer.engine, e);
+      }
     });
     return reconstructionResult({ runId: this.runner.runId, step, maskRatio, seed, size: S, L, V, images: batch.images, mask, rec: r, normPix: model.trainer.plan.options.normPix, indices: batch.slots.map((s) => dataset.usableSlots().indexOf(s)), paths: batch.slots.map((s) => dataset.pathOf(s)) });
   }
@@ -362,6 +368,12 @@ export class TrainingSession {
   // ============================================================================ checkpoints
 
   async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
+    const kept = this.runner.restoreFrom;
+    if (kept && (!this.models.model || this.models.lost)) {
+      // the device is gone (and maybe not coming back): write the kept weights, no GPU needed
+      const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
+      return encodeCheckpoint(format, { built: this.config, current: this.config, state: kept, data });
+    }
     const model = await this.runner.ensureModel();
     const trainer = model.trainer;
     const { read, step } = await this.models.gpuLock.run(async () => {
@@ -370,7 +382,15 @@ export class TrainingSession {
       trainer.engine.ctx.device.queue.submit([encoder.finish()]);
       return { read, step: this.runner.submitted };
     });
-    const state = { ...(await raceCancellation(read(), signal, 'saveCheckpoint')), step };
+    let state: Snapshot;
+    try {
+      state = { ...(await raceCancellation(this.models.untilLost(trainer.engine, read()), signal, 'saveCheckpoint')), step };
+    } catch (e) {
+      if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
+      // the read-back never came (device lost, mapping failed): nothing was written, the run goes on
+      const cause = this.models.lost ? 'the GPU device was lost' : (e as Error).message ?? String(e);
+      throw new WorkerError('checkpoint-interrupted', `Saving the checkpoint of step ${step} was interrupted (${cause}); no file was written`, 'The run is untouched: press Save again (after a GPU loss, once the device is back).', { step });
+    }
     const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
     return encodeCheckpoint(format, { built: model.built, current: this.config, state, data });
   }
@@ -399,9 +419,37 @@ export class TrainingSession {
     return { applied: true, needsReset: false, report, lines, optimizerRestored: state.m !== null, status: this.status() };
   }
 
+  // ============================================================================ a run handed over
+
+  /**
+   * The page's kept snapshot of a run whose worker died: this (new) worker builds its plan,
+   * restores weights, moments and step, and takes the run's id, so the page's curves go on.
+   */
+  async restoreRun(kept: KeptSnapshot, signal: AbortSignal): Promise<WorkerStatus> {
+    const c = validateTrainingConfig(kept.config);
+    await this.runner.stopLoop();
+    throwIfCancelled(signal, 'restoreRun');
+    const trainer = await this.models.buildTrainer(c, kept.state.params);
+    trainer.restoreState(kept.state);
+    this.models.destroyModel();
+    const inputChanged = c.inputSize !== this.config.inputSize;
+    this.config = c;
+    this.models.install(trainer, c);
+    this.runner.newRun(kept.state);
+    this.runner.runId = kept.runId;
+    if (inputChanged) await this.data.setDecodeSize(decodeSizeFor(c.inputSize));
+    this.runner.setState(kept.state.step > 0 ? 'paused' : 'ready');
+    return this.status();
+  }
+
   // ============================================================================ faults, dispose
 
   async injectFault(fault: InjectedFault): Promise<void> {
+    if (fault === 'worker-crash') {
+      // as abrupt as a crash: no clean-up, calls in flight never answer
+      (globalThis as { close?: () => void }).close?.();
+      return;
+    }
     const model = await this.runner.ensureModel();
     if (fault === 'device-lost') {
       model.trainer.engine.ctx.device.destroy();
@@ -415,7 +463,7 @@ export class TrainingSession {
       });
       return;
     }
-    throw new WorkerError('config', `unknown fault ${String(fault)}`, "Use 'device-lost' or 'non-finite-weights'.");
+    throw new WorkerError('config', `unknown fault ${String(fault)}`, "Use 'device-lost', 'non-finite-weights' or 'worker-crash'.");
   }
 
   async dispose(): Promise<void> {
