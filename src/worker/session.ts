@@ -7,7 +7,7 @@
 // that died (restoreRun), faults for tests.
 import { upload } from '../gpu/buffers.ts';
 import { adapterLabel } from '../gpu/device.ts';
-import { WebGpuUnavailableError } from '../gpu/errors.ts';
+import { GpuDeviceLostError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import type { ShaderSources } from '../gpu/shader-library.ts';
 import { initialParams } from '../model/parameters.ts';
 import type { TrainerState } from '../train/trainer.ts';
@@ -374,6 +374,7 @@ export class TrainingSession {
       const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
       return encodeCheckpoint(format, { built: this.config, current: this.config, state: kept, data });
     }
+    const asked = this.runner.submitted; // the step the person asked to save
     const model = await this.runner.ensureModel();
     const trainer = model.trainer;
     const { read, step } = await this.models.gpuLock.run(async () => {
@@ -388,8 +389,9 @@ export class TrainingSession {
     } catch (e) {
       if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
       // the read-back never came (device lost, mapping failed): nothing was written, the run goes on
-      const cause = this.models.lost ? 'the GPU device was lost' : (e as Error).message ?? String(e);
-      throw new WorkerError('checkpoint-interrupted', `Saving the checkpoint of step ${step} was interrupted (${cause}); no file was written`, 'The run is untouched: press Save again (after a GPU loss, once the device is back).', { step });
+      const err = await this.models.deviceAware(trainer.engine, e);
+      const cause = err instanceof GpuDeviceLostError ? 'the GPU device was lost' : ((err as Error).message ?? String(err));
+      throw new WorkerError('checkpoint-interrupted', `Saving the checkpoint of step ${asked} was interrupted (${cause}); no file was written`, 'The run is untouched: press Save again (after a GPU loss, once the device is back).', { step });
     }
     const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
     return encodeCheckpoint(format, { built: model.built, current: this.config, state, data });
