@@ -9,6 +9,8 @@
 // - Reconstructions are requested for the view's own mask ratio and seed; while training runs,
 //   one is taken every SNAPSHOT_INTERVAL_MS and kept as a snapshot for the step slider.
 // - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
+// - A worker that dies is noticed (worker-watchdog.ts) and replaced by a new one holding the same
+//   data, settings, weights and run id (worker-restart.ts); the page keeps what that needs.
 // - Evaluations (probes, fine-tuning, feature collapse) run one at a time; the worker pauses
 //   pretraining for them and resumes it afterwards, so the page only shows their progress.
 import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
@@ -24,6 +26,7 @@ import {
   type CheckpointFormat,
   type DatasetSummary,
   type FolderListing,
+  type KeptSnapshot,
   type MetricsBatch,
   type ReconstructionResult,
   type Thumbnails,
@@ -32,6 +35,8 @@ import {
   type WorkerStatus,
 } from '../worker/protocol.ts';
 import { reconstructionPng } from './recon-image.ts';
+import { WorkerWatchdog } from './worker-watchdog.ts';
+import { restartEngine, type DataSource } from './worker-restart.ts';
 
 /** Time between training-time reconstruction snapshots. */
 export const SNAPSHOT_INTERVAL_MS = 3000;
@@ -78,8 +83,17 @@ export class EngineBridge {
   private lastStatus: WorkerStatus | null = null;
   private unsubscribeStore: (() => void) | null = null;
 
+  /** The latest known-good weights the worker sent: a new worker continues from them. */
+  kept: KeptSnapshot | null = null;
+  /** Where the data set came from: a new worker loads it again. */
+  dataSource: DataSource | null = null;
+  private readonly watchdog = new WorkerWatchdog(
+    () => this.client.status(),
+    (why) => void restartEngine(this, why),
+  );
+
   constructor(
-    readonly client: EngineClient,
+    public client: EngineClient,
     readonly store: AppStore,
     private readonly live: LiveMetrics,
   ) {}
@@ -92,8 +106,7 @@ export class EngineBridge {
 
   /** After init() succeeded: events, run history, the demo set, the settings, a first reconstruction. */
   async connect(): Promise<void> {
-    await this.client.subscribe((e: WorkerEvent) => this.onEvent(e));
-    this.client.watchVisibility();
+    await this.attach(this.client);
     void this.openHistory();
     let prev = this.state.settings;
     this.unsubscribeStore = this.store.subscribe((s) => {
@@ -107,7 +120,15 @@ export class EngineBridge {
     await this.loadDemo(); // reconstructs once loaded
   }
 
+  /** Listen to `client`'s events and watch its worker (start-up, and a restarted worker). */
+  async attach(client: EngineClient): Promise<void> {
+    await client.subscribe((e: WorkerEvent) => this.onEvent(e));
+    client.watchVisibility();
+    this.watchdog.start(client.worker);
+  }
+
   dispose(): void {
+    this.watchdog.stop();
     this.unsubscribeStore?.();
     this.stopSnapshots();
   }
@@ -140,10 +161,13 @@ export class EngineBridge {
       case 'evaluation':
         this.state.setEvaluationProgress(e);
         break;
+      case 'snapshot':
+        this.kept = e.snapshot;
+        break;
     }
   }
 
-  private onStatus(status: WorkerStatus): void {
+  onStatus(status: WorkerStatus): void {
     const prev = this.lastStatus;
     this.lastStatus = status;
     const s = this.state;
@@ -368,25 +392,25 @@ export class EngineBridge {
   // ------------------------------------------------------------------ data
 
   async loadDemo(): Promise<void> {
-    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }));
+    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }), { kind: 'demo' });
   }
 
   async loadListing(listing: FolderListing): Promise<void> {
-    await this.loadWith(`Reading ${listing.name}…`, (signal) => this.client.loadFiles(listing, { signal }));
+    await this.loadWith(`Reading ${listing.name}…`, (signal) => this.client.loadFiles(listing, { signal }), { kind: 'files', listing });
   }
 
   async loadDirectoryHandle(handle: FileSystemDirectoryHandle): Promise<void> {
-    await this.loadWith(`Reading ${handle.name}…`, (signal) => this.client.loadDirectory(handle, { signal }));
+    await this.loadWith(`Reading ${handle.name}…`, (signal) => this.client.loadDirectory(handle, { signal }), { kind: 'directory', handle });
   }
 
   async loadZip(file: File): Promise<void> {
-    await this.loadWith(`Unpacking ${file.name}…`, (signal) => this.client.loadZip(file, file.name, { signal }));
+    await this.loadWith(`Unpacking ${file.name}…`, (signal) => this.client.loadZip(file, file.name, { signal }), { kind: 'zip', file });
   }
 
   private dataAbort: AbortController | null = null;
 
   /** Load a dataset (a newer load cancels an older one still running). */
-  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>): Promise<void> {
+  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>, source?: DataSource): Promise<void> {
     const s = this.state;
     this.dataAbort?.abort();
     const abort = new AbortController();
@@ -394,6 +418,7 @@ export class EngineBridge {
     s.setDataLoading(message);
     try {
       s.setDataset(await load(abort.signal));
+      if (source) this.dataSource = source;
       await this.reconstructView();
     } catch (e) {
       if (!isCancelled(e)) s.setDataError(messageOf(e));

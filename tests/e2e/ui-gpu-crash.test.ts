@@ -5,6 +5,8 @@
 // continues from, every picture that showed content before (dataset thumbnails,
 // reconstructions, charts) shows content again without pressing anything, the curves keep
 // their points up to that step, Start continues from exactly that step, and no page error.
+// Then the engine worker dies (closed from inside, as abruptly as a crash): the page notices,
+// starts a new worker and restores data set, settings, weights, step and curves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
@@ -81,6 +83,7 @@ async function crashAndCheck(atStep: number): Promise<number> {
   const continuesFrom = Number(/continues from step (\d+)/.exec(text)?.[1] ?? NaN);
   expect(continuesFrom, text).toBeGreaterThanOrEqual(1); // never back to step 0
   expect(continuesFrom).toBeLessThanOrEqual(stepAtCrash + 2); // two steps were in flight at most
+  console.log(`GPU process crashed at step ${stepAtCrash}; the page continues from step ${continuesFrom}; ${before.length} pictures had content`);
   // every picture that showed content shows it again, without Start or any other action
   let after: Record<string, boolean> = {};
   await waitFor('every picture to show content again', async () => {
@@ -133,6 +136,26 @@ describe('a GPU process crash mid-run', () => {
     const first = await stepCount();
     const from = await crashAndCheck(first + 25);
     expect(from).toBeGreaterThan(first);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a worker that dies: a new one takes over the data set, settings, weights, step and curves', async () => {
+    await waitFor('a few more steps', async () => (await stepCount()) >= 3, 60_000);
+    const dataset = await page.getByTestId('dataset-name').textContent();
+    const engine = page.workers().find((w) => w.url().includes('engine-worker'));
+    expect(engine, 'the engine worker').toBeTruthy();
+    await engine!.evaluate(() => void setTimeout(() => self.close(), 0));
+    const error = page.getByTestId('run-error');
+    await waitFor('the restart message', async () => /was restarted/.test((await error.textContent().catch(() => '')) ?? ''), 150_000);
+    expect(await error.textContent()).toMatch(/The engine worker stopped \(it did not answer for \d+ s\) and was restarted: the settings, the data set, the weights of step \d+ and the curves were kept/);
+    const continuesFrom = Number(/continues from step (\d+)/.exec((await page.getByTestId('continues-from').textContent()) ?? '')?.[1]);
+    expect(continuesFrom).toBeGreaterThan(0);
+    expect(await stepCount()).toBe(continuesFrom);
+    expect(await chartPoints()).toBe(continuesFrom);
+    expect(await page.getByTestId('dataset-name').textContent()).toBe(dataset);
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await waitFor('three more steps in the new worker', async () => (await stepCount()) >= continuesFrom + 3, 120_000);
+    await waitFor('the curve to follow', async () => (await chartPoints()) >= continuesFrom + 3, 10_000);
     expect(pageErrors).toEqual([]);
   });
 });
