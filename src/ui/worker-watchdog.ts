@@ -2,7 +2,8 @@
 // browser) or was killed sends no event at all, so the page asks it for its status every few
 // seconds and declares it dead when no answer came for a long while (longer than any single
 // blocking step of the worker, e.g. drawing the weights of the largest model) or when the worker
-// reports an error event. It fires once; the bridge restarts the worker and restores the run
+// reports an error event. Silence is measured from a ping sent, never from the last answer: a
+// background tab's timers may run once a minute, which must not read as a dead worker. It fires once; the bridge restarts the worker and restores the run
 // (engine-bridge.ts restartWorker), then watches the new one.
 
 export interface WatchdogOptions {
@@ -16,7 +17,8 @@ export const WATCHDOG_DEFAULTS: WatchdogOptions = { everyMs: 2000, deadAfterMs: 
 
 export class WorkerWatchdog {
   private timer: ReturnType<typeof setInterval> | null = null;
-  private lastAnswer = 0;
+  /** When the ping still unanswered was sent (null: none outstanding). */
+  private pendingSince: number | null = null;
   private fired = false;
   private detach: (() => void) | null = null;
 
@@ -31,7 +33,7 @@ export class WorkerWatchdog {
   start(worker?: Pick<Worker, 'addEventListener' | 'removeEventListener'>): void {
     this.stop();
     this.fired = false;
-    this.lastAnswer = this.now();
+    this.pendingSince = null;
     if (worker) {
       const onError = (e: Event) => this.dead(`it reported an error: ${(e as ErrorEvent).message || 'no message'}`);
       worker.addEventListener('error', onError);
@@ -47,16 +49,20 @@ export class WorkerWatchdog {
     this.detach = null;
   }
 
-  /** One round: ping, and fire when the last answer is too old. */
+  /** One round: fire when a ping went unanswered too long, else ping (unless one is outstanding). */
   check(): void {
     if (this.fired) return;
-    const silent = this.now() - this.lastAnswer;
-    if (silent > this.options.deadAfterMs) {
-      this.dead(`it did not answer for ${Math.round(silent / 1000)} s`);
+    if (this.pendingSince !== null) {
+      const silent = this.now() - this.pendingSince;
+      if (silent > this.options.deadAfterMs) this.dead(`it did not answer for ${Math.round(silent / 1000)} s`);
       return;
     }
+    const sent = this.now();
+    this.pendingSince = sent;
     // a rejection is an answer too (comlink rejects with the worker's reply)
-    const answered = () => (this.lastAnswer = this.now());
+    const answered = () => {
+      if (this.pendingSince === sent) this.pendingSince = null;
+    };
     void this.ping().then(answered, answered);
   }
 

@@ -43,6 +43,9 @@ import { WorkerError, type RunError, type RunState, type StartOptions, type Step
 export const SNAPSHOT_EVERY = 10;
 /** Time between weight snapshots when steps are slow: a crash loses at most this much work. */
 export const SNAPSHOT_INTERVAL_MS = 10_000;
+/** Models up to this many parameter floats send every good snapshot to the page; larger ones one a minute (each is a copy). */
+export const PAGE_KEEP_EAGER_FLOATS = 4 * 1024 * 1024;
+export const PAGE_KEEP_INTERVAL_MS = 60_000;
 /** Waits between tries to re-create a device after a GPU process crash (the browser restarts it meanwhile). */
 export const RECOVERY_DELAYS_MS = [200, 500, 1000, 2000, 4000, 8000];
 /** Models above this many parameter floats snapshot weights only (moments would cost 2× more). */
@@ -121,8 +124,13 @@ export class RunController {
     return this.data.require();
   }
 
-  /** Sends a copy of a good snapshot to the page (the store keeps its own arrays). */
+  private lastKeptAt: number | null = null;
+
+  /** Sends a copy of a good snapshot to the page (the store keeps its own arrays); large models at most once a minute. */
   private keepOnPage(state: Snapshot): void {
+    const now = performance.now();
+    if (state.params.length > PAGE_KEEP_EAGER_FLOATS && state.step > 0 && this.lastKeptAt !== null && now - this.lastKeptAt < PAGE_KEEP_INTERVAL_MS) return;
+    this.lastKeptAt = now;
     const copy: Snapshot = { step: state.step, params: state.params.slice(), m: state.m?.slice() ?? null, v: state.v?.slice() ?? null };
     const transfer = [copy.params.buffer, copy.m?.buffer, copy.v?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     this.emit({ type: 'snapshot', snapshot: { runId: this.runId, config: { ...this.config }, state: copy } }, transfer);

@@ -1,6 +1,7 @@
 // The page notices a dead engine worker: a worker that answers (or rejects) stays alive however
 // slow each answer is within the bound; one silent for longer than the bound, or one that
-// reports an error event, is declared dead once, with why.
+// reports an error event, is declared dead once, with why; a long gap between checks (a
+// background tab's throttled timers) is not silence.
 import { describe, expect, it } from 'vitest';
 import { WorkerWatchdog } from '../../../src/ui/worker-watchdog.ts';
 
@@ -26,6 +27,20 @@ describe('WorkerWatchdog', () => {
       await flush();
     }
     expect(deaths).toEqual(['it did not answer for 12 s']);
+    dog.stop();
+  });
+
+  it('a long gap between checks is not a death when the worker answers', async () => {
+    let t = 0;
+    const deaths: string[] = [];
+    const dog = new WorkerWatchdog(() => Promise.resolve('ok'), (why) => deaths.push(why), { everyMs: 1e9, deadAfterMs: 10_000 }, () => t);
+    dog.start();
+    for (let i = 0; i < 5; i++) {
+      t += 60_000; // timers of a hidden tab: once a minute
+      dog.check();
+      await flush();
+    }
+    expect(deaths).toEqual([]);
     dog.stop();
   });
 
