@@ -371,8 +371,7 @@ export class TrainingSession {
     const kept = this.runner.restoreFrom;
     if (kept && (!this.models.model || this.models.lost)) {
       // the device is gone (and maybe not coming back): write the kept weights, no GPU needed
-      const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
-      return encodeCheckpoint(format, { built: this.config, current: this.config, state: kept, data });
+      return encodeCheckpoint(format, { built: this.config, current: this.config, state: kept, data: this.checkpointData() });
     }
     const asked = this.runner.submitted; // the step the person asked to save
     const model = await this.runner.ensureModel();
@@ -393,8 +392,12 @@ export class TrainingSession {
       const cause = err instanceof GpuDeviceLostError ? 'the GPU device was lost' : ((err as Error).message ?? String(err));
       throw new WorkerError('checkpoint-interrupted', `Saving the checkpoint of step ${asked} was interrupted (${cause}); no file was written`, 'The run is untouched: press Save again (after a GPU loss, once the device is back).', { step });
     }
-    const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
-    return encodeCheckpoint(format, { built: model.built, current: this.config, state, data });
+    return encodeCheckpoint(format, { built: model.built, current: this.config, state, data: this.checkpointData() });
+  }
+
+  /** What a checkpoint records about the data it was trained on. */
+  private checkpointData(): { source: string; imageCount: number } {
+    return { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
   }
 
   async loadCheckpoint(bytes: Uint8Array, fileName: string, options: LoadCheckpointOptions, signal: AbortSignal): Promise<CheckpointLoadResult> {

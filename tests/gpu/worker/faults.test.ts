@@ -182,6 +182,11 @@ describe('worker fault paths', () => {
     expect(e.kind).toBe('checkpoint-interrupted');
     expect(e.message).toMatch(new RegExp(`Saving the checkpoint of step ${step} was interrupted \\(the GPU device was lost\\)`));
     expect(e.suggestion).toMatch(/The run is untouched: press Save again/);
+    // while the device is being re-created, Save writes the kept weights (no GPU needed)
+    await until('the loss reported', () => r.session.status().error?.kind === 'device-lost');
+    const fromKept = await r.session.saveCheckpoint('native', signal);
+    expect(r.session.status().plan).toBeNull(); // it did not wait for the new device
+    expect(fromKept.step).toBe(r.session.status().error!.restoredStep);
     // once the device is back, saving works and writes the step the run continues from
     await until('the device re-created', () => r.session.status().plan !== null);
     const again = await r.session.saveCheckpoint('native', signal);
