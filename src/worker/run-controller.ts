@@ -131,6 +131,8 @@ export class RunController {
     const now = performance.now();
     if (state.params.length > PAGE_KEEP_EAGER_FLOATS && state.step > 0 && this.lastKeptAt !== null && now - this.lastKeptAt < PAGE_KEEP_INTERVAL_MS) return;
     this.lastKeptAt = now;
+    // the curve's points up to this step reach the page first: a worker dying right after cannot leave a gap
+    this.flushMetrics(true);
     const copy: Snapshot = { step: state.step, params: state.params.slice(), m: state.m?.slice() ?? null, v: state.v?.slice() ?? null };
     const transfer = [copy.params.buffer, copy.m?.buffer, copy.v?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     this.emit({ type: 'snapshot', snapshot: { runId: this.runId, config: { ...this.config }, state: copy } }, transfer);
