@@ -163,6 +163,7 @@ export class RunController {
           this.emit({ type: 'status', status: this.status() });
           return;
         } catch (e) {
+          if (e instanceof WorkerError && e.kind === 'disposed') return;
           last = e;
           if (this.models.lost) this.afterDeviceLoss();
         }
