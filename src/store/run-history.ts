@@ -1,6 +1,9 @@
 // Finished runs (single runs and each run of a sweep): what the experiments table lists and
 // compares, their exports (CSV in long format, JSON), and their persistence in IndexedDB so
 // the history survives reloads. Export functions are pure; the IndexedDB part needs a browser.
+// A write counts once its transaction completed: a full store (QuotaExceededError) often aborts
+// the transaction after the request itself succeeded, and gets its own message
+// (RunHistoryQuotaError): the run stays in the page's list, the runs already stored are kept.
 import type { RunEvaluation } from './run-evaluation.ts';
 import type { Settings } from './settings.ts';
 
@@ -34,7 +37,31 @@ export interface RunRecord {
 }
 
 export class RunHistoryError extends Error {
-  override readonly name = 'RunHistoryError';
+  override readonly name: string = 'RunHistoryError';
+}
+
+/** The browser's storage for this page is full: the run was not stored (nothing else was lost). */
+export class RunHistoryQuotaError extends RunHistoryError {
+  override readonly name = 'RunHistoryQuotaError';
+}
+
+/** IndexedDB's failure while doing `action` as a RunHistoryError; a full store gets its own message. */
+export function historyErrorOf(error: { name: string; message: string } | null, action: string): RunHistoryError {
+  if (error?.name === 'QuotaExceededError') {
+    return new RunHistoryQuotaError(
+      `The browser's storage for this page is full (QuotaExceededError): ${action} was not saved in the run history. ` +
+        'It stays in this list until the page is reloaded, and the runs already stored are kept. Export the runs (CSV/JSON) and delete older ones to make room.',
+    );
+  }
+  return new RunHistoryError(`IndexedDB: ${error?.message ?? 'request failed'} (${action})`);
+}
+
+function transactionDone(tx: IDBTransaction, action: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(historyErrorOf(tx.error, action));
+    tx.onerror = () => reject(historyErrorOf(tx.error, action));
+  });
 }
 
 function csvField(v: string | number): string {
@@ -82,13 +109,14 @@ const STORE = 'runs';
 function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(new RunHistoryError(`IndexedDB: ${r.error?.message ?? 'request failed'}`));
+    r.onerror = () => reject(historyErrorOf(r.error, 'the request'));
   });
 }
 
 /** The run store in this browser's IndexedDB. */
 export class RunHistoryDb {
-  private constructor(private readonly db: IDBDatabase) {}
+  /** Over an open database (open() in the page; tests pass a database that fails as they need). */
+  constructor(private readonly db: IDBDatabase) {}
 
   static async open(): Promise<RunHistoryDb> {
     if (typeof indexedDB === 'undefined') throw new RunHistoryError('IndexedDB is not available in this browser (private mode?): run history will not be kept across reloads');
@@ -105,7 +133,10 @@ export class RunHistoryDb {
   }
 
   async put(run: RunRecord): Promise<void> {
-    await request(this.store('readwrite').put(run));
+    const tx = this.db.transaction(STORE, 'readwrite');
+    const done = transactionDone(tx, `run "${run.name}"`);
+    tx.objectStore(STORE).put(run);
+    await done;
   }
 
   async list(): Promise<RunRecord[]> {

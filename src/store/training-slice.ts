@@ -22,6 +22,8 @@ export interface RunError {
   advice?: string;
   /** The last good weights are kept: Start continues from them. */
   canContinue: boolean;
+  /** The step of the kept weights Start continues from (when the worker said). */
+  continuesFrom?: number;
 }
 
 export interface RunState {

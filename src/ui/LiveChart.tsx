@@ -1,9 +1,12 @@
 // A uPlot chart fed outside React: it pulls its data from typed arrays (getData) whenever its
 // source signals a new frame (subscribe), so React never re-renders per metric point. Options
-// changes (log scale, series list) rebuild the chart; container resizes only resize it.
+// changes (log scale, series list) rebuild the chart; container resizes only resize it. The
+// data live outside the canvas, so a context lost and restored (GPU process crash) or the
+// store's display epoch bumped redraws the chart from them at once.
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { useAppStore } from '../store/store.ts';
 
 export interface LiveChartProps {
   /** Build the options for a given width (height comes from the props). */
@@ -36,6 +39,12 @@ export function LiveChart({ options, getData, subscribe, deps, height, label, te
       el.dataset.points = String(d[0]?.length ?? 0);
     };
     const unsubscribe = subscribe(redraw);
+    // uPlot's canvas is GPU-backed: after a GPU crash Chrome gives it back blank
+    const canvas = u.ctx.canvas;
+    canvas.addEventListener('contextrestored', redraw);
+    const unwatch = useAppStore.subscribe((s, prev) => {
+      if (s.displayEpoch !== prev.displayEpoch) redraw();
+    });
     const ro = new ResizeObserver(() => {
       const w = Math.max(200, el.clientWidth);
       if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height });
@@ -44,6 +53,8 @@ export function LiveChart({ options, getData, subscribe, deps, height, label, te
     return () => {
       ro.disconnect();
       unsubscribe();
+      unwatch();
+      canvas.removeEventListener('contextrestored', redraw);
       u.destroy();
       chart.current = null;
     };

@@ -2,12 +2,13 @@
 // reconstruction with the visible patches pasted back, and the mask. Its own mask-ratio slider
 // and "New mask" button re-run the current weights at once (no training needed); a step slider
 // replays the snapshots taken during training. Says how predictions became pixels.
-import { useEffect, useRef } from 'react';
+import { useRef } from 'react';
 import { maxMaskRatio, patchCount, visiblePatches } from '../store/settings.ts';
 import { useAppStore } from '../store/store.ts';
 import type { ReconstructionResult } from '../worker/protocol.ts';
 import { useBridge } from './bridge-context.ts';
 import { Panel, Slider } from './controls.tsx';
+import { usePicture } from './picture-canvas.ts';
 import { imageCount, maskImage, panelImage, PANEL_KINDS, type PanelKind } from './recon-image.ts';
 
 const PANEL_TITLES: Record<PanelKind | 'mask', string> = {
@@ -20,13 +21,8 @@ const PANEL_TITLES: Record<PanelKind | 'mask', string> = {
 
 function PictureCanvas({ image, label, testId }: { image: ImageData; label: string; testId?: string }) {
   const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const c = ref.current;
-    if (!c) return;
-    c.width = image.width;
-    c.height = image.height;
-    c.getContext('2d')?.putImageData(image, 0, 0);
-  }, [image]);
+  // drawn again from the frame's pixels (kept in the store) after a GPU crash
+  usePicture(ref, image);
   return <canvas ref={ref} role="img" aria-label={label} data-testid={testId} className="recon-canvas" />;
 }
 

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useAppStore } from '../store/store.ts';
 import { useBridge } from './bridge-context.ts';
+import { usePicture } from './picture-canvas.ts';
 import { visibleRange } from './virtual.ts';
 
 const THUMB = 64;
@@ -19,10 +20,8 @@ interface Thumb {
 
 function ThumbCanvas({ thumb }: { thumb: Thumb | undefined }) {
   const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const ctx = ref.current?.getContext('2d');
-    if (ctx && thumb) ctx.putImageData(thumb.image, 0, 0);
-  }, [thumb]);
+  // drawn again from the cached pixels after a GPU crash (picture-canvas.ts)
+  usePicture(ref, thumb?.image, false);
   return <canvas ref={ref} width={THUMB} height={THUMB} className={thumb ? 'thumb' : 'thumb loading'} />;
 }
 

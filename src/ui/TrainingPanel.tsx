@@ -154,7 +154,7 @@ export function TransportBar() {
       {run.error && (
         <div role="alert" className="run-error" data-testid="run-error">
           <strong>{run.error.message}</strong> {run.error.advice}
-          {run.error.canContinue && ' The last good weights are kept: Start continues from them.'}
+          {run.error.canContinue && (run.error.continuesFrom !== undefined ? <span data-testid="continues-from"> The weights of step {run.error.continuesFrom} are kept: Start continues from step {run.error.continuesFrom}.</span> : ' The last good weights are kept: Start continues from them.')}
         </div>
       )}
     </Panel>

@@ -9,6 +9,8 @@
 // - Reconstructions are requested for the view's own mask ratio and seed; while training runs,
 //   one is taken every SNAPSHOT_INTERVAL_MS and kept as a snapshot for the step slider.
 // - Metrics carry the worker's runId: a batch of a newer run clears the curves first.
+// - A worker that dies is noticed (worker-watchdog.ts) and replaced by a new one holding the same
+//   data, settings, weights and run id (worker-restart.ts); the page keeps what that needs.
 // - Evaluations (probes, fine-tuning, feature collapse) run one at a time; the worker pauses
 //   pretraining for them and resumes it afterwards, so the page only shows their progress.
 // - kNN tracking is the worker's (it pauses its own loop at the tracked steps): the page sends
@@ -29,6 +31,7 @@ import {
   type CheckpointFormat,
   type DatasetSummary,
   type FolderListing,
+  type KeptSnapshot,
   type MetricsBatch,
   type ReconstructionResult,
   type Thumbnails,
@@ -39,6 +42,8 @@ import {
 import { EvaluationRunner, evaluationDataOf } from './evaluation-runner.ts';
 import { reconstructionPng } from './recon-image.ts';
 import type { UserChoices } from './user-choices.ts';
+import { WorkerWatchdog } from './worker-watchdog.ts';
+import { restartEngine, type DataSource } from './worker-restart.ts';
 
 /** Time between training-time reconstruction snapshots. */
 export const SNAPSHOT_INTERVAL_MS = 3000;
@@ -87,12 +92,21 @@ export class EngineBridge {
   private readonly evaluations: EvaluationRunner;
   private readonly unsubscribeTracking: () => void;
 
+  /** The latest known-good weights the worker sent: a new worker continues from them. */
+  kept: KeptSnapshot | null = null;
+  /** Where the data set came from: a new worker loads it again. */
+  dataSource: DataSource | null = null;
+  private readonly watchdog = new WorkerWatchdog(
+    () => this.client.status(),
+    (why) => void restartEngine(this, why),
+  );
+
   constructor(
-    readonly client: EngineClient,
+    public client: EngineClient,
     readonly store: AppStore,
     private readonly live: LiveMetrics,
   ) {
-    this.evaluations = new EvaluationRunner(client, store);
+    this.evaluations = new EvaluationRunner(() => this.client, store);
     // kNN tracking follows its settings and the data set (whose class folders it measures when
     // there are two or more); the first data set loads before any run can start
     let trackingKey = '';
@@ -115,8 +129,7 @@ export class EngineBridge {
    * meanwhile (`choices`, queued until now) or else the demo set, and a first reconstruction.
    */
   async connect(choices?: UserChoices): Promise<void> {
-    await this.client.subscribe((e: WorkerEvent) => this.onEvent(e));
-    this.client.watchVisibility();
+    await this.attach(this.client);
     void this.openHistory();
     let prev = this.state.settings;
     this.unsubscribeStore = this.store.subscribe((s) => {
@@ -132,7 +145,17 @@ export class EngineBridge {
     if (!choices?.dataChosen) await this.loadDemo({ automatic: true }); // reconstructs once loaded
   }
 
+  /** Listen to `client`'s events and watch its worker (start-up, and a restarted worker). */
+  async attach(client: EngineClient): Promise<void> {
+    await client.subscribe((e: WorkerEvent) => this.onEvent(e));
+    client.watchVisibility();
+    this.watchdog.start(client.worker);
+    // a restarted worker knows nothing of kNN tracking yet (at start-up this repeats the store's own sync)
+    if (this.state.settings.knnEvery > 0) void this.syncKnnTracking();
+  }
+
   dispose(): void {
+    this.watchdog.stop();
     this.unsubscribeStore?.();
     this.unsubscribeTracking();
     this.stopSnapshots();
@@ -173,10 +196,13 @@ export class EngineBridge {
       case 'knn-track':
         this.state.addKnnTrack(e);
         break;
+      case 'snapshot':
+        this.kept = e.snapshot;
+        break;
     }
   }
 
-  private onStatus(status: WorkerStatus): void {
+  onStatus(status: WorkerStatus): void {
     const prev = this.lastStatus;
     this.lastStatus = status;
     const s = this.state;
@@ -184,8 +210,11 @@ export class EngineBridge {
     if (status.plan) s.setPlan(status.plan);
     s.setThrottled(status.throttle.throttled);
     if (status.error) {
-      s.setRunError({ message: status.error.message, advice: status.error.suggestion, canContinue: status.error.canContinue });
+      s.setRunError({ message: status.error.message, advice: status.error.suggestion, canContinue: status.error.canContinue, continuesFrom: status.error.restoredStep });
+      // the curves keep every point up to the step the run continues from
       this.live.truncateAfter(status.error.restoredStep);
+      // the GPU went away: the browser may have dropped drawn pixels too, redraw them from the store
+      if (status.error.kind === 'device-lost') s.redrawAll();
     } else {
       const st = runStatusOf(status.state);
       if (st !== s.run.status || s.run.activity) s.setRunStatus(st);
@@ -376,7 +405,8 @@ export class EngineBridge {
       this.state.setLiveRecon(r, asSnapshot && r.step > 0);
       return r;
     } catch (e) {
-      if (!isCancelled(e)) this.state.setReconError(messageOf(e));
+      // a device lost meanwhile: the run's message says so, the kept pictures stay
+      if (!isCancelled(e) && !(isWorkerError(e) && e.kind === 'device-lost')) this.state.setReconError(messageOf(e));
       return null;
     } finally {
       if (this.reconAbort === abort) this.reconAbort = null;
@@ -413,19 +443,19 @@ export class EngineBridge {
    */
   async loadDemo(options: { automatic?: boolean } = {}): Promise<void> {
     if (options.automatic && this.userDataChosen) return;
-    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }), !options.automatic);
+    await this.loadWith('Loading the demo photos…', (signal) => this.client.loadDemo({ signal }), { kind: 'demo' }, !options.automatic);
   }
 
   async loadListing(listing: FolderListing): Promise<void> {
-    await this.loadWith(`Reading ${listing.name}…`, (signal) => this.client.loadFiles(listing, { signal }));
+    await this.loadWith(`Reading ${listing.name}…`, (signal) => this.client.loadFiles(listing, { signal }), { kind: 'files', listing });
   }
 
   async loadDirectoryHandle(handle: FileSystemDirectoryHandle): Promise<void> {
-    await this.loadWith(`Reading ${handle.name}…`, (signal) => this.client.loadDirectory(handle, { signal }));
+    await this.loadWith(`Reading ${handle.name}…`, (signal) => this.client.loadDirectory(handle, { signal }), { kind: 'directory', handle });
   }
 
   async loadZip(file: File): Promise<void> {
-    await this.loadWith(`Unpacking ${file.name}…`, (signal) => this.client.loadZip(file, file.name, { signal }));
+    await this.loadWith(`Unpacking ${file.name}…`, (signal) => this.client.loadZip(file, file.name, { signal }), { kind: 'zip', file });
   }
 
   private dataAbort: AbortController | null = null;
@@ -433,7 +463,7 @@ export class EngineBridge {
   private userDataChosen = false;
 
   /** Load a dataset (a newer load cancels an older one still running). */
-  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>, byUser = true): Promise<void> {
+  private async loadWith(message: string, load: (signal: AbortSignal) => Promise<DatasetSummary>, source: DataSource, byUser = true): Promise<void> {
     const s = this.state;
     if (byUser) this.userDataChosen = true;
     this.dataAbort?.abort();
@@ -445,6 +475,7 @@ export class EngineBridge {
       // a newer load took over while this one finished: its result is not what the user sees
       if (abort.signal.aborted) return;
       s.setDataset(summary);
+      this.dataSource = source;
       await this.reconstructView();
     } catch (e) {
       if (!isCancelled(e) && !abort.signal.aborted) s.setDataError(messageOf(e));
@@ -470,7 +501,8 @@ export class EngineBridge {
       });
       return saved;
     } catch (e) {
-      s.setCheckpointReport({ ok: false, title: 'Saving failed', lines: [messageOf(e)] });
+      const interrupted = isWorkerError(e) && e.kind === 'checkpoint-interrupted';
+      s.setCheckpointReport({ ok: false, title: interrupted ? 'Saving was interrupted: nothing was downloaded, the run is untouched' : 'Saving failed', lines: [messageOf(e)] });
       return null;
     }
   }

@@ -28,10 +28,15 @@ export function evaluationDataOf(store: AppStore): LabelledSource {
 export class EvaluationRunner {
   private abort: AbortController | null = null;
 
+  /** `clientOf`: the current worker's client (a restarted worker replaces it). */
   constructor(
-    private readonly client: EngineClient,
+    private readonly clientOf: () => EngineClient,
     private readonly store: AppStore,
   ) {}
+
+  private get client(): EngineClient {
+    return this.clientOf();
+  }
 
   private get state() {
     return this.store.getState();

@@ -14,6 +14,7 @@ import type {
   GpuStatus,
   KnnTracking,
   InjectedFault,
+  KeptSnapshot,
   ReconstructRequest,
   EmbedRequest,
   EmbedResult,
@@ -195,6 +196,11 @@ export class EngineClient {
   /** The bytes are transferred (the caller's array is emptied). */
   loadCheckpoint(bytes: Uint8Array, fileName: string, o: Cancellable & { allowReset?: boolean } = {}): Promise<CheckpointLoadResult> {
     return this.call(o.signal, (cancelId) => this.api.loadCheckpoint(Comlink.transfer(bytes, [bytes.buffer]), fileName, { cancelId, allowReset: o.allowReset }));
+  }
+
+  /** A new worker takes over the run the page kept (after the old one died). */
+  restoreRun(snapshot: KeptSnapshot): Promise<WorkerStatus> {
+    return this.api.restoreRun(snapshot); // copied, not transferred: the page keeps it for another restart
   }
 
   injectFault(fault: InjectedFault): Promise<void> {

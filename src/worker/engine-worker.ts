@@ -79,6 +79,7 @@ const api: EngineWorkerApi = {
     return Comlink.transfer(c, [c.bytes.buffer]);
   },
   loadCheckpoint: (bytes, fileName, o = {}) => run(o.cancelId, (s) => session.loadCheckpoint(bytes, fileName, o, s)),
+  restoreRun: (snapshot) => run(undefined, (s) => session.restoreRun(snapshot, s)),
   injectFault: (fault) => session.injectFault(fault),
   dispose: () => session.dispose(),
 };

@@ -12,7 +12,9 @@ import { WorkerError, type RunError } from './protocol.ts';
 export function toWorkerError(e: unknown): WorkerError {
   if (e instanceof WorkerError) return e;
   if (e instanceof GpuDeviceLostError) {
-    return new WorkerError('device-lost', e.message, 'Press Start (or Resume) to re-create the GPU device and continue from the last good weights.', { reason: e.reason });
+    // 'unknown': the GPU process crashed or the driver reset; the worker re-creates the device by itself (run-controller.ts recoverDevice)
+    const advice = e.reason === 'unknown' ? 'The GPU device is re-created with a new adapter by itself; press Start (or Resume) to continue from the last good weights.' : 'Press Start (or Resume) to re-create the GPU device and continue from the last good weights.';
+    return new WorkerError('device-lost', e.message, advice, { reason: e.reason });
   }
   if (e instanceof GpuRuntimeError) {
     if (e.kind === 'out-of-memory') {

@@ -3,7 +3,9 @@
 // evaluation plans of other shapes that reconstructions need. Builds happen under the GPU lock
 // (no step is submitted meanwhile) and inside error scopes, so an out-of-memory or validation
 // error is pinned to the build that caused it; a plan too large for the device is refused before
-// anything is allocated.
+// anything is allocated. After a device loss the GPU lock is a new one: work still holding the
+// old lock waits on a device that is gone (in Chrome a read-back on a crashed GPU process may
+// never settle) and must not keep the rebuild waiting.
 import { acquireGpu } from '../gpu/device.ts';
 import { createEngine, type Engine } from '../gpu/engine.ts';
 import { GpuRuntimeError, type GpuDeviceLostError } from '../gpu/errors.ts';
@@ -33,8 +35,8 @@ function tooLarge(e: PlanTooLargeError): WorkerError {
 export class ModelHost {
   engine: Engine | null = null;
   model: Model | null = null;
-  /** Held while building plans and submitting steps. */
-  readonly gpuLock = new Mutex();
+  /** Held while building plans and submitting steps (a new one after each device loss). */
+  private lock = new Mutex();
   private evalTrainers = new Map<string, Trainer>();
   private disposed = false;
 
@@ -48,6 +50,22 @@ export class ModelHost {
       onDeviceLost(engine: Engine, err: GpuDeviceLostError): void;
     },
   ) {}
+
+  get gpuLock(): Mutex {
+    return this.lock;
+  }
+
+  /** `work` on `engine`'s device, or its loss error once that device is lost (whichever comes first). */
+  untilLost<T>(engine: Engine, work: Promise<T>): Promise<T> {
+    return Promise.race([work, engine.ctx.lost.then((err) => Promise.reject(err ?? engine.ctx.lostError))]);
+  }
+
+  /** A read that failed because the device went away reports the loss, not "mapAsync failed". */
+  async deviceAware(engine: Engine, e: unknown): Promise<unknown> {
+    if (engine.ctx.lostError) return engine.ctx.lostError;
+    const lost = await Promise.race([engine.ctx.lost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+    return lost ?? e;
+  }
 
   /** Whether the current device was lost. */
   get lost(): boolean {
@@ -68,6 +86,7 @@ export class ModelHost {
 
   /** GPU objects are gone (device lost): drop them; the next build acquires a new device. */
   forgetGpu(): void {
+    this.lock = new Mutex();
     this.model = null;
     this.evalTrainers.clear();
     this.engine = null;

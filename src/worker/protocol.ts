@@ -46,6 +46,7 @@ import type { AdapterSummary } from '../gpu/device.ts';
 import type { WebGpuUnavailableReason } from '../gpu/errors.ts';
 import type { ConfigChangeLevel, RunConfig } from '../train/run-config.ts';
 import type { LoadReport } from '../io/name-schemes.ts';
+import type { TrainerState } from '../train/trainer.ts';
 import type { SkipCode, SkippedFile } from '../data/indexing.ts';
 import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
 import type { DatasetSummary } from '../data/dataset-summary.ts';
@@ -86,6 +87,7 @@ export type WorkerErrorKind =
   | 'config' // an invalid setting (details.field names it)
   | 'busy' // the call needs the loop paused (e.g. step() while running)
   | 'bad-checkpoint' // a checkpoint file was refused; the model is untouched
+  | 'checkpoint-interrupted' // saving a checkpoint was cut short (device lost, read failed); the run is untouched, save again
   | 'gpu-error' // a WebGPU validation/internal error while running our commands
   | 'disposed' // dispose() was called
   | 'internal'; // a bug: the message says where
@@ -400,12 +402,24 @@ export type WorkerEvent =
   | { type: 'dataset'; summary: DatasetSummary }
   | ProgressEvent
   | EvaluationProgressEvent
-  | KnnTrackEvent;
+  | KnnTrackEvent
+  | { type: 'snapshot'; snapshot: KeptSnapshot };
+
+/**
+ * Known-good weights the page keeps (sent whenever a new snapshot becomes good, arrays
+ * transferred): if the worker dies, a new one continues the run from them (restoreRun).
+ */
+export interface KeptSnapshot {
+  runId: number;
+  /** The configuration the run had then. */
+  config: TrainingConfig;
+  state: TrainerState;
+}
 
 export type WorkerEventListener = (event: WorkerEvent) => void;
 
 /** Faults the tests inject to exercise recovery (real code paths, not simulations). */
-export type InjectedFault = 'device-lost' | 'non-finite-weights';
+export type InjectedFault = 'device-lost' | 'non-finite-weights' | 'worker-crash';
 
 // ---------------------------------------------------------------------------------- the API
 
@@ -466,7 +480,10 @@ export interface EngineWorkerApi {
   /** Bytes are transferred. A refused file rejects with kind 'bad-checkpoint' and changes nothing. */
   loadCheckpoint(bytes: Uint8Array, fileName: string, options?: LoadCheckpointOptions): Promise<CheckpointLoadResult>;
 
-  /** Tests only: make a real fault happen (destroy the device, write NaN into the weights). */
+  /** A new worker takes over a run the page kept (after the old one died): plan, weights, moments, step and run id. */
+  restoreRun(snapshot: KeptSnapshot): Promise<WorkerStatus>;
+
+  /** Tests only: make a real fault happen (destroy the device, write NaN into the weights, end the worker). */
   injectFault(fault: InjectedFault): Promise<void>;
   /** Stop everything and free the GPU; the worker is unusable afterwards. */
   dispose(): Promise<void>;

@@ -11,14 +11,17 @@
 // (forward, backward, AdamW and the loss copy in one submission) and a macrotask hop between
 // steps (worker-driven, never requestAnimationFrame), and takes the results.
 //
-// Last good weights: every SNAPSHOT_EVERY steps (and at every pause) the step's submission also
-// copies the parameters and AdamW moments into staging buffers (snapshots.ts). A snapshot taken
+// Last good weights: on the first step of every stretch (new run, restore), then every
+// SNAPSHOT_EVERY steps or SNAPSHOT_INTERVAL_MS, whichever comes first (and at every pause), the
+// step's submission also copies the parameters and AdamW moments into staging buffers
+// (snapshots.ts). A snapshot taken
 // after update k becomes "good" once a later step's loss came back finite and it holds no
 // NaN/Inf. A run error restores it into the plan; after a device loss the next start re-creates
-// the device and rebuilds the plan from it. Moments are snapshotted only for models up to
+// the device and rebuilds the plan from it; a loss the browser reports as 'unknown' (a GPU
+// process crash, a driver reset: the adapter is gone too) is recovered at once, without waiting
+// for Start: a new adapter and device, every plan rebuilt from the kept snapshot (recoverDevice). Moments are snapshotted only for models up to
 // SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
-import type { Engine } from '../gpu/engine.ts';
-import { GpuDeviceLostError, GpuRuntimeError } from '../gpu/errors.ts';
+import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { NonFiniteLossError, type TrainerState } from '../train/trainer.ts';
 import { TrainingRun, type StepBatch } from '../train/run.ts';
@@ -33,11 +36,18 @@ import { MetricsBatcher, batchTransferables, stepTimings } from './metrics.ts';
 import type { DatasetHost } from './dataset-host.ts';
 import type { Model, ModelHost } from './model-host.ts';
 import { ThrottleDetector, yieldToEventLoop } from './scheduling.ts';
-import { SnapshotStore } from './snapshots.ts';
+import { SnapshotSchedule, SnapshotStore } from './snapshots.ts';
 import { WorkerError, type RunError, type RunState, type StartOptions, type StepRecord, type WorkerEvent, type WorkerStatus } from './protocol.ts';
 
-/** Steps between weight snapshots (plus step 0 and every pause). */
+/** Steps between weight snapshots (plus step 0, the first step of each stretch and every pause). */
 export const SNAPSHOT_EVERY = 10;
+/** Time between weight snapshots when steps are slow: a crash loses at most this much work. */
+export const SNAPSHOT_INTERVAL_MS = 10_000;
+/** Models up to this many parameter floats send every good snapshot to the page; larger ones one a minute (each is a copy). */
+export const PAGE_KEEP_EAGER_FLOATS = 4 * 1024 * 1024;
+export const PAGE_KEEP_INTERVAL_MS = 60_000;
+/** Waits between tries to re-create a device after a GPU process crash (the browser restarts it meanwhile). */
+export const RECOVERY_DELAYS_MS = [200, 500, 1000, 2000, 4000, 8000];
 /** Models above this many parameter floats snapshot weights only (moments would cost 2× more). */
 export const SNAPSHOT_MOMENTS_MAX_FLOATS = 16 * 1024 * 1024;
 /** Profile phase times on steps 1, 11, 21, … when timestamp queries exist. */
@@ -72,7 +82,11 @@ export class RunController {
   private runDataset: BrowserDataset | null = null;
   /** The next step's batch, drawn while the current one runs (dropped when anything it depends on changes). */
   prefetch: { key: string; promise: Promise<PreparedBatch> } | null = null;
-  readonly snapshots = new SnapshotStore();
+  /** Every good snapshot goes to the page too: a restarted worker continues from it (session.ts restoreRun). */
+  readonly snapshots = new SnapshotStore((state) => this.keepOnPage(state));
+  readonly schedule = new SnapshotSchedule(SNAPSHOT_EVERY, SNAPSHOT_INTERVAL_MS);
+  /** Re-creating the device and the model after a loss (recoverDevice), null otherwise. */
+  private recovery: Promise<void> | null = null;
   /** Set after a device loss: the next model build starts from it. */
   restoreFrom: Snapshot | null = null;
   readonly metrics = new MetricsBatcher();
@@ -114,11 +128,66 @@ export class RunController {
     return this.data.require();
   }
 
+  private lastKeptAt: number | null = null;
+
+  /** Sends a copy of a good snapshot to the page (the store keeps its own arrays); large models at most once a minute. */
+  private keepOnPage(state: Snapshot): void {
+    const now = performance.now();
+    if (state.params.length > PAGE_KEEP_EAGER_FLOATS && state.step > 0 && this.lastKeptAt !== null && now - this.lastKeptAt < PAGE_KEEP_INTERVAL_MS) return;
+    this.lastKeptAt = now;
+    // the curve's points up to this step reach the page first: a worker dying right after cannot leave a gap
+    this.flushMetrics(true);
+    const copy: Snapshot = { step: state.step, params: state.params.slice(), m: state.m?.slice() ?? null, v: state.v?.slice() ?? null };
+    const transfer = [copy.params.buffer, copy.m?.buffer, copy.v?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+    this.emit({ type: 'snapshot', snapshot: { runId: this.runId, config: { ...this.config }, state: copy } }, transfer);
+  }
+
   onDeviceLost(err: GpuDeviceLostError): void {
     if (this.loopPromise) return; // the loop's failing step reports it
     this.afterDeviceLoss();
     this.error = runErrorOf(err, this.completed + 1, this.completed);
     this.setState('error');
+    if (err.reason === 'unknown') this.recoverDevice();
+  }
+
+  /**
+   * After a GPU process crash: a new adapter and device (the old adapter is gone), and the model
+   * rebuilt from the kept snapshot, tried a few times while the browser restarts its GPU process.
+   * The run stays stopped at the restored step (the status says which); Start continues.
+   */
+  recoverDevice(): void {
+    if (this.recovery) return;
+    this.recovery = (async () => {
+      let last: unknown = null;
+      for (const wait of RECOVERY_DELAYS_MS) {
+        await new Promise((r) => setTimeout(r, wait));
+        if (this.models.model && !this.models.lost) return;
+        try {
+          await this.buildModel();
+          this.emit({ type: 'status', status: this.status() });
+          return;
+        } catch (e) {
+          if (e instanceof WorkerError && e.kind === 'disposed') return;
+          last = e;
+          if (this.models.lost) this.afterDeviceLoss();
+        }
+      }
+      if (this.error && last) {
+        const step = this.completed;
+        // Chrome refuses WebGPU to a page whose GPU process crashed repeatedly (no adapter at all)
+        const refused = last instanceof WebGpuUnavailableError && last.reason === 'no-adapter';
+        this.error = {
+          ...this.error,
+          message: refused
+            ? `The GPU process crashed again and the browser now refuses WebGPU to this page (no adapter after ${RECOVERY_DELAYS_MS.length} tries); the weights of step ${step} are kept in the worker`
+            : `The GPU device was lost and could not be re-created (${(last as Error).message ?? String(last)}); the weights of step ${step} are kept in the worker`,
+          suggestion: 'Save a checkpoint now (it is written from the kept weights, no GPU needed), then reload the page or restart the browser and load it; or press Start to try the GPU again.',
+        };
+      }
+      this.emit({ type: 'status', status: this.status() });
+    })().finally(() => {
+      this.recovery = null;
+    });
   }
 
   /** GPU objects are gone: drop them and remember what to rebuild from. */
@@ -160,6 +229,7 @@ export class RunController {
 
   newRun(snapshot: Snapshot): void {
     this.runId++;
+    this.schedule.reset();
     this.completed = this.submitted = snapshot.step;
     this.snapshots.reset(snapshot);
     this.restoreFrom = null;
@@ -177,6 +247,12 @@ export class RunController {
 
   /** A model exists for the current config (built now if needed, restored after a device loss). */
   async ensureModel(): Promise<Model> {
+    // a recovery under way builds it: wait for that instead of building a second one
+    while (this.recovery) await this.recovery;
+    return this.buildModel();
+  }
+
+  private async buildModel(): Promise<Model> {
     if (this.models.model && !this.models.lost) return this.models.model;
     if (this.models.lost) this.afterDeviceLoss();
     const restore = this.restoreFrom;
@@ -189,6 +265,7 @@ export class RunController {
     this.models.install(trainer, this.config);
     this.completed = this.submitted = restore.step;
     this.restoreFrom = null;
+    this.schedule.reset();
     return this.models.model!;
   }
 
@@ -401,7 +478,7 @@ export class RunController {
       encode: profiler ? (encoder) => profiler.encodeStep(encoder) : undefined,
       beforeSubmit: (encoder) => {
         timing = profiler ? profiler.resolve(encoder) : null;
-        return k % SNAPSHOT_EVERY === 0 ? this.encodeSnapshot(encoder, k) : undefined;
+        return this.schedule.take(k, performance.now()) ? this.encodeSnapshot(encoder, k) : undefined;
       },
     });
     const { submittedAt } = submitted;
@@ -415,10 +492,11 @@ export class RunController {
       let phaseMs: Float32Array | null = null;
       try {
         // Same submission: the timestamps are ready when the loss is.
-        [{ loss, lr }, phaseMs] = await Promise.all([submitted.result, timing ? (timing as { read(): Promise<Float32Array> }).read() : Promise.resolve(null)]);
+        // raced with the device's loss: a read-back on a crashed GPU process may never settle
+        [{ loss, lr }, phaseMs] = await this.models.untilLost(engine, Promise.all([submitted.result, timing ? (timing as { read(): Promise<Float32Array> }).read() : Promise.resolve(null)]));
       } catch (e) {
         if (e instanceof NonFiniteLossError || e instanceof GpuRuntimeError) throw e;
-        throw await this.deviceAware(engine, e);
+        throw await this.models.deviceAware(engine, e);
       }
       const doneAt = performance.now();
       const t = stepTimings({ submittedAt, doneAt, previousDoneAt: this.lastDoneAt, batchSize: N });
@@ -428,13 +506,6 @@ export class RunController {
       if (phaseMs && profiler && runId === this.runId) this.metrics.pushPhases(k, profiler.names, phaseMs);
       return { runId, step: k, loss, lr, stepMs: t.stepMs, imagesPerSec: t.imagesPerSec, wallMs: doneAt - runStart };
     })();
-  }
-
-  /** A read that failed because the device went away reports the loss, not "mapAsync failed". */
-  private async deviceAware(engine: Engine, e: unknown): Promise<unknown> {
-    if (engine.ctx.lostError) return engine.ctx.lostError;
-    const lost = await Promise.race([engine.ctx.lost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
-    return lost ?? e;
   }
 
   private onStepDone(record: StepRecord): void {
@@ -489,6 +560,7 @@ export class RunController {
     if (lost) {
       this.afterDeviceLoss();
       restoredStep = this.completed;
+      if ((error as GpuDeviceLostError).reason === 'unknown') this.recoverDevice();
     } else {
       const gpuFailure = error instanceof NonFiniteLossError || error instanceof GpuRuntimeError || this.submitted > this.completed;
       if (gpuFailure && good && this.models.model) {
@@ -497,6 +569,7 @@ export class RunController {
         this.models.model.trainer.engine.ctx.uncapturedErrors.length = 0;
         this.completed = this.submitted = good.step;
         restoredStep = good.step;
+        this.schedule.reset();
       } else {
         this.submitted = this.completed;
       }

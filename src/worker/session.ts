@@ -3,10 +3,11 @@
 // configuration and puts the pieces together: the GPU and model (model-host.ts), the data set
 // (dataset-host.ts), the run's state machine and loop (run-controller.ts), events (events.ts);
 // here are what changes the run from outside it: settings (live, rebuilt keeping the run, or
-// reset), checkpoints (checkpoint-files.ts), reconstructions, faults for tests.
+// reset), checkpoints (checkpoint-files.ts), reconstructions, a run handed over from a worker
+// that died (restoreRun), faults for tests.
 import { upload } from '../gpu/buffers.ts';
 import { adapterLabel } from '../gpu/device.ts';
-import { WebGpuUnavailableError } from '../gpu/errors.ts';
+import { GpuDeviceLostError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import type { ShaderSources } from '../gpu/shader-library.ts';
 import { initialParams } from '../model/parameters.ts';
 import type { TrainerState } from '../train/trainer.ts';
@@ -43,6 +44,7 @@ import {
   type FineTuneResult,
   type GpuStatus,
   type InjectedFault,
+  type KeptSnapshot,
   type KnnTracking,
   type LoadCheckpointOptions,
   type LoadOptions,
@@ -343,7 +345,11 @@ export class TrainingSession {
       }
       if (trainer !== model.trainer) trainer.copyStateFrom(model.trainer, true);
       const step = this.runner.submitted;
-      return { r: await trainer.reconstruct(batch.images, mask), step };
+      try {
+        return { r: await this.models.untilLost(trainer.engine, trainer.reconstruct(batch.images, mask)), step };
+      } catch (e) {
+        throw await this.models.deviceAware(trainer.engine, e);
+      }
     });
     // a data set swapped in meanwhile: these are the old set's images; show the new set's
     if (this.data.dataset !== dataset) return this.reconstruct(request, signal);
@@ -396,6 +402,12 @@ export class TrainingSession {
   // ============================================================================ checkpoints
 
   async saveCheckpoint(format: CheckpointFormat, signal: AbortSignal): Promise<SavedCheckpoint> {
+    const kept = this.runner.restoreFrom;
+    if (kept && (!this.models.model || this.models.lost)) {
+      // the device is gone (and maybe not coming back): write the kept weights, no GPU needed
+      return encodeCheckpoint(format, { built: this.config, current: this.config, state: kept, data: this.checkpointData() });
+    }
+    const asked = this.runner.submitted; // the step the person asked to save
     const model = await this.runner.ensureModel();
     const trainer = model.trainer;
     const { read, step } = await this.models.gpuLock.run(async () => {
@@ -404,9 +416,22 @@ export class TrainingSession {
       trainer.engine.ctx.device.queue.submit([encoder.finish()]);
       return { read, step: this.runner.submitted };
     });
-    const state = { ...(await raceCancellation(read(), signal, 'saveCheckpoint')), step };
-    const data = { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
-    return encodeCheckpoint(format, { built: model.built, current: this.config, state, data });
+    let state: Snapshot;
+    try {
+      state = { ...(await raceCancellation(this.models.untilLost(trainer.engine, read()), signal, 'saveCheckpoint')), step };
+    } catch (e) {
+      if (e instanceof WorkerError && e.kind === 'cancelled') throw e;
+      // the read-back never came (device lost, mapping failed): nothing was written, the run goes on
+      const err = await this.models.deviceAware(trainer.engine, e);
+      const cause = err instanceof GpuDeviceLostError ? 'the GPU device was lost' : ((err as Error).message ?? String(err));
+      throw new WorkerError('checkpoint-interrupted', `Saving the checkpoint of step ${asked} was interrupted (${cause}); no file was written`, 'The run is untouched: press Save again (after a GPU loss, once the device is back).', { step });
+    }
+    return encodeCheckpoint(format, { built: model.built, current: this.config, state, data: this.checkpointData() });
+  }
+
+  /** What a checkpoint records about the data it was trained on. */
+  private checkpointData(): { source: string; imageCount: number } {
+    return { source: this.dataset ? `${this.dataset.source}:${this.dataset.name}` : 'none', imageCount: this.dataset?.size ?? 0 };
   }
 
   async loadCheckpoint(bytes: Uint8Array, fileName: string, options: LoadCheckpointOptions, signal: AbortSignal): Promise<CheckpointLoadResult> {
@@ -433,9 +458,37 @@ export class TrainingSession {
     return { applied: true, needsReset: false, report, lines, optimizerRestored: state.m !== null, status: this.status() };
   }
 
+  // ============================================================================ a run handed over
+
+  /**
+   * The page's kept snapshot of a run whose worker died: this (new) worker builds its plan,
+   * restores weights, moments and step, and takes the run's id, so the page's curves go on.
+   */
+  async restoreRun(kept: KeptSnapshot, signal: AbortSignal): Promise<WorkerStatus> {
+    const c = validateTrainingConfig(kept.config);
+    await this.runner.stopLoop();
+    throwIfCancelled(signal, 'restoreRun');
+    const trainer = await this.models.buildTrainer(c, kept.state.params);
+    trainer.restoreState(kept.state);
+    this.models.destroyModel();
+    const inputChanged = c.inputSize !== this.config.inputSize;
+    this.config = c;
+    this.models.install(trainer, c);
+    this.runner.newRun(kept.state);
+    this.runner.runId = kept.runId;
+    if (inputChanged) await this.data.setDecodeSize(decodeSizeFor(c.inputSize));
+    this.runner.setState(kept.state.step > 0 ? 'paused' : 'ready');
+    return this.status();
+  }
+
   // ============================================================================ faults, dispose
 
   async injectFault(fault: InjectedFault): Promise<void> {
+    if (fault === 'worker-crash') {
+      // as abrupt as a crash: no clean-up, calls in flight never answer
+      (globalThis as { close?: () => void }).close?.();
+      return;
+    }
     const model = await this.runner.ensureModel();
     if (fault === 'device-lost') {
       model.trainer.engine.ctx.device.destroy();
@@ -449,7 +502,7 @@ export class TrainingSession {
       });
       return;
     }
-    throw new WorkerError('config', `unknown fault ${String(fault)}`, "Use 'device-lost' or 'non-finite-weights'.");
+    throw new WorkerError('config', `unknown fault ${String(fault)}`, "Use 'device-lost', 'non-finite-weights' or 'worker-crash'.");
   }
 
   async dispose(): Promise<void> {

@@ -3,6 +3,9 @@
 // become "good" only once step k + 1's loss comes back finite: a snapshot is promoted by the
 // run's progress, never by its own arrival. A reset (new run, restore) discards captures still
 // in flight, so a late read-back of an old run can never become the new run's fallback.
+// SnapshotSchedule says which steps capture: the first step of every stretch (so a loss at
+// step 5 of a new or restored run falls back a few steps, never to step 0), then every N steps
+// or T seconds, whichever comes first (a slow model still loses at most T seconds of work).
 import type { TrainerState } from '../train/trainer.ts';
 
 /** A capture encoded in a step's submission, filled once its read-back arrives. */
@@ -23,6 +26,9 @@ export class SnapshotStore {
   private pending: PendingSnapshot[] = [];
   private generation = 0;
 
+  /** `onGood` hears of every state that becomes the fallback (the page keeps the latest). */
+  constructor(private readonly onGood?: (state: TrainerState) => void) {}
+
   /** The latest weights known to give a finite loss (null before the first run). */
   get good(): TrainerState | null {
     return this.goodState;
@@ -33,6 +39,7 @@ export class SnapshotStore {
     this.generation++;
     this.goodState = state;
     this.pending = [];
+    if (state) this.onGood?.(state);
   }
 
   /** Whether step `step`'s weights are good or being captured. */
@@ -69,12 +76,37 @@ export class SnapshotStore {
     if (!best) return;
     this.pending = this.pending.filter((s) => s.step > best.step);
     const d = best.data!;
-    if (allFinite(d.params) && allFinite(d.m) && allFinite(d.v)) this.goodState = d;
+    if (allFinite(d.params) && allFinite(d.m) && allFinite(d.v)) {
+      this.goodState = d;
+      this.onGood?.(d);
+    }
   }
 
   /** After a failure: promote what the finished steps vouch for, then forget the rest. */
   settle(completed: number): void {
     this.promote(completed);
     this.pending = [];
+  }
+}
+
+/** Which steps capture the weights: the first of each stretch, then every `everySteps` steps or `everyMs`. */
+export class SnapshotSchedule {
+  private lastAt: number | null = null;
+
+  constructor(
+    readonly everySteps: number,
+    readonly everyMs: number,
+  ) {}
+
+  /** A new stretch (new run, restore, device rebuilt): its first step captures. */
+  reset(): void {
+    this.lastAt = null;
+  }
+
+  /** Whether step `step`, submitted at `now` (ms), captures; if so, counts it as taken. */
+  take(step: number, now: number): boolean {
+    const due = this.lastAt === null || step % this.everySteps === 0 || now - this.lastAt >= this.everyMs;
+    if (due) this.lastAt = now;
+    return due;
   }
 }

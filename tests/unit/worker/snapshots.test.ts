@@ -1,7 +1,7 @@
 // The known-good weights: a capture becomes good only when a later step's loss came back finite,
-// never with non-finite values, and never across a reset.
+// never with non-finite values, and never across a reset; which steps capture (SnapshotSchedule).
 import { describe, expect, it } from 'vitest';
-import { SnapshotStore } from '../../../src/worker/snapshots.ts';
+import { SnapshotSchedule, SnapshotStore } from '../../../src/worker/snapshots.ts';
 import type { TrainerState } from '../../../src/train/trainer.ts';
 
 const state = (step: number, value = step): TrainerState => ({ step, params: new Float32Array([value, value]), m: new Float32Array(2), v: new Float32Array(2) });
@@ -56,5 +56,21 @@ describe('SnapshotStore', () => {
     const c = s.expect(30);
     s.fulfil(c, state(29), 31);
     expect(s.good!.step).toBe(30);
+  });
+});
+
+describe('SnapshotSchedule', () => {
+  it('captures the first step of a stretch, then every N steps or T ms, whichever comes first', () => {
+    const s = new SnapshotSchedule(10, 10_000);
+    const taken = (steps: number[], msPerStep: number, t0 = 0) => steps.filter((k, i) => s.take(k, t0 + i * msPerStep));
+    // fast steps (100 ms): step 1, then the multiples of 10
+    expect(taken([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20, 21], 100)).toEqual([1, 10, 20]);
+    // slow steps (4 s): every 10 s as well, so a crash never loses more than ~10 s of work
+    s.reset();
+    expect(taken([31, 32, 33, 34, 35, 36, 37], 4000)).toEqual([31, 34, 37]);
+    // a restore starts a new stretch: its first step captures again
+    s.reset();
+    expect(s.take(6, 1e6)).toBe(true);
+    expect(s.take(7, 1e6 + 1)).toBe(false);
   });
 });
