@@ -2,8 +2,10 @@
 // beside a random-init baseline, the feature-collapse curve), each kept with the pretraining
 // step it measured, and the one evaluation in progress (its progress from the worker's
 // 'evaluation' events, or why the last one stopped). A cancel or a failure keeps the results.
+// The activation grid keeps its maps here as data (the canvas redraws from them, after a lost
+// canvas context too); only the latest grid is kept, its maps being large.
 import type { StateCreator } from 'zustand';
-import type { CollapseResultView, EvaluationProgressEvent, FineTuneResult, KnnTrackEvent, LabelledSource, ProbeResult } from '../worker/protocol.ts';
+import type { ActivationGridResult, CollapseResultView, EvaluationProgressEvent, FineTuneResult, KnnTrackEvent, LabelledSource, ProbeResult } from '../worker/protocol.ts';
 
 export interface EvaluationSettings {
   /** Fine-tuning overrides of the worker's 'small-data' preset (input size: the run's). */
@@ -18,7 +20,7 @@ export const DEFAULT_EVALUATION_SETTINGS: EvaluationSettings = {
   collapseImages: 16,
 };
 
-export type EvaluationKind = 'knn' | 'linear' | 'finetune' | 'collapse';
+export type EvaluationKind = 'knn' | 'linear' | 'finetune' | 'collapse' | 'grid';
 export type EvaluationStatus = 'idle' | 'running' | 'finished' | 'cancelled' | 'failed';
 
 interface ResultBase {
@@ -35,7 +37,37 @@ export type EvaluationResult =
   | (ResultBase & { kind: 'knn' | 'linear'; probe: ProbeResult })
   /** baseline: the same fine-tuning of a random encoder (null until it has run, or when cancelled before). */
   | (ResultBase & { kind: 'finetune'; finetune: FineTuneResult; baseline: FineTuneResult | null })
-  | (ResultBase & { kind: 'collapse'; collapse: CollapseResultView });
+  | (ResultBase & { kind: 'collapse'; collapse: CollapseResultView })
+  | (ResultBase & { kind: 'grid'; grid: ActivationGridResult });
+
+/** The activation grid's block (stage.block, from 0) and labelled image (from 0). */
+export interface ActivationGridChoice {
+  stage: number;
+  block: number;
+  image: number;
+}
+
+/** Stage 2 block 0, the first image: `fcmae analyze --grid`'s defaults. */
+export const DEFAULT_ACTIVATION_GRID_CHOICE: ActivationGridChoice = { stage: 2, block: 0, image: 0 };
+
+/** Every block of a model with these depths, as stage.block choices (stage 0 block 0 first). */
+export function activationGridBlocks(depths: readonly number[]): { stage: number; block: number }[] {
+  return depths.flatMap((d, stage) => Array.from({ length: d }, (_, block) => ({ stage, block })));
+}
+
+/**
+ * The choice made to fit a model with these depths (the model may have changed since): a stage
+ * it lacks becomes its last stage, a block past the stage's depth its last block; the image a
+ * whole number ≥ 0 (the worker names the labelled images there are if it is past them).
+ */
+export function fitActivationGridChoice(depths: readonly number[], c: ActivationGridChoice): ActivationGridChoice {
+  const blocks = activationGridBlocks(depths);
+  if (blocks.length === 0) return { ...c, image: Math.max(0, Math.floor(c.image) || 0) };
+  const stage = Math.min(Math.max(0, c.stage), depths.length - 1);
+  const stageBlocks = blocks.filter((b) => b.stage === stage);
+  const pick = stageBlocks.length ? stageBlocks[Math.min(Math.max(0, c.block), stageBlocks.length - 1)]! : blocks.at(-1)!;
+  return { stage: pick.stage, block: pick.block, image: Math.max(0, Math.floor(c.image) || 0) };
+}
 
 export interface EvaluationRun {
   status: EvaluationStatus;
@@ -68,11 +100,13 @@ export interface EvaluationSlice {
   evaluationResults: EvaluationResult[];
   evaluationSettings: EvaluationSettings;
   setEvaluationSettings(settings: EvaluationSettings): void;
+  activationGridChoice: ActivationGridChoice;
+  setActivationGridChoice(choice: ActivationGridChoice): void;
   beginEvaluation(kind: EvaluationKind, label: string): void;
   setEvaluationLabel(label: string): void;
   setEvaluationProgress(progress: EvaluationProgressEvent): void;
   endEvaluation(status: 'finished' | 'cancelled' | 'failed', error?: { message: string; suggestion: string }): void;
-  /** Adds a result, or replaces the one with the same id (fine-tuning's baseline arrives second). */
+  /** Adds a result, or replaces the one with the same id (fine-tuning's baseline arrives second); a new grid replaces the older grid. */
   putEvaluationResult(result: EvaluationResult): void;
   clearEvaluationResults(): void;
 }
@@ -106,6 +140,10 @@ export const createEvaluationSlice: StateCreator<EvaluationSlice, [], [], Evalua
   setEvaluationSettings(evaluationSettings) {
     set({ evaluationSettings });
   },
+  activationGridChoice: DEFAULT_ACTIVATION_GRID_CHOICE,
+  setActivationGridChoice(activationGridChoice) {
+    set({ activationGridChoice });
+  },
   beginEvaluation(kind, label) {
     set({ evaluation: { status: 'running', kind, label, progress: null, error: null } });
   },
@@ -121,7 +159,7 @@ export const createEvaluationSlice: StateCreator<EvaluationSlice, [], [], Evalua
     set({ evaluation: { ...get().evaluation, status, progress: null, error: error ?? null } });
   },
   putEvaluationResult(result) {
-    const list = get().evaluationResults;
+    const list = result.kind === 'grid' ? get().evaluationResults.filter((r) => r.kind !== 'grid' || r.id === result.id) : get().evaluationResults;
     const at = list.findIndex((r) => r.id === result.id);
     set({ evaluationResults: at < 0 ? [...list, result] : list.map((r, i) => (i === at ? result : r)) });
   },

@@ -4,7 +4,7 @@
 // A write counts once its transaction completed: a full store (QuotaExceededError) often aborts
 // the transaction after the request itself succeeded, and gets its own message
 // (RunHistoryQuotaError): the run stays in the page's list, the runs already stored are kept.
-import type { RunEvaluation } from './run-evaluation.ts';
+import { accuracyOf, collapseOf, type RunEvaluation } from './run-evaluation.ts';
 import type { Settings } from './settings.ts';
 
 export interface RunCurves {
@@ -69,17 +69,32 @@ function csvField(v: string | number): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export const CSV_HEADER = ['run_id', 'run_name', 'mask_ratio', 'model', 'batch_size', 'blr', 'seed', 'step', 'loss', 'lr', 'images_per_sec'] as const;
+export const CSV_HEADER = [
+  'run_id', 'run_name', 'mask_ratio', 'model', 'batch_size', 'blr', 'seed', 'step', 'loss', 'lr', 'images_per_sec',
+  // what the run's encoder measured (the same on every row of a run; empty where not measured)
+  'evaluation', 'accuracy', 'accuracy_random_init', 'evaluation_step', 'collapse_mean', 'collapse_last_block', 'collapse_mean_random_init', 'collapse_last_block_random_init',
+] as const;
 
-/** Every run's curve, one row per (run, step): easy to load in pandas or a spreadsheet. */
+const orEmpty = (v: number | null | undefined): string | number => (v === null || v === undefined ? '' : v);
+
+/** The evaluation columns of a run: the accuracy it is judged by (run-table.ts's column) with its random-init figure, and the collapse summaries. */
+function evaluationFields(e: RunEvaluation | undefined): string {
+  const a = accuracyOf(e);
+  return [a?.kind ?? '', orEmpty(a?.top1), orEmpty(a?.baselineTop1), orEmpty(a?.pretrainStep), orEmpty(collapseOf(e, 'mean')), orEmpty(collapseOf(e, 'last')), orEmpty(collapseOf(e, 'mean', true)), orEmpty(collapseOf(e, 'last', true))]
+    .map(csvField)
+    .join(',');
+}
+
+/** Every run's curve, one row per (run, step), with the run's evaluation results repeated on each: easy to load in pandas or a spreadsheet. */
 export function runsToCsv(runs: readonly RunRecord[]): string {
   const lines = [CSV_HEADER.join(',')];
   for (const r of runs) {
     // runs stored before the GRN option have no `grn`: they had GRN
     const model = (r.settings.size === 'custom' ? `custom(${r.settings.depths.join('-')}/${r.settings.dims.join('-')})` : r.settings.size) + (r.settings.grn === false ? ' no-GRN' : '');
     const fixed = [r.id, r.name, r.settings.maskRatio, model, r.settings.batchSize, r.settings.blr, r.settings.seed].map(csvField).join(',');
+    const evaluation = evaluationFields(r.evaluation);
     const c = r.curves;
-    for (let i = 0; i < c.step.length; i++) lines.push(`${fixed},${c.step[i]},${c.loss[i]},${c.lr[i]},${c.imagesPerSec[i]}`);
+    for (let i = 0; i < c.step.length; i++) lines.push(`${fixed},${c.step[i]},${c.loss[i]},${c.lr[i]},${c.imagesPerSec[i]},${evaluation}`);
   }
   return `${lines.join('\n')}\n`;
 }

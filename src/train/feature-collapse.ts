@@ -4,6 +4,8 @@
 //   distance = (1 / C'²) Σ_i Σ_j (1 − x̂_i · x̂_j) / 2   (all pairs, i = j included),
 // averaged over the images, per block. The GPU computes each block's Gram matrix G = XᵀX per
 // image (ClassifierPlan.gramPhase); x̂_i · x̂_j = G_ij / (n_i n_j) with n_i = max(√G_ii, 1e-12).
+// Also the activation grid (Fig. 3): one block's first 64 channel maps of one image, each scaled
+// to [0, 1] — what `fcmae analyze --grid` and the page's "Activation grid" both draw.
 import { throwIfFailed } from '../gpu/device.ts';
 import type { Engine } from '../gpu/engine.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -90,6 +92,32 @@ export interface ActivationMaps {
   maps: Float32Array[];
 }
 
+/** A block that the model does not have; `expectation` says what exists (the model's depths). */
+export class ActivationBlockError extends Error {
+  override readonly name = 'ActivationBlockError';
+  readonly expectation: string;
+  constructor(readonly block: string, depths: readonly number[]) {
+    const expectation = `expected STAGE.BLOCK with stage 0..${depths.length - 1} and a block of that stage (depths ${depths.join(',')})`;
+    super(`no block ${block}: ${expectation}`);
+    this.expectation = expectation;
+  }
+}
+
+/** Throws ActivationBlockError unless stage `stage` has a block `block` under `depths` (both from 0). */
+export function checkActivationBlock(depths: readonly number[], stage: number, block: number): void {
+  if (!Number.isInteger(stage) || !Number.isInteger(block) || stage < 0 || stage >= depths.length || block < 0 || block >= depths[stage]!) {
+    throw new ActivationBlockError(`${stage}.${block}`, depths);
+  }
+}
+
+/** "S.B" (stage.block, both from 0) checked against the model's depths. */
+export function parseActivationBlock(text: string, depths: readonly number[]): [stage: number, block: number] {
+  const m = text.trim().match(/^(\d+)\.(\d+)$/);
+  if (!m) throw new ActivationBlockError(text, depths);
+  checkActivationBlock(depths, +m[1]!, +m[2]!);
+  return [+m[1]!, +m[2]!];
+}
+
 /** The activation grid's maps (the paper's Fig. 3): the first `count` channels of a block's expansion activations for one image. */
 export async function activationMaps(
   engine: Engine,
@@ -100,6 +128,7 @@ export async function activationMaps(
   block: number,
   count = 64,
 ): Promise<ActivationMaps> {
+  checkActivationBlock(weights.config.depths, stage, block);
   const trainer = await ClassifierTrainer.create(
     engine,
     { config: weights.config, numClasses: weights.numClasses, batchSize: 1, inputSize, groups: { layerDecay: 1, weightDecay: 0 }, learningRate: () => 0, seed: 0 },

@@ -2,13 +2,15 @@
 // images (the Fashion-MNIST demo set or the loaded data set's class folders): kNN and linear
 // probes of frozen features, a short fine-tune, and the feature-collapse curve per block, each
 // beside a random initialisation of the same architecture and stamped with the pretraining
-// step it measured. The reconstruction loss says nothing about this (ConvNeXt-V2 #11).
+// step it measured, and the activation grid of one block (ActivationGrid.tsx). The
+// reconstruction loss says nothing about this (ConvNeXt-V2 #11).
 // Results live in the store (evaluation-slice.ts); the charts are static uPlot charts.
 import { useCallback, useMemo } from 'react';
 import uPlot from 'uplot';
 import { type EvaluationKind, type EvaluationResult } from '../store/evaluation-slice.ts';
 import { useAppStore } from '../store/store.ts';
 import type { FineTuneResult, LabelledSource } from '../worker/protocol.ts';
+import { ActivationGridControls, ActivationGridResultView } from './ActivationGrid.tsx';
 import { useBridge } from './bridge-context.ts';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { NumberField, Panel } from './controls.tsx';
@@ -23,6 +25,8 @@ const BUTTONS: readonly { kind: EvaluationKind; label: string }[] = [
   { kind: 'finetune', label: 'Fine-tune' },
   { kind: 'collapse', label: 'Feature collapse' },
 ];
+/** Its own row, with its block and image choice. */
+const GRID_LABEL = 'Activation grid';
 
 const percent = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(1)} %`);
 const dataName = (d: LabelledSource) => (d === 'fashion-demo' ? 'Fashion demo set' : "the data set's class folders");
@@ -46,6 +50,10 @@ export function resultText(r: EvaluationResult): string {
       const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
       const base = c.baselineDistance ? mean(c.baselineDistance).toFixed(3) : '—';
       return `Feature collapse: mean distance ${mean(c.distance).toFixed(3)} (random init ${base}) over ${c.blocks.length} blocks, ${c.images} images, at step ${r.pretrainStep}`;
+    }
+    case 'grid': {
+      const g = r.grid;
+      return `Activation grid: stage ${g.stage} block ${g.block}, image ${g.image} of ${g.images} (${g.className}), the first ${g.current.count} of ${g.current.channels} channels (${g.current.width}×${g.current.height} sites), each scaled to [0, 1], at step ${r.pretrainStep}${g.baseline ? ', random init beside' : ''}; ${dataName(r.data)}`;
     }
   }
 }
@@ -80,7 +88,7 @@ function Progress() {
   const bridge = useBridge();
   if (run.status !== 'running') return null;
   const p = run.progress;
-  const phase = p ? { data: 'reading images', train: 'training', evaluate: p.task === 'finetune' ? 'validating' : 'embedding' }[p.phase] : 'starting';
+  const phase = p ? { data: 'reading images', train: 'training', evaluate: p.task === 'finetune' ? 'validating' : p.task === 'grid' ? 'computing maps' : 'embedding' }[p.phase] : 'starting';
   return (
     <div className="evaluation-running" data-testid="evaluation-running">
       <span>
@@ -102,7 +110,7 @@ function Outcome() {
   if (run.status === 'cancelled')
     return (
       <p className="hint" role="status" data-testid="evaluation-status">
-        {BUTTONS.find((b) => b.kind === run.kind)?.label ?? 'Evaluation'} cancelled; earlier results are kept.
+        {(run.kind === 'grid' ? GRID_LABEL : BUTTONS.find((b) => b.kind === run.kind)?.label) ?? 'Evaluation'} cancelled; earlier results are kept.
       </p>
     );
   if (run.status === 'failed' && run.error)
@@ -253,6 +261,7 @@ export function EvaluationPanel() {
   const linear = latest('linear');
   const finetune = latest('finetune') as Extract<EvaluationResult, { kind: 'finetune' }> | undefined;
   const collapse = latest('collapse') as Extract<EvaluationResult, { kind: 'collapse' }> | undefined;
+  const grid = latest('grid') as Extract<EvaluationResult, { kind: 'grid' }> | undefined;
   const disabled = !bridge || running || sweepRunning;
   const evaluationSettings = useAppStore((s) => s.evaluationSettings);
   const ft = evaluationSettings.finetune;
@@ -271,9 +280,10 @@ export function EvaluationPanel() {
           </button>
         ))}
       </div>
+      <ActivationGridControls disabled={disabled} onRun={() => run('grid')} />
       <p className="hint" data-testid="evaluation-settings">
         Quick settings: probes on frozen features with 20 % of each class held out (kNN k = 20, T = 0.07; linear probe 100 epochs); fine-tune {ft.totalSteps} steps of {ft.batchSize} images at the run's input size (small-data recipe,
-        validated every {ft.evalEvery} steps), then the same from a random init; feature collapse over {evaluationSettings.collapseImages} images. Pretraining pauses while one runs.
+        validated every {ft.evalEvery} steps), then the same from a random init; feature collapse over {evaluationSettings.collapseImages} images; the activation grid shows the chosen block's first 64 channel maps for one labelled image. Pretraining pauses while one runs.
       </p>
       <div className="fields">
         <NumberField setting="knnEvery" label="Track kNN every N steps" min={0} hint="0: off. Pretraining pauses at those steps for the kNN probe; the curve is drawn beside the loss." />
@@ -304,6 +314,13 @@ export function EvaluationPanel() {
               <p data-testid="evaluation-result-collapse">{resultText(collapse)}</p>
               <CollapseChart result={collapse} />
               <p className="hint">Mean pairwise cosine distance of each block's expansion channels (0: all channels alike, collapsed; 0.5: orthogonal). V1 + FCMAE collapses; GRN keeps V2's high.</p>
+            </>
+          )}
+          {grid && (
+            <>
+              <p data-testid="evaluation-result-grid">{resultText(grid)}</p>
+              <ActivationGridResultView result={grid} />
+              <p className="hint">Each panel is one channel of the block's expansion activations (after GRN; after GELU without GRN), scaled to its own [0, 1]: white the channel's highest response, black its lowest (the paper's Fig. 3).</p>
             </>
           )}
           <details>

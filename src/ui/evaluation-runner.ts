@@ -2,8 +2,9 @@
 // and resumes it afterwards): the Evaluation panel's buttons, and the measurement that ends each
 // run of a sweep. Results go to the store stamped with the worker's run id, so recordRun can keep
 // a run's own results with it in the history. Probes and collapse bring their random-init
-// baseline in the same call; fine-tuning runs twice (the current encoder, then a random one).
-import { newEvaluationResultId, type EvaluationKind } from '../store/evaluation-slice.ts';
+// baseline in the same call, and so does the activation grid (kept as data in the store);
+// fine-tuning runs twice (the current encoder, then a random one).
+import { fitActivationGridChoice, newEvaluationResultId, type EvaluationKind } from '../store/evaluation-slice.ts';
 import type { SweepEvaluation } from '../store/settings.ts';
 import type { AppStore } from '../store/store.ts';
 import type { EngineClient } from '../worker/client.ts';
@@ -59,6 +60,13 @@ export class EvaluationRunner {
         s.beginEvaluation(kind, 'Feature collapse (current encoder and random init)');
         const collapse = await this.client.collapse({ encoder: 'current', data, baseline: true, maxImages: o.collapseImages ?? s.evaluationSettings.collapseImages, signal });
         this.state.putEvaluationResult({ ...base, kind, pretrainStep: collapse.pretrainStep, collapse });
+        break;
+      }
+      case 'grid': {
+        const g = fitActivationGridChoice(s.settings.depths, s.activationGridChoice);
+        s.beginEvaluation(kind, `Activation grid of block ${g.stage}.${g.block}, image ${g.image} (current encoder and random init)`);
+        const grid = await this.client.activationGrid({ encoder: 'current', data, stage: g.stage, block: g.block, image: g.image, baseline: true, signal });
+        this.state.putEvaluationResult({ ...base, kind, pretrainStep: grid.pretrainStep, grid });
         break;
       }
       case 'finetune': {

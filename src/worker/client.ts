@@ -20,6 +20,8 @@ import type {
   EmbedResult,
   ProbeRequest,
   ProbeResult,
+  ActivationGridRequest,
+  ActivationGridResult,
   CollapseRequest,
   CollapseResultView,
   FineTuneRequest,
@@ -182,6 +184,12 @@ export class EngineClient {
   collapse(request: Omit<CollapseRequest, 'cancelId'> & Cancellable): Promise<CollapseResultView> {
     const { signal, ...rest } = request;
     return this.call(signal, (cancelId) => this.api.collapse({ ...rest, cancelId }));
+  }
+
+  /** The activation grid of one block and image, with the random-init grid beside. */
+  activationGrid(request: Omit<ActivationGridRequest, 'cancelId'> & Cancellable): Promise<ActivationGridResult> {
+    const { signal, ...rest } = request;
+    return this.call(signal, (cancelId) => this.api.activationGrid({ ...rest, cancelId }));
   }
 
   /** kNN tracking during pretraining (null: off); results arrive as 'knn-track' events. */

@@ -73,6 +73,10 @@ const api: EngineWorkerApi = {
   },
   probe: (request) => run(request.cancelId, (s) => session.probe(request, s)),
   collapse: (request) => run(request.cancelId, (s) => session.collapse(request, s)),
+  activationGrid: async (request) => {
+    const r = await run(request.cancelId, (s) => session.activationGrid(request, s));
+    return Comlink.transfer(r, [r.current.maps.buffer, ...(r.baseline ? [r.baseline.maps.buffer] : [])]);
+  },
   setKnnTracking: async (tracking) => session.setKnnTracking(tracking),
   saveCheckpoint: async (format, o = {}) => {
     const c = await run(o.cancelId, (s) => session.saveCheckpoint(format, s));

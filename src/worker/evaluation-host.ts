@@ -1,6 +1,6 @@
 // The worker's measurements of the encoder (protocol.ts "evaluation"): fine-tuning as a
-// classifier, embedding labelled images, kNN / linear probes and the feature-collapse curve,
-// on the run's current encoder or on a random one of
+// classifier, embedding labelled images, kNN / linear probes, the feature-collapse curve and
+// the activation grid, on the run's current encoder or on a random one of
 // the same architecture. A thin driver over src/train/finetune-run.ts and classify-all.ts (what
 // the CLI's `finetune` and `embed` run too): it finds the labelled images, pauses pretraining,
 // and reports progress as 'evaluation' events. kNN tracking (trackKnn) runs the same probe at the
@@ -15,7 +15,7 @@ import { stateDictFromFlat } from '../model/state-dict.ts';
 import { ClassifierTrainer } from '../train/classifier-trainer.ts';
 import { classifyAll, classifyWith } from '../train/classify-all.ts';
 import { predictions } from '../train/classification-metrics.ts';
-import { featureCollapse } from '../train/feature-collapse.ts';
+import { ActivationBlockError, activationMaps, checkActivationBlock, featureCollapse } from '../train/feature-collapse.ts';
 import { knnPredict, KNN_DEFAULTS, LINEAR_PROBE_DEFAULTS, linearProbeLogits, trainLinearProbe, type Features } from '../train/probes.ts';
 import { fineTunePreset, FineTuneConfigError, lrScheduleOfFineTune, paramGroupSettingsOf, validateFineTuneConfig, type FineTuneConfig } from '../train/finetune-config.ts';
 import { runFineTune } from '../train/finetune-run.ts';
@@ -28,6 +28,9 @@ import type { ModelHost } from './model-host.ts';
 import { toWorkerError } from './errors.ts';
 import {
   WorkerError,
+  type ActivationGridRequest,
+  type ActivationGridResult,
+  type ActivationGridView,
   type CollapseRequest,
   type CollapseResultView,
   type EmbedRequest,
@@ -81,14 +84,41 @@ export class EvaluationHost {
     return raceCancellation(this.fashion, signal, 'loading the labelled demo set');
   }
 
-  /** The labelled images of `source`, decoded; refuses an unlabelled data set with what to do instead. */
-  private async labelled(source: LabelledSource, signal: AbortSignal, task: EvaluationProgressEvent['task']): Promise<LabelledSet> {
-    if (source === 'fashion-demo') return this.loadFashion(signal);
+  /** The loaded data set with its class folders; refuses one without two of them, saying what to do instead. */
+  private labelledDataset() {
     const dataset = this.data.require();
     const classes = dataset.summary().classes;
     if (classes.length < 2) {
       throw new WorkerError('no-dataset', `${dataset.name} has ${classes.length ? 'one class folder' : 'no class folders'}: fine-tuning and probes need labelled images (one subfolder per class)`, 'Drop a folder with one subfolder per class, or use the labelled demo set.');
     }
+    return { dataset, classes };
+  }
+
+  /**
+   * Labelled image `index` of `source` alone (the order `labelled` reads them in), decoding no
+   * other image: what the activation grid looks at.
+   */
+  private async labelledImage(source: LabelledSource, index: number, signal: AbortSignal): Promise<{ image: PixelImage; className: string; count: number }> {
+    const outside = (count: number) =>
+      new WorkerError('config', `image ${index} is not among the ${count} labelled images of ${source === 'fashion-demo' ? 'the demo set' : 'the data set'}`, `Choose an image from 0 to ${count - 1}.`, { field: 'image', value: index });
+    if (source === 'fashion-demo') {
+      const set = await this.loadFashion(signal);
+      if (!Number.isInteger(index) || index < 0 || index >= set.images.length) throw outside(set.images.length);
+      return { image: set.images[index]!, className: set.classes[set.labels[index]!]!, count: set.images.length };
+    }
+    const { dataset } = this.labelledDataset();
+    const slots = dataset.usableSlots().filter((slot) => dataset.labelOf(slot) !== undefined);
+    if (!Number.isInteger(index) || index < 0 || index >= slots.length) throw outside(slots.length);
+    throwIfCancelled(signal, 'reading the image');
+    const image = await dataset.image(slots[index]!);
+    if (!image) throw new WorkerError('no-dataset', `labelled image ${index} of ${dataset.name} could not be decoded`, 'Choose another image.', { field: 'image', value: index });
+    return { image, className: dataset.labelOf(slots[index]!)!, count: slots.length };
+  }
+
+  /** The labelled images of `source`, decoded; refuses an unlabelled data set with what to do instead. */
+  private async labelled(source: LabelledSource, signal: AbortSignal, task: EvaluationProgressEvent['task']): Promise<LabelledSet> {
+    if (source === 'fashion-demo') return this.loadFashion(signal);
+    const { dataset, classes } = this.labelledDataset();
     const classIndex = new Map(classes.map((c, i) => [c, i]));
     const images: PixelImage[] = [];
     const labels: number[] = [];
@@ -342,6 +372,41 @@ export class EvaluationHost {
         const r = await analyse(weights, 0);
         const b = request.baseline === false ? null : await analyse(randomClassifierWeights(weights.config, 1, seed), 1);
         return { encoder: request.encoder, data: request.data, pretrainStep, images: count, blocks: r.blocks, distance: r.distance, baselineDistance: b ? b.distance : null };
+      }));
+    });
+  }
+
+  async activationGrid(request: ActivationGridRequest, signal: AbortSignal): Promise<ActivationGridResult> {
+    const c = this.host.config();
+    const seed = request.seed ?? c.seed;
+    const S = request.inputSize ?? c.inputSize;
+    // a block the model lacks is refused before pretraining pauses
+    try {
+      checkActivationBlock(c.depths, request.stage, request.block);
+    } catch (e) {
+      if (e instanceof ActivationBlockError) throw new WorkerError('config', `activation grid: ${e.message}`, `Choose a block the model has (depths ${c.depths.join(',')}).`, { field: 'block', value: e.block });
+      throw e;
+    }
+    return this.host.whilePaused(async () => {
+      if (request.encoder === 'current') await this.host.ensureModel();
+      return this.cancellable(signal, 'the activation grid', () => this.models.gpuLock.run(async () => {
+        const picked = await this.labelledImage(request.data, request.image, signal);
+        const image = makeEvalBatch([picked.image], [0], S);
+        const engine = await this.engine();
+        const { weights, pretrainStep } = await this.weights(request.encoder, 1, seed);
+        const runs = request.baseline === false ? 1 : 2;
+        const gridOf = async (w: { config: ClassifierWeights['config']; numClasses: number; flat: Float32Array }, run: number): Promise<ActivationGridView> => {
+          throwIfCancelled(signal, 'the activation grid');
+          const a = await activationMaps(engine, w, S, image, request.stage, request.block);
+          this.events.emitThrottled('evaluation', () => ({ type: 'evaluation', task: 'grid', phase: 'evaluate', done: run + 1, total: runs }), true);
+          const plane = a.width * a.height;
+          const maps = new Float32Array(a.maps.length * plane); // (count, height, width)
+          a.maps.forEach((m, k) => maps.set(m, k * plane));
+          return { width: a.width, height: a.height, channels: a.channels, count: a.maps.length, maps };
+        };
+        const current = await gridOf(weights, 0);
+        const baseline = request.baseline === false ? null : await gridOf(randomClassifierWeights(weights.config, 1, seed), 1);
+        return { encoder: request.encoder, data: request.data, pretrainStep, stage: request.stage, block: request.block, image: request.image, images: picked.count, className: picked.className, current, baseline };
       }));
     });
   }

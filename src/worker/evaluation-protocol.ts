@@ -1,5 +1,5 @@
 // The evaluation part of the page ↔ worker contract (protocol.ts re-exports it): measurements
-// of the encoder — fine-tuning, embedding, probes, feature collapse — with their requests,
+// of the encoder — fine-tuning, embedding, probes, feature collapse, the activation grid — with their requests,
 // results and progress events. Types only.
 import type { FineTuneConfig, FineTunePreset } from '../train/finetune-config.ts';
 
@@ -135,10 +135,56 @@ export interface CollapseResultView {
   baselineDistance: number[] | null;
 }
 
+/**
+ * The activation grid (the paper's Fig. 3; evaluation-spec §4): for one labelled image and one
+ * encoder block, the first 64 channel maps of the block's expansion activations (after GRN;
+ * after GELU without GRN), each scaled to [0, 1]: what `fcmae analyze --grid` draws.
+ */
+export interface ActivationGridRequest {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  /** The block: stage 0..3, block 0..depth − 1 of that stage. */
+  stage: number;
+  block: number;
+  /** Which labelled image (0-based, in the order the probes read them: class folders sorted, then paths). */
+  image: number;
+  inputSize?: number;
+  /** Also the grid of a random initialisation of the same architecture (default true). */
+  baseline?: boolean;
+  seed?: number;
+  cancelId?: number;
+}
+
+export interface ActivationGridView {
+  /** Sites per side of the block's stage (input/32 · 2^(3 − stage)). */
+  width: number;
+  height: number;
+  /** The block's channels (4C); `count` of them are drawn: min(64, channels). */
+  channels: number;
+  count: number;
+  /** (count, height, width): map c at c·height·width, each in [0, 1] (a constant map is 0); transferred. */
+  maps: Float32Array;
+}
+
+export interface ActivationGridResult {
+  encoder: EncoderChoice;
+  data: LabelledSource;
+  pretrainStep: number;
+  stage: number;
+  block: number;
+  image: number;
+  /** Labelled images there are (the image index is below it) and the chosen image's class. */
+  images: number;
+  className: string;
+  current: ActivationGridView;
+  /** The same image and block through a random initialisation (null when not asked for). */
+  baseline: ActivationGridView | null;
+}
+
 /** Progress of an evaluation: `done` of `total` steps (fine-tuning) or images. */
 export interface EvaluationProgressEvent {
   type: 'evaluation';
-  task: 'finetune' | 'embed' | 'probe' | 'collapse';
+  task: 'finetune' | 'embed' | 'probe' | 'collapse' | 'grid';
   phase: 'data' | 'train' | 'evaluate';
   done: number;
   total: number;

@@ -52,7 +52,7 @@ import type { DatasetFile, FolderListing } from '../data/browser-folder.ts';
 import type { DatasetSummary } from '../data/dataset-summary.ts';
 
 export type { DatasetFile, FolderListing, SkippedFile, SkipCode, LoadReport };
-import type { CollapseRequest, CollapseResultView, EmbedRequest, EmbedResult, EvaluationProgressEvent, FineTuneRequest, FineTuneResult, KnnTrackEvent, KnnTracking, ProbeRequest, ProbeResult } from './evaluation-protocol.ts';
+import type { ActivationGridRequest, ActivationGridResult, CollapseRequest, CollapseResultView, EmbedRequest, EmbedResult, EvaluationProgressEvent, FineTuneRequest, FineTuneResult, KnnTrackEvent, KnnTracking, ProbeRequest, ProbeResult } from './evaluation-protocol.ts';
 export type * from './evaluation-protocol.ts';
 export type { CacheStats, DatasetSource, DatasetSummary } from '../data/dataset-summary.ts';
 
@@ -474,6 +474,8 @@ export interface EngineWorkerApi {
   probe(request: ProbeRequest): Promise<ProbeResult>;
   /** The feature-collapse curve per block (with the random-init curve beside). */
   collapse(request: CollapseRequest): Promise<CollapseResultView>;
+  /** The activation grid of one block and image (with the random-init grid beside); the maps are transferred. */
+  activationGrid(request: ActivationGridRequest): Promise<ActivationGridResult>;
   /** kNN tracking during pretraining (null: off); results arrive as 'knn-track' events. */
   setKnnTracking(tracking: KnnTracking | null): Promise<void>;
   saveCheckpoint(format: CheckpointFormat, options?: SaveCheckpointOptions): Promise<SavedCheckpoint>;

@@ -34,6 +34,8 @@ import {
   type CheckpointLoadResult,
   type ConfigResult,
   type DatasetSummary,
+  type ActivationGridRequest,
+  type ActivationGridResult,
   type CollapseRequest,
   type CollapseResultView,
   type EmbedRequest,
@@ -372,6 +374,10 @@ export class TrainingSession {
 
   collapse(request: CollapseRequest, signal: AbortSignal): Promise<CollapseResultView> {
     return this.evaluation.collapse(request, signal);
+  }
+
+  activationGrid(request: ActivationGridRequest, signal: AbortSignal): Promise<ActivationGridResult> {
+    return this.evaluation.activationGrid(request, signal);
   }
 
   /** kNN tracking during pretraining: on from the next pause point (null: off). */

@@ -3,7 +3,8 @@
 // beside the random-init baseline and chance; the feature-collapse curve is drawn; a short
 // fine-tune (settings shrunk through the page's store) shows both encoders' curves and the
 // confusion matrix; a fine-tune started at the panel's own settings and cancelled says
-// "cancelled", keeps the earlier results, and leaves the page working (another measurement runs).
+// "cancelled", keeps the earlier results, and leaves the page working (another measurement runs);
+// the activation grid of a chosen block and image is drawn for both encoders.
 // Screenshots go to test-results/ui-evaluation/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -37,7 +38,7 @@ async function setEvaluationSettings(settings: { finetune: { totalSteps: number;
 
 /** Evaluations run one at a time: every button is disabled while one runs. */
 async function allButtonsDisabled(): Promise<boolean> {
-  for (const name of ['kNN probe', 'Linear probe', 'Fine-tune', 'Feature collapse']) if (!(await button(name).isDisabled())) return false;
+  for (const name of ['kNN probe', 'Linear probe', 'Fine-tune', 'Feature collapse', 'Activation grid']) if (!(await button(name).isDisabled())) return false;
   return true;
 }
 
@@ -136,4 +137,30 @@ describe('evaluation panel', () => {
     expect(await text('evaluation-status')).toBe('');
     expect(pageErrors).toEqual([]);
   }, 240_000);
+
+  it('Activation grid: the chosen block and image, 8 × 8 maps drawn for the current encoder and random init', async () => {
+    await page.getByTestId('activation-grid-block').selectOption('1.0');
+    await page.getByTestId('activation-grid-image').fill('5');
+    await button('Activation grid').click();
+    await page.getByTestId('evaluation-result-grid').waitFor({ timeout: 120_000 });
+    // 64 px input: stage 1 has 8 × 8 sites and 4 · 16 = 64 channels
+    expect(await text('evaluation-result-grid')).toMatch(/^Activation grid: stage 1 block 0, image 5 of 1000 \(.+\), the first 64 of 64 channels \(8×8 sites\), each scaled to \[0, 1\], at step \d+, random init beside/);
+    for (const id of ['activation-grid-current', 'activation-grid-random']) {
+      const canvas = page.getByTestId(id);
+      // 8 panels of 8 sites × 6 (≥ 48 px) and gaps of 2
+      expect(await canvas.evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([8 * 48 + 9 * 2, 8 * 48 + 9 * 2]);
+      // grey levels inside the panels: not blank, not one flat tone
+      const levels = await canvas.evaluate((el) => {
+        const c = el as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < d.length; i += 4) seen.add(d[i]!);
+        return seen.size;
+      });
+      expect(levels, id).toBeGreaterThan(16);
+    }
+    await page.getByTestId('activation-grid-current').scrollIntoViewIfNeeded();
+    await shot('04-activation-grid');
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 });

@@ -8,10 +8,11 @@ import { basename } from 'node:path';
 import { classifierWeightsFrom, randomClassifierWeights } from '../../io/classifier-weights.ts';
 import { openAnyCheckpoint } from '../../io/native-checkpoint.ts';
 import { linePlot } from '../../io/line-plot.ts';
-import { encodePng, panelGrid, type RgbaImage } from '../../io/png.ts';
+import { activationGridImage } from '../../io/activation-grid.ts';
+import { encodePng } from '../../io/png.ts';
 import { parseSafetensors } from '../../io/safetensors.ts';
 import { validateInputSize } from '../../model/config.ts';
-import { activationMaps, featureCollapse, type CollapseResult } from '../../train/feature-collapse.ts';
+import { ActivationBlockError, activationMaps, featureCollapse, parseActivationBlock, type CollapseResult } from '../../train/feature-collapse.ts';
 import { Options, UsageError } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { evalImagesOf, loadLabelledFolder } from '../labelled-folder.ts';
@@ -75,9 +76,12 @@ export async function analyzeCommand(argv: string[], cli: CliContext): Promise<v
   const grid = o.string('grid', undefined);
   let gridBlock: [number, number] = [2, 0];
   if (o.has('grid-block')) {
-    const m = o.string('grid-block').match(/^(\d+)\.(\d+)$/);
-    if (!m || +m[1]! > 3 || +m[2]! >= weights.config.depths[+m[1]!]!) throw new UsageError(`${CMD}: --grid-block ${o.string('grid-block')}: expected STAGE.BLOCK with stage 0..3 and a block of that stage (depths ${weights.config.depths.join(',')})`);
-    gridBlock = [+m[1]!, +m[2]!];
+    try {
+      gridBlock = parseActivationBlock(o.string('grid-block'), weights.config.depths);
+    } catch (e) {
+      if (e instanceof ActivationBlockError) throw new UsageError(`${CMD}: --grid-block ${o.string('grid-block')}: ${e.expectation}`);
+      throw e;
+    }
   }
   const gridImage = o.number('grid-image', 0, { integer: true, min: 0, max: count - 1 });
   const engine = await cli.engine();
@@ -111,19 +115,7 @@ export async function analyzeCommand(argv: string[], cli: CliContext): Promise<v
   }
   if (grid) {
     const a = await activationMaps(engine, weights, size, imageOf(gridImage), gridBlock[0], gridBlock[1]);
-    const scale = Math.max(1, Math.ceil(48 / a.width));
-    const panels = a.maps.map((m): RgbaImage => {
-      const w = a.width * scale;
-      const h = a.height * scale;
-      const data = new Uint8ClampedArray(w * h * 4);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        const v = Math.round(255 * m[Math.floor(y / scale) * a.width + Math.floor(x / scale)]!);
-        data.set([v, v, v, 255], (y * w + x) * 4);
-      }
-      return { width: w, height: h, data };
-    });
-    const rows = Array.from({ length: Math.ceil(panels.length / 8) }, (_, r) => panels.slice(r * 8, r * 8 + 8));
-    writeFileSync(grid, encodePng(panelGrid(rows, 2)));
+    writeFileSync(grid, encodePng(activationGridImage(a)));
     cli.log(`activation grid: stage ${gridBlock[0]} block ${gridBlock[1]}, image ${gridImage}, the first ${a.maps.length} of ${a.channels} channels, each scaled to [0, 1]: ${grid}`);
   }
   const fmt = (d: number[]) => d.map((v) => v.toFixed(3)).join(' ');

@@ -2,21 +2,30 @@
 // decoder: fine-tuning a random encoder on a labelled folder gives the same losses bit for bit
 // as the CLI's `finetune` with the same settings and seed (one fine-tuning run, two drivers);
 // it can be cancelled mid-run and leaves pretraining as it was; embedding returns every labelled
-// image's features; an unlabelled data set is refused with what to do.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// image's features; the activation grid equals the engine's maps for the same checkpoint, block
+// and image, and `fcmae analyze --grid`'s PNG; an unlabelled data set is refused with what to do.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImageBlobWithSharp } from '../../../src/data/node-folder.ts';
+import { makeEvalBatch } from '../../../src/data/augment.ts';
+import { decodeFolder, decodeImageBlobWithSharp, indexFolder } from '../../../src/data/node-folder.ts';
+import { activationGridImage } from '../../../src/io/activation-grid.ts';
+import { classifierWeightsFrom, randomClassifierWeights } from '../../../src/io/classifier-weights.ts';
+import { openAnyCheckpoint } from '../../../src/io/native-checkpoint.ts';
+import { encodePng } from '../../../src/io/png.ts';
+import { activationMaps } from '../../../src/train/feature-collapse.ts';
 import { nodeGpu } from '../../../src/gpu/node-device.ts';
 import { loadShadersFromDisk } from '../../../src/gpu/shader-library-node.ts';
-import { defaultRunConfig } from '../../../src/train/run-config.ts';
+import { decodeSizeFor, defaultRunConfig } from '../../../src/train/run-config.ts';
 import { stratifiedSplit } from '../../../src/data/labelled-batches.ts';
 import { knnPredict } from '../../../src/train/probes.ts';
 import type { TrainingConfig, WorkerEvent } from '../../../src/worker/protocol.ts';
 import { TrainingSession } from '../../../src/worker/session.ts';
+import { compareClose } from '../../helpers/allclose.ts';
 import { ROOT, runCli } from '../../helpers/cli.ts';
+import { testEngine } from '../../helpers/gpu.ts';
 import { TEXTURE_CLASSES, writeTextureFolder } from '../../helpers/labelled-folder.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fcmae-eval-'));
@@ -159,6 +168,43 @@ describe('worker evaluation API', () => {
     expect(button.pretrainStep).toBe(end);
     expect(track.at(-1)!.top1).toBe(button.top1);
     expect(track.every((e) => e.baselineTop1 === button.baselineTop1)).toBe(true);
+  }, 300_000);
+
+  it("activation grid: the worker's maps equal the engine's call the CLI makes (same checkpoint, block, image) and draw the CLI's PNG byte for byte", async () => {
+    const signal = new AbortController().signal;
+    const g = await session.activationGrid({ encoder: 'current', data: 'dataset', stage: 1, block: 0, image: 10 }, signal);
+    // input 32: stage 1 has 4 × 4 sites and 4 · 16 = 64 channels
+    expect([g.current.width, g.current.height, g.current.channels, g.current.count, g.current.maps.length]).toEqual([4, 4, 64, 64, 64 * 16]);
+    expect([g.images, g.className, g.stage, g.block]).toEqual([30, TEXTURE_CLASSES[1], 1, 0]);
+    expect(g.pretrainStep).toBe(session.status().step);
+    expect(g.current.maps.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(events.some((e) => e.type === 'evaluation' && e.task === 'grid')).toBe(true);
+
+    // the CLI's path: the saved checkpoint's encoder, the folder decoded and cropped as `analyze --images` does
+    const saved = await session.saveCheckpoint('native', signal);
+    const ckptFile = join(tmp, saved.fileName);
+    writeFileSync(ckptFile, saved.bytes);
+    const w = classifierWeightsFrom(openAnyCheckpoint(saved.bytes, saved.fileName), 1, SEED);
+    const folder = await decodeFolder(await indexFolder(dataDir), { shorterSide: decodeSizeFor(32) });
+    const engine = await testEngine();
+    const image = makeEvalBatch(folder.images, [10], 32);
+    for (const [name, got, weights] of [['current', g.current, w], ['random init', g.baseline!, randomClassifierWeights(w.config, 1, SEED)]] as const) {
+      const want = await activationMaps(engine, weights, 32, image, 1, 0);
+      const c = compareClose(got.maps, want.maps.flatMap((m) => [...m]), { atol: 1e-6, rtol: 0, label: `${name} grid` });
+      console.log(`activation grid (${name}): max |worker − engine| ${c.maxDiff.toExponential(2)} over ${got.maps.length} values`);
+      expect(c.ok, c.message).toBe(true);
+    }
+
+    // `fcmae analyze --grid`: picked images 0, 10, 20 of 30, so grid image 1 is folder image 10
+    const png = join(tmp, 'grid.png');
+    const r = runCli(['analyze', '--checkpoint', ckptFile, '--images', dataDir, '--input-size', '32', '--max-images', '3', '--baseline', 'false', '--out', join(tmp, 'grid.json'), '--grid', png, '--grid-block', '1.0', '--grid-image', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const plane = g.current.width * g.current.height;
+    const mine = encodePng(activationGridImage({ width: g.current.width, height: g.current.height, maps: Array.from({ length: g.current.count }, (_, k) => g.current.maps.subarray(k * plane, (k + 1) * plane)) }));
+    expect(Buffer.from(mine).equals(readFileSync(png))).toBe(true);
+
+    await expect(session.activationGrid({ encoder: 'current', data: 'dataset', stage: 1, block: 1, image: 0 }, signal)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/no block 1\.1: .*\(depths 1,1,1,1\)/) });
+    await expect(session.activationGrid({ encoder: 'current', data: 'dataset', stage: 0, block: 0, image: 30 }, signal)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/image 30 is not among the 30 labelled images/) });
   }, 300_000);
 
   it('refuses an unlabelled data set, saying what to do', async () => {

@@ -22,11 +22,36 @@ describe('run exports', () => {
     const lines = csv.trimEnd().split('\n');
     expect(lines[0]).toBe(CSV_HEADER.join(','));
     expect(lines.length).toBe(1 + 3 + 2);
-    expect(lines[1]).toBe('r1,mask 0.4,0.4,atto,16,0.00015,0,1,1,0.00001,12');
-    expect(lines[4]).toBe('r2,"with, comma ""quoted""",0.8,atto,16,0.00015,0,1,1,0.00001,12');
+    expect(lines[1]).toBe('r1,mask 0.4,0.4,atto,16,0.00015,0,1,1,0.00001,12,,,,,,,,');
+    expect(lines[4]).toBe('r2,"with, comma ""quoted""",0.8,atto,16,0.00015,0,1,1,0.00001,12,,,,,,,,');
     // values read back as numbers equal the curve
-    const loss = lines.slice(1, 4).map((l) => Number(l.split(',').at(-3)));
+    const loss = lines.slice(1, 4).map((l) => Number(l.split(',')[CSV_HEADER.indexOf('loss')]));
     expect(loss).toEqual(runs[0]!.curves.loss);
+  });
+
+  it('CSV: the evaluation columns carry what the JSON export has (judged accuracy, its random init, collapse mean and last block)', () => {
+    const a = run('a', 0.6, 2);
+    a.evaluation = {
+      knn: { top1: 0.725, baselineTop1: 0.4, valCount: 200, classes: 10, pretrainStep: 300 },
+      finetune: { top1: 0.8, baselineTop1: 0.5, valCount: 200, classes: 10, pretrainStep: 300 },
+      collapse: { distance: [0.4, 0.3, 0.2], baselineDistance: [0.45, 0.45, 0.3], images: 8, pretrainStep: 300 },
+      judgedBy: 'finetune',
+    };
+    const b = run('b', 0.8, 1);
+    b.evaluation = { linear: { top1: 0.5, baselineTop1: null, valCount: 20, classes: 2, pretrainStep: 10 } };
+    const lines = runsToCsv([a, b]).trimEnd().split('\n');
+    const col = (line: string, name: (typeof CSV_HEADER)[number]) => line.split(',')[CSV_HEADER.indexOf(name)];
+    expect(lines[0]!.split(',').slice(-8)).toEqual(['evaluation', 'accuracy', 'accuracy_random_init', 'evaluation_step', 'collapse_mean', 'collapse_last_block', 'collapse_mean_random_init', 'collapse_last_block_random_init']);
+    // the same evaluation on every row of a run; the sweep's choice (fine-tune) over kNN
+    expect(lines[1]!.split(',').slice(-8)).toEqual(['finetune', '0.8', '0.5', '300', String((0.4 + 0.3 + 0.2) / 3), '0.2', String((0.45 + 0.45 + 0.3) / 3), '0.3']);
+    expect(lines[2]!.split(',').slice(-8)).toEqual(lines[1]!.split(',').slice(-8));
+    // the JSON export holds the same figures
+    const json = JSON.parse(runsToJson([a])).runs[0].evaluation;
+    expect(Number(col(lines[1]!, 'accuracy'))).toBe(json.finetune.top1);
+    expect(Number(col(lines[1]!, 'collapse_last_block'))).toBe(json.collapse.distance.at(-1));
+    // no baseline measured, no collapse: empty fields, not zeros
+    expect(lines[3]!.split(',').slice(-8)).toEqual(['linear', '0.5', '', '10', '', '', '', '']);
+    expect(col(lines[3]!, 'step')).toBe('1');
   });
 
   it('JSON keeps settings and curves, drops the binary reconstruction', () => {
@@ -56,8 +81,8 @@ describe('run exports', () => {
     delete (old.settings as Partial<typeof old.settings>).grn;
     expect(differingSettings([old, a])).toEqual([]);
     expect(differingSettings([old, b])).toEqual(['grn']);
-    expect(runsToCsv([b]).split('\n')[1]).toBe('b,mask 0.6,0.6,atto no-GRN,16,0.00015,0,1,1,0.00001,12');
-    expect(runsToCsv([old]).split('\n')[1]).toBe('old,mask 0.6,0.6,atto,16,0.00015,0,1,1,0.00001,12');
+    expect(runsToCsv([b]).split('\n')[1]).toBe('b,mask 0.6,0.6,atto no-GRN,16,0.00015,0,1,1,0.00001,12,,,,,,,,');
+    expect(runsToCsv([old]).split('\n')[1]).toBe('old,mask 0.6,0.6,atto,16,0.00015,0,1,1,0.00001,12,,,,,,,,');
   });
 });
 
