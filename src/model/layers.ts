@@ -226,11 +226,11 @@ export async function blockGroup(
     }
     // bias gradients come with the weight gradients' products (matmul rowSums)
     backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, dBranch, a.mlpOut, ctx.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true, rowSums: ctx.grad(`${p}.pwconv2.bias`) })));
-    // d4b ends up holding the GELU output's gradient: GRN's backward of pwconv2's dInput (d4a),
-    // or, without GRN, pwconv2's dInput itself
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, dBranch, ctx.param(`${p}.pwconv2.weight`), a.grn ? d4a : d4b, { M: rows, N: 4 * C, K: C })));
-    if (a.grn) backward.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4a, dX: d4b, dGamma: ctx.grad(`${p}.grn.gamma`), dBeta: ctx.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
-    backward.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: gelu })));
+    // d4b: pwconv2's dInput (the gradient of GRN's output, or of GELU's without GRN); d4a: the
+    // GELU input's gradient, from GRN's backward with GELU's fused in, or from GELU's alone
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, dBranch, ctx.param(`${p}.pwconv2.weight`), d4b, { M: rows, N: 4 * C, K: C })));
+    if (a.grn) backward.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4b, dX: d4a, geluInput: a.h, dGamma: ctx.grad(`${p}.grn.gamma`), dBeta: ctx.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode, geluForm: gelu })));
+    else backward.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: gelu })));
     backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dW`, d4a, a.ln, ctx.grad(`${p}.pwconv1.weight`), { M: 4 * C, N: C, K: rows, transA: true, rowSums: ctx.grad(`${p}.pwconv1.bias`) })));
     backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dX`, d4a, ctx.param(`${p}.pwconv1.weight`), dLn, { M: rows, N: C, K: 4 * C })));
     backward.push(...(await layerNormBackward(engine, arena, `${p}/ln-bwd`, { x: a.dw, weight: ctx.param(`${p}.norm.weight`), mean: a.lnMean, rstd: a.lnRstd, dY: dLn, dX: dDw, dWeight: ctx.grad(`${p}.norm.weight`), dBias: ctx.grad(`${p}.norm.bias`) }, { rows, C })));
