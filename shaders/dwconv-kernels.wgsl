@@ -42,7 +42,8 @@ struct Params {
 
 // dweight_tiled / dweight_direct only.
 @group(0) @binding(4) var<storage, read> dy: array<VT>;               // (rows, Cv)
-@group(0) @binding(5) var<storage, read_write> partial: array<VT>;    // (K, 50, Cv): 49 taps + bias
+@group(0) @binding(5) var<storage, read_write> partial: array<VT>;    // (K, 50, Cv): 49 taps + bias; dweight (49, Cv) with ONE_CHUNK
+@group(0) @binding(6) var<storage, read_write> one_dbias: array<VT>;  // (Cv) dbias with ONE_CHUNK; any buffer otherwise
 
 // dweight_reduce only.
 @group(0) @binding(1) var<storage, read> partial_in: array<VT>;       // (K, 50, Cv)
@@ -52,7 +53,8 @@ struct Params {
 override R: u32 = 8u;            // sites per patch side (1, 2, 4, 8)
 override FLIP: bool = false;     // use weight tap 48 − t (the transposed conv, for dX)
 override HAS_BIAS: bool = true;
-override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += sums (reduce)
+override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += sums (reduce, ONE_CHUNK)
+override ONE_CHUNK: bool = false;  // dweight pass 1 with a single chunk: writes dweight/dbias itself, no pass 2
 override CBV: u32 = 4u;          // tiled / dweight: channel vectors per workgroup
 override WG: u32 = 64u;          // tiled / dweight: threads per workgroup
 override WG_X: u32 = 16u;        // forward_direct: channel vectors per workgroup
@@ -195,6 +197,25 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   y[o] = acc;
 }
 
+// Pass 1's result for (chunk k, tap, channel vector c). With one chunk (ONE_CHUNK) the partial
+// sums are the gradients: written (or added) straight to dweight (bound as `partial`, the
+// same tap-major layout) and dbias, and pass 2 is not dispatched.
+fn store_dweight_partial(k: u32, tap: u32, c: u32, acc: VT) {
+  if (!ONE_CHUNK) {
+    partial[(k * 50u + tap) * p.Cv + c] = acc;
+    return;
+  }
+  var v = acc;
+  if (tap < 49u) {
+    let o = tap * p.Cv + c;
+    if (ACCUMULATE) { v += partial[o]; }
+    partial[o] = v;
+  } else {
+    if (ACCUMULATE) { v += one_dbias[c]; }
+    one_dbias[c] = v;
+  }
+}
+
 // Pass 1 of dweight/dbias: partial[k, tap, c] = Σ over the patches of chunk k of
 // dy[row, c]·x[nbr(row, tap), c] (tap 49: Σ dy). Thread = (tap, channel vector) of the block;
 // each patch (plus halo) is staged once. Grid (channel blocks, chunks as 2-D grid).
@@ -230,7 +251,7 @@ fn dweight_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     workgroupBarrier();
   }
   let c = c0 + cv;
-  if (tap < 50u && c < p.Cv) { partial[(k * 50u + tap) * p.Cv + c] = acc; }
+  if (tap < 50u && c < p.Cv) { store_dweight_partial(k, tap, c, acc); }
 }
 
 // Pass 1 of dweight/dbias by gathering: chunk k = rows [k·rows_per_chunk, …), walked RB rows
@@ -273,7 +294,7 @@ fn dweight_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     }
     workgroupBarrier();
   }
-  if (tap < 50u && c < p.Cv) { partial[(k * 50u + tap) * p.Cv + c] = acc; }
+  if (tap < 50u && c < p.Cv) { store_dweight_partial(k, tap, c, acc); }
 }
 
 // Pass 2: dweight[tap, c] (+)= Σ_k partial[k, tap, c]; dbias[c] (+)= Σ_k partial[k, 49, c].

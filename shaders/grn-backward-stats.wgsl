@@ -4,6 +4,8 @@
 // (dNx = gamma·P, then back through Nx = G / (mean_c G + eps)), plus the per-group pieces of
 // the parameter gradients, Nx·P (for dGamma) and Q (for dBeta), summed over groups by
 // grn-backward-params.wgsl. D is recomputed from G with the forward's exact loop and tree.
+// FROM_ROWS (small groups): no partial pass before this one: X is bound as `partial` and dY
+// as `rows_dy`, K = rows per group, and P, Q are summed from them here.
 
 struct Params {
   C: u32,
@@ -19,6 +21,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read> gnorm: array<f32>;            // G (groups, C)
 @group(0) @binding(5) var<storage, read_write> dG: array<f32>;         // (groups, C)
 @group(0) @binding(6) var<storage, read_write> paramParts: array<f32>; // (2, groups, C): Nx·P then Q
+@group(0) @binding(7) var<storage, read> rows_dy: array<f32>;          // dY (rows, C) with FROM_ROWS; else any buffer
+
+override FROM_ROWS: bool = false;
 
 const WG: u32 = 256u;
 var<workgroup> redG: array<f32, 256>;
@@ -35,8 +40,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var Q = 0.0;
     for (var k = 0u; k < p.chunks; k++) {
       let j = (g * p.chunks + k) * p.C + c;
-      P += partial[j];
-      Q += partial[qOffset + j];
+      if (FROM_ROWS) {
+        let dy = rows_dy[j];
+        P += partial[j] * dy;
+        Q += dy;
+      } else {
+        P += partial[j];
+        Q += partial[qOffset + j];
+      }
     }
     let i = g * p.C + c;
     let nx = norm[i];

@@ -2,17 +2,22 @@
 // G = sqrt(Σ X²) (no eps inside the sqrt), then the channel mean D = mean_c G + eps (a
 // workgroup reduction over C) and Nx = G / D. grn-backward-stats.wgsl recomputes D with the
 // very same loop and tree, so forward and backward see the same D bit for bit.
+// FROM_ROWS (small groups, src/ops/grn.ts): no partial pass before this one: X itself is bound
+// as `partial` with K = rows per group, whose layout (groups, rows, C) is that of the partials,
+// and each term is squared here. One dispatch instead of two.
 
 struct Params {
   C: u32,
-  chunks: u32, // K
+  chunks: u32, // K (rows per group with FROM_ROWS)
   eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> partial: array<f32>;     // (groups, K, C)
+@group(0) @binding(1) var<storage, read> partial: array<f32>;     // (groups, K, C); X with FROM_ROWS
 @group(0) @binding(2) var<storage, read_write> gnorm: array<f32>; // G (groups, C)
 @group(0) @binding(3) var<storage, read_write> norm: array<f32>;  // Nx (groups, C)
+
+override FROM_ROWS: bool = false;
 
 const WG: u32 = 256u;
 var<workgroup> red: array<f32, 256>;
@@ -23,7 +28,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var sumG = 0.0;
   for (var c = lid; c < p.C; c += WG) {
     var s = 0.0;
-    for (var k = 0u; k < p.chunks; k++) { s += partial[(g * p.chunks + k) * p.C + c]; }
+    for (var k = 0u; k < p.chunks; k++) {
+      let v = partial[(g * p.chunks + k) * p.C + c];
+      s += select(v, v * v, FROM_ROWS);
+    }
     let G = sqrt(s);
     gnorm[g * p.C + c] = G;
     sumG += G;

@@ -18,7 +18,9 @@
 // Parameter gradients: `backward_partials` gives each (column, chunk of rows_per_chunk rows)
 // one thread and writes partial sums (2, K, C); `backward_reduce` adds the K chunks of each
 // column with 16 threads, then their 16 sums (`backward_reduce_serial`: one thread per column,
-// no barrier, for software adapters). No thread walks every row.
+// no barrier, for software adapters). No thread walks every row, except with few rows
+// (`backward_params_one_pass`: one thread per column sums them all, one dispatch instead of two,
+// where the two were pure fixed cost).
 
 struct Params {
   rows: u32,
@@ -214,6 +216,26 @@ fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   }
   partial[k * p.C + c] = sw;
   partial[(p.chunks + k) * p.C + c] = sb;
+}
+
+// ---- few rows (src/ops/layernorm.ts: one-pass parameter gradients): one thread per column
+// sums every row and writes dWeight, dBias itself (overwrite); no partials, no pass 2.
+@group(0) @binding(5) var<storage, read_write> odWeight: array<f32>; // (C)
+@group(0) @binding(6) var<storage, read_write> odBias: array<f32>;   // (C)
+
+@compute @workgroup_size(64)
+fn backward_params_one_pass(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let c = wid.x * 64u + li;
+  if (c >= p.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    let dy = pdY[r * p.C + c];
+    sw += dy * (px[r * p.C + c] - pmean[r]) * prstd[r];
+    sb += dy;
+  }
+  odWeight[c] = sw;
+  odBias[c] = sb;
 }
 
 // ---- pass 2: dWeight[c] = Σ_k partial[0, k, c], dBias[c] = Σ_k partial[1, k, c] (overwrite).

@@ -45,7 +45,8 @@ fn store_row(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, z: u32) {
 }
 
 @compute @workgroup_size(WG, WG, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let m0 = (wid.y * WG + lid.y) * 8u;
   let n0 = (wid.x * WG + lid.x) * 8u;
   if (m0 >= p.M || n0 >= p.N) { return; }
@@ -64,6 +65,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var c2a = vec4<f32>(); var c2b = vec4<f32>(); var c3a = vec4<f32>(); var c3b = vec4<f32>();
   var c4a = vec4<f32>(); var c4b = vec4<f32>(); var c5a = vec4<f32>(); var c5b = vec4<f32>();
   var c6a = vec4<f32>(); var c6b = vec4<f32>(); var c7a = vec4<f32>(); var c7b = vec4<f32>();
+  // ROW_SUMS: Σ_k op(A)[m0 + i, k], rows 0..3 and 4..7 (every thread adds; the n0 = 0 ones store)
+  var ra = vec4<f32>(); var rb = vec4<f32>();
 
   for (var k = k_begin; k < k_end; k++) {
     let ka = k * sa;
@@ -78,6 +81,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let a5 = vec4(A[oa5 + ka]); c5a = fma(a5, b0, c5a); c5b = fma(a5, b1, c5b);
     let a6 = vec4(A[oa6 + ka]); c6a = fma(a6, b0, c6a); c6b = fma(a6, b1, c6b);
     let a7 = vec4(A[oa7 + ka]); c7a = fma(a7, b0, c7a); c7b = fma(a7, b1, c7b);
+    if (ROW_SUMS) {
+      ra += vec4(a0.x, a1.x, a2.x, a3.x);
+      rb += vec4(a4.x, a5.x, a6.x, a7.x);
+    }
   }
 
   store_row(m0, n0, c0a, c0b, wid.z);
@@ -88,4 +95,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   store_row(m0 + 5u, n0, c5a, c5b, wid.z);
   store_row(m0 + 6u, n0, c6a, c6b, wid.z);
   store_row(m0 + 7u, n0, c7a, c7b, wid.z);
+  if (ROW_SUMS && n0 == 0u) {
+    store_row_sum(m0, ra.x, wid.z, nwg.z); store_row_sum(m0 + 1u, ra.y, wid.z, nwg.z);
+    store_row_sum(m0 + 2u, ra.z, wid.z, nwg.z); store_row_sum(m0 + 3u, ra.w, wid.z, nwg.z);
+    store_row_sum(m0 + 4u, rb.x, wid.z, nwg.z); store_row_sum(m0 + 5u, rb.y, wid.z, nwg.z);
+    store_row_sum(m0 + 6u, rb.z, wid.z, nwg.z); store_row_sum(m0 + 7u, rb.w, wid.z, nwg.z);
+  }
 }

@@ -28,7 +28,8 @@ fn load_b(k: u32, n: u32) -> f32 {
 }
 
 @compute @workgroup_size(16, 16, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let tx = lid.x;
   let ty = lid.y;
   let t = ty * 16u + tx;
@@ -39,6 +40,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   var acc: array<array<f32, 4>, 4>;
   for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = 0.0; } }
+  // ROW_SUMS: Σ_k op(A)[row, k] of this thread's 4 rows, added by the tx = 0 threads of the first column tile
+  let sums_rows = ROW_SUMS && wid.x == 0u && tx == 0u;
+  var rs: array<f32, 4>;
+  for (var i = 0u; i < 4u; i++) { rs[i] = 0.0; }
 
   for (var k0 = k_begin; k0 < k_end; k0 += BK) {
     // Each thread loads 4 elements of each tile; the index order follows the stored layout
@@ -60,6 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var b: array<f32, 4>;
       for (var i = 0u; i < 4u; i++) { a[i] = As[k][ty + 16u * i]; }
       for (var j = 0u; j < 4u; j++) { b[j] = Bs[k][tx + 16u * j]; }
+      if (sums_rows) { for (var i = 0u; i < 4u; i++) { rs[i] += a[i]; } }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
       }
@@ -69,5 +75,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) { store_c(m0 + ty + 16u * i, n0 + tx + 16u * j, acc[i][j], wid.z); }
+  }
+  if (sums_rows) {
+    for (var i = 0u; i < 4u; i++) { store_row_sum(m0 + ty + 16u * i, rs[i], wid.z, nwg.z); }
   }
 }

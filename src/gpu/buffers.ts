@@ -23,6 +23,7 @@ export class BufferArena {
   private records: ArenaEntry[] = [];
   private bytes = 0;
   private peak = 0;
+  private sharedByLabel = new Map<string, GPUBuffer>();
 
   constructor(
     readonly device: GPUDevice,
@@ -78,7 +79,21 @@ export class BufferArena {
     return this.records.slice();
   }
 
+  /**
+   * One storage buffer per arena under `label`, created on first use: stand-ins that kernels
+   * bind where an optional binding is unused (never written to in earnest).
+   */
+  shared(label: string, byteSize: number): GPUBuffer {
+    let b = this.sharedByLabel.get(label);
+    if (!b) {
+      b = this.create(label, byteSize);
+      this.sharedByLabel.set(label, b);
+    }
+    return b;
+  }
+
   destroy(): void {
+    this.sharedByLabel.clear();
     for (const b of this.buffers) b.destroy();
     this.buffers = [];
     this.records = [];

@@ -18,7 +18,6 @@ import type { GeluForm } from '../ops/gelu.ts';
 import { meanPoolBackward, meanPoolForward } from '../ops/global-pool.ts';
 import { layerNormBackward, layerNormForward } from '../ops/layernorm.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
-import { columnSum } from '../ops/rows.ts';
 import { MASK_PATCH, validateInputSize, type ModelConfig } from './config.ts';
 import { buildEncoder } from './encoder.ts';
 import { encodePhases, phasesOf, type BuildContext, type Layer, type Phase } from './layers.ts';
@@ -212,8 +211,7 @@ export class ClassifierPlan {
     ];
     const backward = [
       ...(await crossEntropyBackward(engine, arena, 'loss-bwd', { logits: this.logits, labels: this.labels, dLogits }, { N, K, smoothing })),
-      ...(await matmulDispatches(engine, arena, 'head/fc-dW', dLogits, this.features, this.grad('head.weight'), { M: K, N: d3, K: N, transA: true })),
-      ...(await columnSum(engine, arena, 'head/fc-dB', { x: dLogits, out: this.grad('head.bias') }, { rows: N, C: K })),
+      ...(await matmulDispatches(engine, arena, 'head/fc-dW', dLogits, this.features, this.grad('head.weight'), { M: K, N: d3, K: N, transA: true, rowSums: this.grad('head.bias') })),
       ...(await matmulDispatches(engine, arena, 'head/fc-dX', dLogits, this.param('head.weight'), dFeatures, { M: N, N: d3, K })),
       ...(await layerNormBackward(engine, arena, 'head/norm-bwd', { x: this.pooled, weight: this.param('norm.weight'), mean: lnMean, rstd: lnRstd, dY: dFeatures, dX: dPooled, dWeight: this.grad('norm.weight'), dBias: this.grad('norm.bias') }, { rows: N, C: d3 })),
       ...(await meanPoolBackward(engine, arena, 'head/pool-bwd', { dY: dPooled, dX: encoder.dOut! }, { N, P: this.L, C: d3 })),

@@ -21,7 +21,7 @@ import { adamwStepScalars, adamwUpdate, ADAMW_SCALARS_LENGTH, ADAMW_DEFAULTS, ty
 import { maskRows } from '../ops/mask-rows.ts';
 import { maskTokenFillBackward, maskTokenFillForward } from '../ops/mask-token.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
-import { columnSum, gatherRows, scatterRows } from '../ops/rows.ts';
+import { gatherRows, scatterRows } from '../ops/rows.ts';
 import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
@@ -261,8 +261,7 @@ export class FcmaePlan {
       ];
       const backward = await maskTokenFillBackward(engine, arena, 'dec/fill-bwd', { dX: decStream, dP: dProj, dMaskToken: this.grad('mask_token'), visiblePatches: this.decVisiblePatches, patchToVisible: this.decPatchToVisible }, { N, V: this.encV, L: this.L, D });
       if (options.denseEncoder) backward.push(...(await maskRows(engine, arena, 'dec/proj-grad-mask', { x: dProj, mask: this.mask }, { rows: Renc, C: D, sitesPerPatch: 1 })));
-      backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dW', dProj, encOut, this.grad('proj.weight'), { M: D, N: d3, K: Renc, transA: true })));
-      backward.push(...(await columnSum(engine, arena, 'dec/proj-dB', { x: dProj, out: this.grad('proj.bias') }, { rows: Renc, C: D })));
+      backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dW', dProj, encOut, this.grad('proj.weight'), { M: D, N: d3, K: Renc, transA: true, rowSums: this.grad('proj.bias') })));
       // the gradient of the encoder's output: only when the encoder trains
       if (encoder.dOut) backward.push(...(await matmulDispatches(engine, arena, 'dec/proj-dX', dProj, this.param('proj.weight'), encoder.dOut, { M: Renc, N: d3, K: D })));
       layers.push({ forwardPhase: 'decoder', backwardPhase: 'mask-token fill backward', forward, backward });
@@ -290,8 +289,7 @@ export class FcmaePlan {
       ];
       const backward = [
         ...(await fcmaeLossBackward(engine, arena, 'loss-bwd', { pred: this.pred, target: this.target, maskedRows: this.maskedRows, dPred }, { N, M: this.lossPatches, L: this.L })),
-        ...(await matmulDispatches(engine, arena, 'pred-dW', dPred, decMasked, this.grad('pred.weight'), { M: PATCH_VALUES, N: D, K: NM, transA: true })),
-        ...(await columnSum(engine, arena, 'pred-dB', { x: dPred, out: this.grad('pred.bias') }, { rows: NM, C: PATCH_VALUES })),
+        ...(await matmulDispatches(engine, arena, 'pred-dW', dPred, decMasked, this.grad('pred.weight'), { M: PATCH_VALUES, N: D, K: NM, transA: true, rowSums: this.grad('pred.bias') })),
         ...(await matmulDispatches(engine, arena, 'pred-dX', dPred, this.param('pred.weight'), dDecMasked, { M: NM, N: D, K: PATCH_VALUES })),
         ...(await scatterRows(engine, arena, 'loss/scatter', { src: dDecMasked, indices: this.maskedRows, dst: decStream }, { rows: NM, C: D, dstRows: N * this.L, zeroOthers: true })),
       ];

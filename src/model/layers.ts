@@ -11,13 +11,11 @@ import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { dwconvBackward, dwconvForward } from '../ops/dwconv.ts';
 import { addScaledRows, scaleRows } from '../ops/drop-path.ts';
-import { copy } from '../ops/elementwise.ts';
-import { geluBackward, geluForward } from '../ops/gelu.ts';
+import { geluBackward } from '../ops/gelu.ts';
 import { grnBackward, grnForward } from '../ops/grn.ts';
 import { layerNormBackward, layerNormForward } from '../ops/layernorm.ts';
 import { maskRows } from '../ops/mask-rows.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
-import { columnSum } from '../ops/rows.ts';
 import { STEM_COLS, STEM_SITES_PER_PATCH, stemBackward, stemForward } from '../ops/stem.ts';
 import type { GrnMode } from './config.ts';
 import type { GeluForm } from '../ops/gelu.ts';
@@ -146,8 +144,8 @@ export async function downsampleLayer(
   const g = { ...io, ...io.grads };
   const dLn = arena.f32(`down${s}/d-ln`, rowsIn * Cin);
   const backward = [
-    ...(await matmulDispatches(engine, arena, `down${s}/conv-dW`, g.dOut, ln, ctx.grad(`${pre}.1.weight`), { M: C, N: 4 * Cin, K: rowsOut, transA: true })),
-    ...(await columnSum(engine, arena, `down${s}/conv-dB`, { x: g.dOut, out: ctx.grad(`${pre}.1.bias`) }, { rows: rowsOut, C })),
+    // the bias gradient (column sums of dOut) comes with the weight gradient's product
+    ...(await matmulDispatches(engine, arena, `down${s}/conv-dW`, g.dOut, ln, ctx.grad(`${pre}.1.weight`), { M: C, N: 4 * Cin, K: rowsOut, transA: true, rowSums: ctx.grad(`${pre}.1.bias`) })),
     ...(await matmulDispatches(engine, arena, `down${s}/conv-dX`, g.dOut, ctx.param(`${pre}.1.weight`), dLn, { M: rowsOut, N: 4 * Cin, K: C })),
     ...(await layerNormBackward(engine, arena, `down${s}/ln-bwd`, { x: io.x, weight: ctx.param(`${pre}.0.weight`), mean, rstd, dY: dLn, dX: g.dX, dWeight: ctx.grad(`${pre}.0.weight`), dBias: ctx.grad(`${pre}.0.bias`) }, { rows: rowsIn, C: Cin })),
   ];
@@ -201,8 +199,8 @@ export async function blockGroup(
     };
     forward.push(...(await dwconvForward(engine, arena, `${p}/dwconv`, { x, weight: ctx.param(`${p}.dwconv.weight`), bias: ctx.param(`${p}.dwconv.bias`), y: a.dw, patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches }, layout)));
     forward.push(...(await layerNormForward(engine, arena, `${p}/ln`, { x: a.dw, weight: ctx.param(`${p}.norm.weight`), bias: ctx.param(`${p}.norm.bias`), y: a.ln, mean: a.lnMean, rstd: a.lnRstd }, { rows, C })));
-    forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1`, a.ln, ctx.param(`${p}.pwconv1.weight`), a.h, { M: rows, N: 4 * C, K: C, transB: true, bias: ctx.param(`${p}.pwconv1.bias`) })));
-    forward.push(...(await geluForward(engine, arena, `${p}/gelu`, { x: a.h, y: a.act }, { count: rows * 4 * C, form: gelu })));
+    // pwconv1 with GELU as its epilogue: writes act = GELU(h) and h itself (for GELU's backward)
+    forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1`, a.ln, ctx.param(`${p}.pwconv1.weight`), a.act, { M: rows, N: 4 * C, K: C, transB: true, bias: ctx.param(`${p}.pwconv1.bias`), epilogue: `gelu-${gelu}`, preActivation: a.h })));
     if (grn) forward.push(...(await grnForward(engine, arena, `${p}/grn`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), beta: ctx.param(`${p}.grn.beta`), y: grn.y, norm: grn.norm, gnorm: grn.gnorm }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
     if (a.dropScale) {
       // out = x + scale[n]·(mlpOut·W2ᵀ + b2)
@@ -210,9 +208,8 @@ export async function blockGroup(
       forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), branch, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`) })));
       forward.push(...(await addScaledRows(engine, arena, `${p}/drop-path`, { x, branch, scale: a.dropScale, out: a.out }, { rows, C, rowsPerSample: rows / N })));
     } else {
-      // out = x + mlpOut·W2ᵀ + b2: copy-free by accumulating the matmul into a buffer holding x
-      forward.push(...(await copy(engine, arena, `${p}/residual-copy`, { src: x, dst: a.out }, { count: rows * C })));
-      forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`), accumulate: true })));
+      // out = x + mlpOut·W2ᵀ + b2: the residual input is the matmul's addend (no copy pass)
+      forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2`, a.mlpOut, ctx.param(`${p}.pwconv2.weight`), a.out, { M: rows, N: C, K: 4 * C, transB: true, bias: ctx.param(`${p}.pwconv2.bias`), addend: x })));
     }
     acts.push(a);
     x = a.out;
@@ -236,15 +233,14 @@ export async function blockGroup(
       dBranch = dBranchScratch!;
       backward.push(...(await scaleRows(engine, arena, `${p}/drop-path-bwd`, { src: stream, scale: a.dropScale, dst: dBranch }, { rows, C, rowsPerSample: rows / N })));
     }
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, dBranch, a.mlpOut, ctx.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true })));
-    backward.push(...(await columnSum(engine, arena, `${p}/pwconv2-dB`, { x: dBranch, out: ctx.grad(`${p}.pwconv2.bias`) }, { rows, C })));
-    // d4b ends up holding the GELU output's gradient: GRN's backward of pwconv2's dInput (d4a),
-    // or, without GRN, pwconv2's dInput itself
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, dBranch, ctx.param(`${p}.pwconv2.weight`), a.grn ? d4a : d4b, { M: rows, N: 4 * C, K: C })));
-    if (a.grn) backward.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4a, dX: d4b, dGamma: ctx.grad(`${p}.grn.gamma`), dBeta: ctx.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));
-    backward.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: gelu })));
-    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dW`, d4a, a.ln, ctx.grad(`${p}.pwconv1.weight`), { M: 4 * C, N: C, K: rows, transA: true })));
-    backward.push(...(await columnSum(engine, arena, `${p}/pwconv1-dB`, { x: d4a, out: ctx.grad(`${p}.pwconv1.bias`) }, { rows, C: 4 * C })));
+    // bias gradients come with the weight gradients' products (matmul rowSums)
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dW`, dBranch, a.mlpOut, ctx.grad(`${p}.pwconv2.weight`), { M: C, N: 4 * C, K: rows, transA: true, rowSums: ctx.grad(`${p}.pwconv2.bias`) })));
+    // d4b: pwconv2's dInput (the gradient of GRN's output, or of GELU's without GRN); d4a: the
+    // GELU input's gradient, from GRN's backward with GELU's fused in, or from GELU's alone
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv2-dX`, dBranch, ctx.param(`${p}.pwconv2.weight`), d4b, { M: rows, N: 4 * C, K: C })));
+    if (a.grn) backward.push(...(await grnBackward(engine, arena, `${p}/grn-bwd`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), norm: a.grn.norm, gnorm: a.grn.gnorm, dY: d4b, dX: d4a, geluInput: a.h, dGamma: ctx.grad(`${p}.grn.gamma`), dBeta: ctx.grad(`${p}.grn.beta`) }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode, geluForm: gelu })));
+    else backward.push(...(await geluBackward(engine, arena, `${p}/gelu-bwd`, { x: a.h, dY: d4b, dX: d4a }, { count: rows * 4 * C, form: gelu })));
+    backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dW`, d4a, a.ln, ctx.grad(`${p}.pwconv1.weight`), { M: 4 * C, N: C, K: rows, transA: true, rowSums: ctx.grad(`${p}.pwconv1.bias`) })));
     backward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1-dX`, d4a, ctx.param(`${p}.pwconv1.weight`), dLn, { M: rows, N: C, K: 4 * C })));
     backward.push(...(await layerNormBackward(engine, arena, `${p}/ln-bwd`, { x: a.dw, weight: ctx.param(`${p}.norm.weight`), mean: a.lnMean, rstd: a.lnRstd, dY: dLn, dX: dDw, dWeight: ctx.grad(`${p}.norm.weight`), dBias: ctx.grad(`${p}.norm.bias`) }, { rows, C })));
     // residual: d(input) = d(output) + dwconvᵀ(dDw), accumulated in place into the stream

@@ -14,7 +14,8 @@
 // the gathers they save (measured 2× slower at r = 4). The dWeight pass is tiled at r ≥ 4
 // everywhere (measured ~25% faster on SwiftShader).
 // dX is the forward with flipped taps (the neighbour relation is symmetric on visible sites);
-// dWeight/dBias are two passes: chunks of rows → partials (K, 50, C) → reduce.
+// dWeight/dBias are two passes: chunks of rows → partials (K, 50, C) → reduce; one pass when
+// there is a single chunk (≤ 256 rows), which then writes dWeight/dBias itself.
 // FLOPs (src/ops/flop-conventions.ts): 2 per tap per output, all 49 taps as if dense; the bias
 // (forward) and the dBias sum 1 per element; accumulating 1 per output; the reduce pass counts
 // the K·50·C adds folding the partials, which come out of the partial pass's count.
@@ -276,16 +277,31 @@ export async function dwconvBackward(
   };
   const constants: Record<string, number> = { R: r, CBV: cbv, WG: threads };
   if (!tiled) constants.RB = DWEIGHT_RB;
+  // dWeight: 2 per tap per element, dBias: 1 per element
+  const paramFlops = dwconvFlops(shape) + plan.rows * C * ELEMENTWISE_FLOPS.columnSum;
+  if (chunks.count === 1) {
+    // one chunk: pass 1 writes dWeight (its (49, C) layout is the partials') and dBias itself
+    const onePass = await makeDispatch(engine, arena, {
+      label: `${label}/dweight`,
+      kernel: { shader: plan.shader, entryPoint: tiled ? 'dweight_tiled' : 'dweight_direct', constants: { ...constants, ONE_CHUNK: 1, ACCUMULATE: shape.accumulateParams ? 1 : 0 } },
+      params: shapeParams(shape, plan, chunks),
+      buffers: [p2v, vis, io.x, io.dY, io.dWeight, io.dBias],
+      workgroups: grid(ceilDiv(plan.Cv, cbv), 1),
+      flops: paramFlops + (shape.accumulateParams ? 50 * C * ELEMENTWISE_FLOPS.residual : 0),
+    });
+    return [dxPass, onePass];
+  }
   const partial = arena.f32(`${label}/dweight-partials`, chunks.count * 50 * C); // (K, 50, C)
-  // dWeight: 2 per tap per element, dBias: 1 per element; the reduce folds the K partials of each of the 50·C sums
+  // the reduce folds the K partials of each of the 50·C sums
   const folded = chunks.count * 50 * C;
   const partialPass = await makeDispatch(engine, arena, {
     label: `${label}/dweight-partials`,
     kernel: { shader: plan.shader, entryPoint: tiled ? 'dweight_tiled' : 'dweight_direct', constants },
     params: shapeParams(shape, plan, chunks),
-    buffers: [p2v, vis, io.x, io.dY, partial],
+    // binding 6 (dBias of the one-chunk form) unused: a stand-in (writable bindings must not alias)
+    buffers: [p2v, vis, io.x, io.dY, partial, arena.shared('dwconv/no-dbias', 16)],
     workgroups: grid(ceilDiv(plan.Cv, cbv), chunks.count),
-    flops: dwconvFlops(shape) + plan.rows * C * ELEMENTWISE_FLOPS.columnSum - folded,
+    flops: paramFlops - folded,
   });
   const reducePass = await makeDispatch(engine, arena, {
     label: `${label}/dweight-reduce`,

@@ -12,7 +12,9 @@ export type GeluForm = 'erf' | 'tanh';
 
 const WG = 256;
 /** gelu_apply's codes in gelu-common.wgsl. */
-const FORM_CODE: Record<GeluForm, number> = { erf: 1, tanh: 2 };
+/** gelu_apply's codes (shaders/gelu-common.wgsl), for kernels that fuse GELU. */
+export const GELU_FORM_CODE: Record<GeluForm, number> = { erf: 1, tanh: 2 };
+const FORM_CODE = GELU_FORM_CODE;
 
 function formCode(label: string, form: GeluForm): number {
   const code = FORM_CODE[form];

@@ -9,7 +9,10 @@
 //
 // Every reduction over rows is two-pass: grn-partial.wgsl sums chunks of rows into
 // (groups, K, C) partials (K ≤ 256 chunks per group), then a per-group workgroup finishes them
-// and does the reduction over channels. Known limit: G is an unscaled f32 sum of squares, so a
+// and does the reduction over channels. Small groups (≤ GRN_FROM_ROWS_MAX rows, e.g. the
+// decoder's L rows, the encoder's few visible sites at low resolution) skip the partial pass:
+// the per-group workgroup sums its rows itself (FROM_ROWS), one dispatch fewer per direction,
+// where that pass was pure fixed cost. Known limit: G is an unscaled f32 sum of squares, so a
 // channel whose values are all below ~1e-19 in magnitude underflows to G = 0 (treated as
 // an all-zero channel) where float64 would still see a tiny G.
 // FLOPs (src/ops/flop-conventions.ts): grnForward / grnBackward per element, split over the
@@ -20,6 +23,7 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
+import { GELU_FORM_CODE, type GeluForm } from './gelu.ts';
 
 export type GrnMode = 'per-sample' | 'batch';
 
@@ -31,11 +35,30 @@ export interface GrnShape {
   /** Channels (4·dim inside a ConvNeXt V2 block). */
   C: number;
   mode: GrnMode;
+  /** How G (and the backward's sums) are reduced over rows; 'auto' (default) by group size. */
+  stats?: GrnStatsPlan;
+}
+
+/** 'two-pass': partial sums of row chunks, then a per-group pass; 'from-rows': the per-group pass alone. */
+export type GrnStatsPlan = 'auto' | 'two-pass' | 'from-rows';
+
+/** Groups of at most this many rows are reduced by the per-group pass alone ('auto'). */
+export const GRN_FROM_ROWS_MAX = 256;
+
+/** Whether the statistics skip the partial-sum pass (see GrnStatsPlan). */
+export function grnFromRows(shape: GrnShape): boolean {
+  const plan = shape.stats ?? 'auto';
+  return plan === 'from-rows' || (plan === 'auto' && grnGroupRows(shape) <= GRN_FROM_ROWS_MAX);
 }
 
 export interface GrnBackwardOptions extends GrnShape {
   /** dGamma/dBeta += instead of = (dX is always overwritten). */
   accumulateParamGrads?: boolean;
+  /**
+   * X is GELU(io.geluInput) in this form: dX is then the gradient of the GELU input,
+   * gelu'(geluInput)·dX, GELU's backward fused into the elementwise pass.
+   */
+  geluForm?: GeluForm;
 }
 
 /** The eps added after the channel mean (spec §2). */
@@ -127,10 +150,31 @@ export async function grnForward(
     norm: [io.norm, groups * C],
     gnorm: [io.gnorm, groups * C],
   });
+  const P = PASS_FLOPS;
+  const apply = await makeDispatch(engine, arena, {
+    label: `${label}/apply`,
+    kernel: { shader: 'grn-apply.wgsl', entryPoint: 'main' },
+    params: params().u32(C).u32(groupRows).u32(total).build(),
+    buffers: [io.x, io.gamma, io.beta, io.norm, io.y],
+    workgroups: linearGrid(ceilDiv(total, 256)),
+    flops: (ELEMENTWISE_FLOPS.grnForward - P.grnForwardSums) * total,
+  });
+  if (grnFromRows(shape)) {
+    return [
+      await makeDispatch(engine, arena, {
+        label: `${label}/stats`,
+        kernel: { shader: 'grn-stats.wgsl', entryPoint: 'main', constants: { FROM_ROWS: 1 } },
+        params: params().u32(C).u32(groupRows).f32(GRN_EPS).build(),
+        buffers: [io.x, io.gnorm, io.norm],
+        workgroups: [groups],
+        flops: P.grnForwardSums * total + P.grnStatsForward * groups * C,
+      }),
+      apply,
+    ];
+  }
   const { chunkRows, chunks } = grnChunking(groupRows);
   const partial = arena.f32(`${label}/sum-sq-partials`, groups * chunks * C); // (groups, K, C)
   const folded = groups * chunks * C; // adds of the stats pass folding the partials
-  const P = PASS_FLOPS;
   return [
     await makeDispatch(engine, arena, {
       label: `${label}/sum-sq`,
@@ -148,14 +192,7 @@ export async function grnForward(
       workgroups: [groups],
       flops: folded + P.grnStatsForward * groups * C,
     }),
-    await makeDispatch(engine, arena, {
-      label: `${label}/apply`,
-      kernel: { shader: 'grn-apply.wgsl', entryPoint: 'main' },
-      params: params().u32(C).u32(groupRows).u32(total).build(),
-      buffers: [io.x, io.gamma, io.beta, io.norm, io.y],
-      workgroups: linearGrid(ceilDiv(total, 256)),
-      flops: (ELEMENTWISE_FLOPS.grnForward - P.grnForwardSums) * total,
-    }),
+    apply,
   ];
 }
 
@@ -178,8 +215,10 @@ export async function grnBackward(
     gnorm: Binding;
     /** (rows, C) */
     dY: Binding;
-    /** (rows, C) */
+    /** (rows, C); the GELU input's gradient with geluForm */
     dX: Binding;
+    /** (rows, C) the GELU input, with geluForm */
+    geluInput?: Binding;
     /** (C) */
     dGamma: Binding;
     /** (C) */
@@ -200,30 +239,51 @@ export async function grnBackward(
     dX: [io.dX, total],
     dGamma: [io.dGamma, C],
     dBeta: [io.dBeta, C],
+    ...(shape.geluForm ? { geluInput: [io.geluInput ?? io.x, total] as [Binding, number] } : {}),
   });
-  const { chunkRows, chunks } = grnChunking(groupRows);
-  const partial = arena.f32(`${label}/dy-partials`, 2 * groups * chunks * C); // (2, groups, K, C): Σ dY·X, Σ dY
+  if (shape.geluForm && !io.geluInput) throw new GrnShapeError(`${label}: geluForm '${shape.geluForm}' needs io.geluInput (the GELU input)`);
   const dG = arena.f32(`${label}/dG`, groups * C); // (groups, C)
   const paramParts = arena.f32(`${label}/param-parts`, 2 * groups * C); // (2, groups, C): Nx·P, Q
-  const folded = 2 * groups * chunks * C; // adds of the stats pass folding the partials
   const P = PASS_FLOPS;
+  const sums: Dispatch[] = [];
+  if (grnFromRows(shape)) {
+    // the per-group pass sums Σ dY·X and Σ dY from the rows itself
+    sums.push(
+      await makeDispatch(engine, arena, {
+        label: `${label}/stats`,
+        kernel: { shader: 'grn-backward-stats.wgsl', entryPoint: 'main', constants: { FROM_ROWS: 1 } },
+        params: params().u32(C).u32(groupRows).u32(groups).f32(GRN_EPS).build(),
+        buffers: [io.x, io.gamma, io.norm, io.gnorm, dG, paramParts, io.dY],
+        workgroups: [groups],
+        flops: P.grnBackwardSums * total + P.grnStatsBackward * groups * C,
+      }),
+    );
+  } else {
+    const { chunkRows, chunks } = grnChunking(groupRows);
+    const partial = arena.f32(`${label}/dy-partials`, 2 * groups * chunks * C); // (2, groups, K, C): Σ dY·X, Σ dY
+    const folded = 2 * groups * chunks * C; // adds of the stats pass folding the partials
+    sums.push(
+      await makeDispatch(engine, arena, {
+        label: `${label}/sum-dy`,
+        kernel: { shader: 'grn-partial.wgsl', entryPoint: 'main', constants: { SUM_B: 1 } },
+        params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
+        buffers: [io.x, io.dY, partial],
+        workgroups: [ceilDiv(C, 64), chunks, groups],
+        flops: P.grnBackwardSums * total - folded,
+      }),
+      await makeDispatch(engine, arena, {
+        label: `${label}/stats`,
+        kernel: { shader: 'grn-backward-stats.wgsl', entryPoint: 'main' },
+        params: params().u32(C).u32(chunks).u32(groups).f32(GRN_EPS).build(),
+        // binding 7 (dY of FROM_ROWS) unused: the partials again, read-only
+        buffers: [partial, io.gamma, io.norm, io.gnorm, dG, paramParts, partial],
+        workgroups: [groups],
+        flops: folded + P.grnStatsBackward * groups * C,
+      }),
+    );
+  }
   return [
-    await makeDispatch(engine, arena, {
-      label: `${label}/sum-dy`,
-      kernel: { shader: 'grn-partial.wgsl', entryPoint: 'main', constants: { SUM_B: 1 } },
-      params: params().u32(C).u32(groupRows).u32(chunkRows).u32(chunks).u32(groups).build(),
-      buffers: [io.x, io.dY, partial],
-      workgroups: [ceilDiv(C, 64), chunks, groups],
-      flops: P.grnBackwardSums * total - folded,
-    }),
-    await makeDispatch(engine, arena, {
-      label: `${label}/stats`,
-      kernel: { shader: 'grn-backward-stats.wgsl', entryPoint: 'main' },
-      params: params().u32(C).u32(chunks).u32(groups).f32(GRN_EPS).build(),
-      buffers: [partial, io.gamma, io.norm, io.gnorm, dG, paramParts],
-      workgroups: [groups],
-      flops: folded + P.grnStatsBackward * groups * C,
-    }),
+    ...sums,
     await makeDispatch(engine, arena, {
       label: `${label}/params`,
       kernel: {
@@ -238,11 +298,12 @@ export async function grnBackward(
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/dx`,
-      kernel: { shader: 'grn-backward-dx.wgsl', entryPoint: 'main' },
+      kernel: { shader: 'grn-backward-dx.wgsl', entryPoint: 'main', constants: { GELU_FORM: shape.geluForm ? GELU_FORM_CODE[shape.geluForm] : 0 } },
       params: params().u32(C).u32(groupRows).u32(total).build(),
-      buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, dG, io.dX],
+      // binding 8 unused without geluForm: X again, read-only
+      buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, dG, io.dX, io.geluInput ?? io.x],
       workgroups: linearGrid(ceilDiv(total, 256)),
-      flops: (ELEMENTWISE_FLOPS.grnBackward - P.grnBackwardSums) * total,
+      flops: (ELEMENTWISE_FLOPS.grnBackward - P.grnBackwardSums + (shape.geluForm ? ELEMENTWISE_FLOPS.geluBackward : 0)) * total,
     }),
   ];
 }

@@ -33,7 +33,16 @@ export interface LayerNormPlan {
   chunks: number;
   /** Pass 2 with one thread per column (no barrier) instead of 16. */
   serialReduce: boolean;
+  /** Parameter gradients in one pass, a thread per column over every row (few rows). */
+  onePassParams: boolean;
 }
+
+/**
+ * Rows up to which the parameter gradients take one pass (a thread per column walks them all)
+ * instead of partials + reduce: more on software adapters, where a dispatch costs more than a
+ * long loop; on GPUs only where the loop stays short.
+ */
+export const LAYERNORM_ONE_PASS_ROWS = { gpu: 256, software: 1024 } as const;
 
 /**
  * How a (rows, C) LayerNorm is cut into workgroups. GPUs: the most threads per row that keeps
@@ -46,7 +55,8 @@ export function layerNormPlan(rows: number, C: number, software: boolean): Layer
   let tpr = 1;
   if (!software) while (tpr < WG && tpr * CHANNELS_PER_THREAD < C) tpr *= 2;
   const rowsPerChunk = Math.max(ROWS_PER_CHUNK, ceilDiv(rows, MAX_CHUNKS));
-  return { tpr, rowsPerWorkgroup: WG / tpr, rowsPerChunk, chunks: ceilDiv(rows, rowsPerChunk), serialReduce: software };
+  const onePassParams = rows <= LAYERNORM_ONE_PASS_ROWS[software ? 'software' : 'gpu'];
+  return { tpr, rowsPerWorkgroup: WG / tpr, rowsPerChunk, chunks: ceilDiv(rows, rowsPerChunk), serialReduce: software, onePassParams };
 }
 
 export interface LayerNormShape {
@@ -126,12 +136,9 @@ export async function layerNormBackward(
   const sizes = { x: rows * C, weight: C, mean: rows, rstd: rows, dY: rows * C, dX: rows * C, dWeight: C, dBias: C };
   for (const [k, n] of Object.entries(sizes)) requireFloats(label, k, io[k as keyof typeof sizes], n);
   const p = rowParams(rows, C, plan);
-  const partial = arena.f32(`${label}/param-partials`, 2 * plan.chunks * C); // (2, K, C)
   const n = rows * C;
-  const folded = 2 * plan.chunks * C; // adds of the reduce pass, out of the parameter passes' share
   const E = ELEMENTWISE_FLOPS;
-  return [
-    await makeDispatch(engine, arena, {
+  const dX = await makeDispatch(engine, arena, {
       label: `${label}/dX`,
       kernel: {
         shader: 'layernorm.wgsl',
@@ -142,7 +149,24 @@ export async function layerNormBackward(
       buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
       flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + (shape.accumulateDX ? E.residual * n : 0),
-    }),
+  });
+  if (plan.onePassParams) {
+    return [
+      dX,
+      await makeDispatch(engine, arena, {
+        label: `${label}/params`,
+        kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_params_one_pass' },
+        params: p,
+        buffers: [io.x, io.mean, io.rstd, io.dY, io.dWeight, io.dBias],
+        workgroups: [ceilDiv(C, 64)],
+        flops: PASS_FLOPS.layerNormBackwardParams * n,
+      }),
+    ];
+  }
+  const partial = arena.f32(`${label}/param-partials`, 2 * plan.chunks * C); // (2, K, C)
+  const folded = 2 * plan.chunks * C; // adds of the reduce pass, out of the parameter passes' share
+  return [
+    dX,
     await makeDispatch(engine, arena, {
       label: `${label}/param-partials`,
       kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_partials' },

@@ -10,7 +10,7 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { matmulDispatches } from './matmul.ts';
-import { columnSum, OpShapeError, requireCounts, requireElements } from './rows.ts';
+import { OpShapeError, requireCounts, requireElements } from './rows.ts';
 
 /** Stem kernel side and stride. */
 export const STEM_STRIDE = 4;
@@ -143,11 +143,8 @@ export async function stemBackward(
     transA: true,
     accumulate: shape.accumulate,
     splitK: 'auto',
+    // dBias = Σ_rows dY = the row sums of op(A) = dYᵀ, in the same dispatch(es)
+    rowSums: io.dBias,
   });
-  const dBias = await columnSum(engine, arena, `${label}/dBias`, { x: io.dY, out: io.dBias }, {
-    rows,
-    C: shape.d0,
-    accumulate: shape.accumulate,
-  });
-  return [...dWeight, ...dBias];
+  return dWeight;
 }

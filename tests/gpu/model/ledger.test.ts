@@ -54,7 +54,7 @@ const LEFT_OUT: [string, RegExp][] = [
   ['uniform', /\/params$/],
   ['statistics', /\/(ln-mean|ln-rstd|grn-norm|grn-g)$/],
   ['tables and scalars', /^(adam-scalars|mask|enc-patch-to-visible|enc-visible-patches|dec-patch-to-visible|dec-visible-patches|masked-rows|loss|per-sample-loss|patch-mean|patch-var|dec\/identity)$/],
-  ['scratch', /\/(split-k-partials|column-sum-partials-\d+|param-partials|dweight-partials|sum-sq-partials|dy-partials|dG|param-parts|mask-token-partials|row-loss|no-bias)$/],
+  ['scratch', /\/(split-k-partials|column-sum-partials-\d+|param-partials|dweight-partials|sum-sq-partials|dy-partials|dG|param-parts|mask-token-partials|row-loss|no-bias|no-row-sums|no-addend|no-pre|no-dbias)$/],
 ];
 
 function kindOf(name: string): string | null {

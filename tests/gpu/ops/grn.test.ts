@@ -1,10 +1,14 @@
 // GRN kernels (shaders/grn-*.wgsl via src/ops/grn.ts) against the float64 reference: both
 // modes, N = 1 and 3, C = 1, 3, 40, 67, 160, rows per sample 1, 7, 64 and 3000 (multi-chunk
 // reductions), random non-zero gamma/beta and gamma = beta = 0, all-zero channels (finite
-// gradients), accumulating parameter gradients, and shape errors.
+// gradients), accumulating parameter gradients, both statistics plans (per-group pass from the rows, or
+// partial sums first) forced where the other is the default, GELU's backward fused into the
+// elementwise pass, and shape errors.
 import { describe, expect, it } from 'vitest';
-import { grnBackward, grnForward, GrnShapeError, grnChunking, type GrnMode, type GrnShape } from '../../../src/ops/grn.ts';
+import { grnBackward, grnForward, GrnShapeError, grnChunking, grnFromRows, type GrnMode, type GrnShape } from '../../../src/ops/grn.ts';
 import { grnBackwardRef, grnForwardRef } from '../../../src/reference/grn.ts';
+import { geluGrad } from '../../../src/reference/gelu.ts';
+import type { GeluForm } from '../../../src/ops/gelu.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
 import { readF32, run, testArena, testEngine } from '../../helpers/gpu.ts';
@@ -17,6 +21,8 @@ interface Case {
   zeroChannels?: [number, number][];
   /** dGamma/dBeta += onto random initial contents. */
   accumulate?: boolean;
+  /** X = GELU(pre) in this form: GELU's backward fused, dX checked as gelu'(pre)·dX. */
+  gelu?: GeluForm;
 }
 
 function expectFinite(a: Float32Array, label: string): void {
@@ -40,6 +46,8 @@ async function check(c: Case, seed = 7): Promise<void> {
   const dY = rng.uniformArray(rows * C);
   const dGamma0 = c.accumulate ? rng.uniformArray(C) : new Float32Array(C);
   const dBeta0 = c.accumulate ? rng.uniformArray(C) : new Float32Array(C);
+  // the GELU input (any values: X is random here, the fused pass only multiplies by gelu'(pre))
+  const pre = c.gelu ? rng.uniformArray(rows * C, -3, 3) : null;
 
   const X = arena.fromData('x', x);
   const Gamma = arena.fromData('gamma', gamma);
@@ -56,8 +64,8 @@ async function check(c: Case, seed = 7): Promise<void> {
     engine,
     arena,
     'grn-bwd',
-    { x: X, gamma: Gamma, norm: Norm, gnorm: Gnorm, dY: DY, dX: DX, dGamma: DGamma, dBeta: DBeta },
-    { ...shape, accumulateParamGrads: c.accumulate },
+    { x: X, gamma: Gamma, norm: Norm, gnorm: Gnorm, dY: DY, dX: DX, dGamma: DGamma, dBeta: DBeta, geluInput: pre ? arena.fromData('pre', pre) : undefined },
+    { ...shape, accumulateParamGrads: c.accumulate, geluForm: c.gelu },
   );
   await run(engine, [...forward, ...backward]);
   const got = {
@@ -74,6 +82,7 @@ async function check(c: Case, seed = 7): Promise<void> {
   const wantB = grnBackwardRef({ x, gamma, norm: want.norm, gnorm: want.gnorm, dY }, shape);
   const dGammaWant = wantB.dGamma.map((v, i) => v + dGamma0[i]!);
   const dBetaWant = wantB.dBeta.map((v, i) => v + dBeta0[i]!);
+  if (pre && c.gelu) for (let i = 0; i < wantB.dX.length; i++) wantB.dX[i] = wantB.dX[i]! * geluGrad(pre[i]!, c.gelu);
   for (const [k, v] of Object.entries(got)) expectFinite(v, k);
 
   const name = JSON.stringify(c);
@@ -130,6 +139,37 @@ describe('GRN kernels vs float64 reference', () => {
       await check({ shape: { N: 3, rowsPerSample: 64, C: 40, mode }, accumulate: true });
     });
   }
+
+  // GELU's backward fused into the elementwise pass (a block's GRN reads the GELU output)
+  for (const gelu of ['erf', 'tanh'] as const) {
+    it(`per-sample, GELU (${gelu}) backward fused: N=3 S=7 C=67`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 7, C: 67, mode: 'per-sample' }, gelu });
+    });
+    it(`batch, GELU (${gelu}) backward fused, two-pass statistics: N=2 S=300 C=40`, async () => {
+      await check({ shape: { N: 2, rowsPerSample: 300, C: 40, mode: 'batch', stats: 'two-pass' }, gelu, accumulate: true });
+    });
+  }
+
+  // Both statistics plans on shapes where 'auto' would pick the other one.
+  for (const mode of modes) {
+    for (const [S, C] of [[7, 67], [64, 160], [1, 3]] as const) {
+      it(`${mode} two-pass statistics forced on a small group: N=3 S=${S} C=${C}`, async () => {
+        await check({ shape: { N: 3, rowsPerSample: S, C, mode, stats: 'two-pass' } });
+      });
+    }
+    it(`${mode} statistics from the rows forced on a large group: N=2 S=300 C=67`, async () => {
+      await check({ shape: { N: 2, rowsPerSample: 300, C: 67, mode, stats: 'from-rows' } });
+    });
+    it(`${mode} statistics from the rows, zero channel and accumulated parameter gradients`, async () => {
+      await check({ shape: { N: 3, rowsPerSample: 7, C: 40, mode, stats: 'from-rows' }, zeroChannels: [[1, 5]], accumulate: true });
+    });
+  }
+
+  it('the statistics plan: from the rows for small groups, two passes for large ones', () => {
+    expect(grnFromRows({ N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample' })).toBe(true);
+    expect(grnFromRows({ N: 2, rowsPerSample: 192, C: 160, mode: 'batch' })).toBe(false); // 384 rows in the one group
+    expect(grnFromRows({ N: 1, rowsPerSample: 3000, C: 3, mode: 'per-sample' })).toBe(false);
+  });
 
   it('chunking of the test shapes really is multi-chunk', () => {
     expect(grnChunking(3000).chunks).toBeGreaterThan(100);

@@ -2,7 +2,7 @@
 // dWeight, dBias) with the GPU plan (rows split over 1 … 256 threads, 16-lane gradient reduce)
 // and the software plan (serial kernels), C = 1 … 1030, rows 1 … 2000, accumulateDX, a
 // large-|mean| input that a one-pass variance would ruin, and enough rows to widen the
-// gradient chunks.
+// gradient chunks; the one-pass parameter gradients of few rows on both plans.
 import { describe, expect, it } from 'vitest';
 import { layerNormBackward, layerNormForward, layerNormPlan } from '../../../src/ops/layernorm.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from '../../../src/reference/layernorm.ts';
@@ -132,6 +132,11 @@ describe('layernorm kernels vs float64 reference', () => {
     expect([3, 8, 9, 40, 67, 320, 1030, 2816].map((C) => gpuPlan(100, C).tpr)).toEqual([1, 1, 2, 8, 16, 64, 256, 256]);
     expect(gpuPlan(100, 40)).toMatchObject({ rowsPerWorkgroup: 32, serialReduce: false });
     expect(layerNormPlan(100, 2816, true)).toMatchObject({ tpr: 1, serialReduce: true });
+  });
+
+  it('parameter gradients in one pass for few rows, partials + reduce otherwise (the cases above run both)', () => {
+    expect([1, 5, 300, 2000].map((rows) => gpuPlan(rows, 40).onePassParams)).toEqual([true, true, false, false]);
+    expect([1, 5, 300, 2000].map((rows) => layerNormPlan(rows, 40, true).onePassParams)).toEqual([true, true, true, false]);
   });
 
   it('accumulateDX adds to dX', async () => {
