@@ -17,6 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { encodePng } from '../../src/io/png.ts';
 import { launchChromium, startDevServer } from '../helpers/browser.ts';
+import { dropDirectory } from '../helpers/page-checks.ts';
 
 /** A model that trains in well under a second per step on SwiftShader (as ui-playground). */
 const TINY = 'depths=1,1,1,1&dims=8,16,24,32&dec_dim=16&dec_depth=1&img=64&bs=2&steps=400&warmup=2&blr=0.01&mask=0.5&view_mask=0.5';
@@ -47,17 +48,6 @@ function writePngFolder(name: string, n: number, classes: number): string {
     writeFileSync(join(sub, `img_${i}.png`), encodePng({ width: 8, height: 8, data }));
   }
   return dir;
-}
-
-/** Drags a directory on disk onto an element, as the OS does (enter, over, drop). */
-async function dropDirectory(page: Page, testId: string, dir: string): Promise<void> {
-  const box = await page.getByTestId(testId).boundingBox();
-  if (!box) throw new Error(`${testId} is not visible: nothing to drop onto`);
-  const cdp = await page.context().newCDPSession(page);
-  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
-  const data = { items: [], files: [dir], dragOperationsMask: 1 };
-  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
-  await cdp.detach();
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {

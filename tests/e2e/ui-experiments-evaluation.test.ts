@@ -1,7 +1,7 @@
 // Experiments judged by the encoder, in headless Chromium (WebGPU on SwiftShader), on a tiny
 // model and a tiny labelled folder (3 texture classes × 8 images, ImageFolder layout): the folder
-// is loaded through "Choose image folder" (a page cannot synthesise a dropped directory: a
-// DataTransfer holds no directory entries; both paths build the same listing), pretraining with
+// is dropped onto the page as a person drops it (an OS-level drag of the directory through the
+// DevTools protocol, tests/helpers/page-checks.ts dropDirectory), pretraining with
 // "track kNN every 2 steps" draws the kNN curve beside the loss, the kNN probe shows its top-1,
 // feature collapse draws its chart, a two-ratio sweep judged by kNN fills the run table's
 // accuracy and collapse columns, states a verdict and overlays the runs' collapse curves, sorting works, and the stored results come
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { launchChromium, startDevServer } from '../helpers/browser.ts';
-import { chartNonBlank as chartNonBlankOf, screenshot, waitFor } from '../helpers/page-checks.ts';
+import { chartNonBlank as chartNonBlankOf, dropDirectory, screenshot, waitFor } from '../helpers/page-checks.ts';
 import { writeTextureFolder } from '../helpers/labelled-folder.ts';
 
 const OUT = new URL('../../test-results/ui-experiments-evaluation/', import.meta.url).pathname;
@@ -51,10 +51,10 @@ afterAll(async () => {
 });
 
 describe('experiments judged by the encoder', () => {
-  it('a labelled folder becomes the evaluation set', async () => {
+  it('a dropped labelled folder becomes the evaluation set', async () => {
     await page.getByTestId('gpu-ok').waitFor({ timeout: 60_000 });
     await waitFor('the demo dataset', async () => /Demo photos/.test(await text('dataset-name')));
-    await page.getByTestId('folder-input').setInputFiles(join(tmp, 'textures'));
+    await dropDirectory(page, 'drop-zone', join(tmp, 'textures'));
     await waitFor('the labelled folder', async () => (await text('image-count')) === '24');
     expect(await page.getByLabel("This data set's class folders").isChecked()).toBe(true);
   }, 120_000);

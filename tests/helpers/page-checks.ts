@@ -1,5 +1,6 @@
 // What the page tests check and wait for, shared: polling a condition with a named timeout,
-// whether a uPlot chart drew anything (its canvas unlike its first pixel), full-page screenshots.
+// whether a uPlot chart drew anything (its canvas unlike its first pixel), full-page screenshots,
+// and dropping a folder from disk as a person does (an OS-level drag through the DevTools protocol).
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 
@@ -27,4 +28,15 @@ export async function chartNonBlank(page: Page, testId: string): Promise<number>
 export async function screenshot(page: Page, dir: string, name: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: `${dir}${name}.png`, fullPage: true });
+}
+
+/** Drags a directory on disk onto an element, as the OS does (enter, over, drop). */
+export async function dropDirectory(page: Page, testId: string, dir: string): Promise<void> {
+  const box = await page.getByTestId(testId).boundingBox();
+  if (!box) throw new Error(`${testId} is not visible: nothing to drop onto`);
+  const cdp = await page.context().newCDPSession(page);
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const data = { items: [], files: [dir], dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  await cdp.detach();
 }
