@@ -17,10 +17,10 @@
 //   the settings (setKnnTracking) when they change and when a data set loads, and draws the
 //   'knn-track' events. A sweep run ends with its chosen evaluation (evaluation-runner.ts).
 import { settingsFromConfig, trainingConfigOf } from '../store/engine-config.ts';
-import { RunHistoryDb, type RunRecord } from '../store/run-history.ts';
+import type { RunRecord } from '../store/run-history.ts';
 import type { LiveMetrics } from '../store/live-metrics.ts';
 import type { EvaluationKind } from '../store/evaluation-slice.ts';
-import { runEvaluationOf, type AccuracyKind } from '../store/run-evaluation.ts';
+import type { AccuracyKind } from '../store/run-evaluation.ts';
 import { sweepRunSettings, sweepVariants } from '../store/sweep-plan.ts';
 import type { AppStore } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
@@ -40,10 +40,11 @@ import {
   type WorkerStatus,
 } from '../worker/protocol.ts';
 import { EvaluationRunner, evaluationDataOf } from './evaluation-runner.ts';
-import { reconstructionPng } from './recon-image.ts';
+import { RunRecorder } from './run-recorder.ts';
 import type { UserChoices } from './user-choices.ts';
 import { WorkerWatchdog } from './worker-watchdog.ts';
 import { restartEngine, type DataSource } from './worker-restart.ts';
+import { isCancelled, messageOf } from './error-message.ts';
 
 /** Time between training-time reconstruction snapshots. */
 export const SNAPSHOT_INTERVAL_MS = 3000;
@@ -70,12 +71,7 @@ export function runStatusOf(state: WorkerStatus['state']): RunStatus {
   }
 }
 
-function messageOf(e: unknown): string {
-  if (isWorkerError(e)) return e.suggestion ? `${e.message}. ${e.suggestion}` : e.message;
-  return e instanceof Error ? e.message : String(e);
-}
 
-const isCancelled = (e: unknown) => isWorkerError(e) && e.kind === 'cancelled';
 
 export class EngineBridge {
   private configTimer: ReturnType<typeof setTimeout> | null = null;
@@ -86,10 +82,10 @@ export class EngineBridge {
   private snapshotTimer: ReturnType<typeof setInterval> | null = null;
   private snapshotBusy = false;
   private sweepAbort: AbortController | null = null;
-  private history: RunHistoryDb | null = null;
   private lastStatus: WorkerStatus | null = null;
   private unsubscribeStore: (() => void) | null = null;
   private readonly evaluations: EvaluationRunner;
+  private readonly runs: RunRecorder;
   private readonly unsubscribeTracking: () => void;
 
   /** The latest known-good weights the worker sent: a new worker continues from them. */
@@ -107,6 +103,7 @@ export class EngineBridge {
     private readonly live: LiveMetrics,
   ) {
     this.evaluations = new EvaluationRunner(() => this.client, store);
+    this.runs = new RunRecorder(store, live);
     // kNN tracking follows its settings and the data set (whose class folders it measures when
     // there are two or more); the first data set loads before any run can start
     let trackingKey = '';
@@ -130,7 +127,7 @@ export class EngineBridge {
    */
   async connect(choices?: UserChoices): Promise<void> {
     await this.attach(this.client);
-    void this.openHistory();
+    void this.runs.open();
     let prev = this.state.settings;
     this.unsubscribeStore = this.store.subscribe((s) => {
       if (s.settings === prev) return;
@@ -159,15 +156,6 @@ export class EngineBridge {
     this.unsubscribeStore?.();
     this.unsubscribeTracking();
     this.stopSnapshots();
-  }
-
-  private async openHistory(): Promise<void> {
-    try {
-      this.history = await RunHistoryDb.open();
-      this.state.setRuns(await this.history.list());
-    } catch (e) {
-      this.state.setHistoryError(messageOf(e));
-    }
   }
 
   // ------------------------------------------------------------------ events
@@ -591,51 +579,13 @@ export class EngineBridge {
     while (this.live.lastStep < step && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 50));
   }
 
-  /** Save the current run (settings, curve, reconstructions) in the history. */
-  async recordRun(settings: Settings, recon: ReconstructionResult | null, sweepId?: string, name?: string, judgedBy?: AccuracyKind): Promise<RunRecord> {
-    const s = this.state;
-    const runId = s.run.runId;
-    const track = s.knnTrack.runId === runId ? s.knnTrack : null;
-    const evaluation = runEvaluationOf(
-      s.evaluationResults.filter((r) => r.runId === runId),
-      track,
-      judgedBy,
-    );
-    const curves = this.live.series.toJSON();
-    const n = curves.step.length;
-    const smoothed = this.live.smoothedLoss(s.settings.smoothing);
-    const record: RunRecord = {
-      id: `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
-      name: name ?? `${settings.size} mask ${settings.maskRatio}`,
-      createdAt: Date.now(),
-      sweepId,
-      settings,
-      dataset: { name: s.dataset?.name ?? '?', images: s.dataset?.images ?? 0 },
-      steps: n > 0 ? curves.step[n - 1]! : 0,
-      finalLoss: n > 0 ? curves.loss[n - 1]! : NaN,
-      smoothedLoss: n > 0 ? smoothed[n - 1]! : NaN,
-      meanImagesPerSec: n > 0 ? curves.imagesPerSec.reduce((a, b) => a + b, 0) / n : NaN,
-      wallSeconds: n > 0 ? curves.wallMs[n - 1]! / 1000 : 0,
-      curves: { step: curves.step, loss: curves.loss, lr: curves.lr, imagesPerSec: curves.imagesPerSec },
-      reconstruction: recon ? { maskRatio: recon.maskRatio, maskSeed: recon.seed, png: await reconstructionPng(recon) } : undefined,
-      evaluation,
-    };
-    s.addRun(record);
-    try {
-      await this.history?.put(record);
-    } catch (e) {
-      s.setHistoryError(messageOf(e));
-    }
-    return record;
+  /** Save the current run (settings, curve, reconstructions, evaluations) in the history. */
+  recordRun(settings: Settings, recon: ReconstructionResult | null, sweepId?: string, name?: string, judgedBy?: AccuracyKind): Promise<RunRecord> {
+    return this.runs.record(settings, recon, sweepId, name, judgedBy);
   }
 
-  async deleteRun(id: string): Promise<void> {
-    this.state.removeRun(id);
-    try {
-      await this.history?.delete(id);
-    } catch (e) {
-      this.state.setHistoryError(messageOf(e));
-    }
+  deleteRun(id: string): Promise<void> {
+    return this.runs.delete(id);
   }
 
   // ------------------------------------------------------------------ evaluation

@@ -9,16 +9,12 @@ import type { SweepEvaluation } from '../store/settings.ts';
 import type { AppStore } from '../store/store.ts';
 import type { EngineClient } from '../worker/client.ts';
 import { isWorkerError, type LabelledSource } from '../worker/protocol.ts';
+import { isCancelled, messageOf } from './error-message.ts';
 
 /** Images of a sweep run's collapse curve (a sweep measures many runs: fewer than the button's). */
 export const SWEEP_COLLAPSE_IMAGES = 8;
 
-const isCancelled = (e: unknown) => isWorkerError(e) && e.kind === 'cancelled';
 
-function messageOf(e: unknown): string {
-  if (isWorkerError(e)) return e.suggestion ? `${e.message}. ${e.suggestion}` : e.message;
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** The labelled images chosen, or the demo set where the data set has fewer than two class folders. */
 export function evaluationDataOf(store: AppStore): LabelledSource {
