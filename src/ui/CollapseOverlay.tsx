@@ -5,7 +5,7 @@
 import { useCallback, useMemo } from 'react';
 import uPlot from 'uplot';
 import type { RunRecord } from '../store/run-history.ts';
-import { formatTicks } from './chart-format.ts';
+import { collapseChartFrame } from './chart-format.ts';
 import { LiveChart } from './LiveChart.tsx';
 
 const normalisedIndex = (n: number) => Float64Array.from({ length: n }, (_, k) => (n > 1 ? k / (n - 1) : 0));
@@ -22,11 +22,7 @@ export function CollapseOverlay({ runs, palette }: { runs: RunRecord[]; palette:
     (width: number, height: number): uPlot.Options => ({
       width,
       height,
-      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 0.5] } },
-      axes: [
-        { label: 'normalised block index' },
-        { label: 'feature distance', size: 56, values: (_u, ticks) => formatTicks(ticks) },
-      ],
+      ...collapseChartFrame(),
       series: [
         { label: 'block', value: (_u, v) => (v === null ? '—' : v.toFixed(2)) },
         ...measured.map((m) => ({ label: m.r.name, stroke: m.color, width: 2, spanGaps: true, points: { show: true, size: 6 }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : v.toFixed(3)) })),

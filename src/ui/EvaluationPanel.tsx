@@ -12,7 +12,7 @@ import { useAppStore } from '../store/store.ts';
 import type { FineTuneResult, LabelledSource } from '../worker/protocol.ts';
 import { ActivationGridControls, ActivationGridResultView } from './ActivationGrid.tsx';
 import { useBridge } from './bridge-context.ts';
-import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
+import { collapseChartFrame, formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { NumberField, Panel } from './controls.tsx';
 import { LiveChart } from './LiveChart.tsx';
 
@@ -221,11 +221,7 @@ function CollapseChart({ result }: { result: Extract<EvaluationResult, { kind: '
     (width: number, height: number): uPlot.Options => ({
       width,
       height,
-      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 0.5] } },
-      axes: [
-        { label: 'normalised block index' },
-        { label: 'feature distance', size: 56, values: (_u, ticks) => formatTicks(ticks) },
-      ],
+      ...collapseChartFrame(),
       series: [
         { label: 'block', value: (_u, v) => (v === null ? '—' : v.toFixed(2)) },
         { label: `current (step ${result.pretrainStep})`, stroke: CURRENT_COLOR, width: 2, points: { show: true, size: 6 }, value: (_u, v) => (v === null ? '—' : v.toFixed(3)) },

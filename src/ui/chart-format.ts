@@ -1,5 +1,7 @@
 // Axis tick labels for the charts: as many decimals as the tick spacing needs (uPlot's default
-// rounds a loss range 0.9994–0.9998 to "1, 1, 1"), and whole-step increments on step axes.
+// rounds a loss range 0.9994–0.9998 to "1, 1, 1"), whole-step increments on step axes, and the
+// feature-collapse charts' shared frame.
+import type uPlot from 'uplot';
 
 /** Labels for evenly spaced ticks: enough decimals to tell neighbours apart, exponent for tiny values. */
 export function formatTicks(ticks: readonly number[]): string[] {
@@ -17,3 +19,14 @@ export const STEP_INCREMENTS: number[] = (() => {
   for (let e = 0; e <= 9; e++) for (const m of [1, 2, 5]) out.push(m * 10 ** e);
   return out;
 })();
+
+/** Scales and axes of a feature-collapse chart: distance (0–0.5) against the normalised block index (0–1). */
+export function collapseChartFrame(): Pick<uPlot.Options, 'scales' | 'axes'> {
+  return {
+    scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 0.5] } },
+    axes: [
+      { label: 'normalised block index' },
+      { label: 'feature distance', size: 56, values: (_u, ticks) => formatTicks(ticks) },
+    ],
+  };
+}
