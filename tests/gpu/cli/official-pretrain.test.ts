@@ -3,8 +3,13 @@
 // exactly as the engine continues its own run from the same weights, moments and step (a native
 // checkpoint built from the fixture's independently mapped canonical tensors): equal losses.
 // Then `convert --format official-pretrain` of the continued run writes the moments it holds and
-// prints the torchrun command lines with the batch and lr arithmetic for --gpus N.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// prints the torchrun command lines with the batch and lr arithmetic for --gpus N. Where the
+// reference venv (torch 2.x, timm) and a checkout of the official code are at hand
+// (FCMAE_OFFICIAL_CONVNEXTV2=DIR holding models/), the export is also loaded by the official
+// FCMAE module tree strictly and by torch's AdamW over the official groups, whose every
+// exp_avg / exp_avg_sq must equal the run's moments (gen_official_pretrain.py --check).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -14,11 +19,15 @@ import { officialPretrainAsNative, readOfficialPretrain } from '../../../src/io/
 import { readTorchCheckpoint } from '../../../src/io/pytorch.ts';
 import { parseSafetensors } from '../../../src/io/safetensors.ts';
 import type { StateDict } from '../../../src/model/state-dict.ts';
-import { runCli } from '../../helpers/cli.ts';
+import { ROOT, runCli } from '../../helpers/cli.ts';
 import { FIXTURE_DIR } from '../../helpers/fixtures.ts';
 
 const DIR = join(FIXTURE_DIR, 'io/official-pretrain');
 const OFFICIAL = join(DIR, 'official-train.pth');
+/** The reference venv's Python and a checkout of facebookresearch/ConvNeXt-V2 (its models/): the library check runs only with both. */
+const PYTHON = process.env.FCMAE_REFERENCE_PYTHON ?? '/work/.refvenv/bin/python';
+const OFFICIAL_CODE = process.env.FCMAE_OFFICIAL_CONVNEXTV2 ?? '';
+const withOfficialCode = existsSync(PYTHON) && OFFICIAL_CODE !== '' && existsSync(join(OFFICIAL_CODE, 'models', 'fcmae.py'));
 
 let tmp: string;
 let data: string;
@@ -99,5 +108,14 @@ describe('official training checkpoint through the CLI', () => {
       for (const [name, t] of theirs) expect({ which, name, equal: t.data.every((x, i) => x === mine.get(name)!.data[i]) }).toEqual({ which, name, equal: true });
     }
     for (const [name, t] of run.params) expect({ name, equal: t.data.every((x, i) => x === back.params.get(name)!.data[i]) }).toEqual({ name, equal: true });
+  }, 300_000);
+
+  it.skipIf(!withOfficialCode)('the export loads into the official FCMAE strictly and into torch AdamW over the official groups, moments equal', () => {
+    const native = join(tmp, 'from-official', 'checkpoint-000006.safetensors');
+    const out = join(tmp, 'export.pth');
+    const r = spawnSync(PYTHON, [join(ROOT, 'tests/reference/gen_official_pretrain.py'), '--official', OFFICIAL_CODE, '--check', out, '--native', native], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/strict load_state_dict: <All keys matched successfully>/);
+    expect(r.stdout).toMatch(/optimizer\.load_state_dict: ok; 142 moments equal the native file's exactly; step 6\.0/);
   }, 300_000);
 });
