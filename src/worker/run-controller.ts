@@ -14,13 +14,13 @@
 // Last good weights: on the first step of every stretch (new run, restore), then every
 // SNAPSHOT_EVERY steps or SNAPSHOT_INTERVAL_MS, whichever comes first (and at every pause), the
 // step's submission also copies the parameters and AdamW moments into staging buffers
-// (snapshots.ts). A snapshot taken after update k becomes "good" once a later step's loss came back finite and it holds no
-// NaN/Inf. A run error restores it into the plan; after a device loss the next start re-creates
-// the device and rebuilds the plan from it; a loss the browser reports as 'unknown' (a GPU
-// process crash, a driver reset: the adapter is gone too) is recovered at once, without waiting
-// for Start: a new adapter and device, every plan rebuilt from the kept snapshot
-// (recoverDevice). Moments are snapshotted only for models up to SNAPSHOT_MOMENTS_MAX_FLOATS;
-// above that a restore restarts AdamW's moments from zero.
+// (snapshots.ts). A snapshot taken after update k becomes "good" once a later step's loss came
+// back finite and it holds no NaN/Inf. A run error restores it into the plan; after a device
+// loss the next start re-creates the device and rebuilds the plan from it; a loss the browser
+// reports as 'unknown' (a GPU process crash, a driver reset: the adapter is gone too) is
+// recovered at once, without waiting for Start: a new adapter and device, every plan rebuilt
+// from the kept snapshot (recoverDevice). Moments are snapshotted only for models up to
+// SNAPSHOT_MOMENTS_MAX_FLOATS; above that a restore restarts AdamW's moments from zero.
 import { GpuDeviceLostError, GpuRuntimeError, WebGpuUnavailableError } from '../gpu/errors.ts';
 import { initialParams, paramTable } from '../model/parameters.ts';
 import { NonFiniteLossError, type TrainerState } from '../train/trainer.ts';
