@@ -3,8 +3,9 @@
 // seconds and declares it dead when no answer came for a long while (longer than any single
 // blocking step of the worker, e.g. drawing the weights of the largest model) or when the worker
 // reports an error event. Silence is measured from a ping sent, never from the last answer: a
-// background tab's timers may run once a minute, which must not read as a dead worker. It fires once; the bridge restarts the worker and restores the run
-// (engine-bridge.ts restartWorker), then watches the new one.
+// background tab's timers may run once a minute, which must not read as a dead worker. It fires
+// once; the bridge restarts the worker and restores the run (worker-restart.ts restartEngine),
+// then watches the new one.
 
 export interface WatchdogOptions {
   /** Time between pings, ms. */
