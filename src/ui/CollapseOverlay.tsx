@@ -6,7 +6,7 @@ import { useCallback, useMemo } from 'react';
 import uPlot from 'uplot';
 import type { RunRecord } from '../store/run-history.ts';
 import { collapseChartFrame } from './chart-format.ts';
-import { LiveChart } from './LiveChart.tsx';
+import { StaticChart } from './LiveChart.tsx';
 
 const normalisedIndex = (n: number) => Float64Array.from({ length: n }, (_, k) => (n > 1 ? k / (n - 1) : 0));
 
@@ -32,15 +32,11 @@ export function CollapseOverlay({ runs, palette }: { runs: RunRecord[]; palette:
     }),
     [measured, baseline],
   );
-  const getData = useCallback(() => data, [data]);
-  const subscribe = useCallback(() => () => {}, []);
   if (measured.length === 0) return null;
   return (
-    <LiveChart
+    <StaticChart
       options={options}
-      getData={getData}
-      subscribe={subscribe}
-      deps={[options, data]}
+      data={data}
       height={200}
       label={`Feature distance per block of ${measured.length} runs: ${measured.map((m) => `${m.r.name} ${m.c!.distance.map((d) => d.toFixed(3)).join(', ')}`).join('; ')}`}
       testId="collapse-overlay-chart"

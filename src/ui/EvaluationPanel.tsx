@@ -14,7 +14,7 @@ import { ActivationGridControls, ActivationGridResultView } from './ActivationGr
 import { useBridge } from './bridge-context.ts';
 import { collapseChartFrame, formatTicks, STEP_INCREMENTS } from './chart-format.ts';
 import { NumberField, Panel } from './controls.tsx';
-import { LiveChart } from './LiveChart.tsx';
+import { StaticChart } from './LiveChart.tsx';
 
 const CURRENT_COLOR = '#2456c9';
 const RANDOM_COLOR = '#d1495b';
@@ -157,14 +157,10 @@ function FineTuneChart({ current, baseline }: { current: FineTuneResult; baselin
     }),
     [runs],
   );
-  const getData = useCallback(() => data, [data]);
-  const subscribe = useCallback(() => () => {}, []);
   return (
-    <LiveChart
+    <StaticChart
       options={options}
-      getData={getData}
-      subscribe={subscribe}
-      deps={[options, data]}
+      data={data}
       height={200}
       label={`Fine-tuning loss over ${current.curve.length} steps and validation top-1 ${percent(current.top1)}${baseline ? ` (random init ${percent(baseline.top1)})` : ''}`}
       testId="evaluation-finetune-chart"
@@ -231,14 +227,10 @@ function CollapseChart({ result }: { result: Extract<EvaluationResult, { kind: '
     }),
     [c, result.pretrainStep],
   );
-  const getData = useCallback(() => data, [data]);
-  const subscribe = useCallback(() => () => {}, []);
   return (
-    <LiveChart
+    <StaticChart
       options={options}
-      getData={getData}
-      subscribe={subscribe}
-      deps={[options, data]}
+      data={data}
       height={200}
       label={`Feature distance per block, ${c.blocks.length} blocks: current ${c.distance.map((d) => d.toFixed(3)).join(', ')}${c.baselineDistance ? `; random init ${c.baselineDistance.map((d) => d.toFixed(3)).join(', ')}` : ''}`}
       testId="evaluation-collapse-chart"

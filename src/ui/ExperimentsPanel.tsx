@@ -11,7 +11,7 @@ import { useAppStore } from '../store/store.ts';
 import { useBridge } from './bridge-context.ts';
 import { download, NumberField, Panel } from './controls.tsx';
 import { formatTicks, STEP_INCREMENTS } from './chart-format.ts';
-import { LiveChart } from './LiveChart.tsx';
+import { StaticChart } from './LiveChart.tsx';
 import { AccuracyVerdictLine, RunTable } from './RunTable.tsx';
 import { NumberListField, SweepSetup } from './SweepSetup.tsx';
 import { CollapseOverlay } from './CollapseOverlay.tsx';
@@ -46,14 +46,10 @@ function OverlayChart({ runs }: { runs: RunRecord[] }) {
     }),
     [runs, logScale],
   );
-  const getData = useCallback(() => data, [data]);
-  const subscribe = useCallback(() => () => {}, []);
   return (
-    <LiveChart
+    <StaticChart
       options={options}
-      getData={getData}
-      subscribe={subscribe}
-      deps={[options, data]}
+      data={data}
       height={220}
       label={`Smoothed loss of ${runs.length} runs: ${runs.map((r) => `${r.name} ends at ${r.smoothedLoss.toFixed(4)}`).join('; ')}`}
       testId="overlay-chart"

@@ -6,7 +6,7 @@ import { useCallback, useMemo } from 'react';
 import type uPlot from 'uplot';
 import { useAppStore } from '../store/store.ts';
 import { STEP_INCREMENTS } from './chart-format.ts';
-import { LiveChart } from './LiveChart.tsx';
+import { StaticChart } from './LiveChart.tsx';
 
 export function KnnTrackChart() {
   const track = useAppStore((s) => s.knnTrack);
@@ -33,19 +33,15 @@ export function KnnTrackChart() {
     }),
     [],
   );
-  const getData = useCallback(() => data, [data]);
-  const subscribe = useCallback(() => () => {}, []);
   if (every === 0 && track.step.length === 0) return null;
   const last = track.top1.length ? `${(100 * track.top1[track.top1.length - 1]!).toFixed(1)} % at step ${track.step[track.step.length - 1]}` : 'no point yet';
   return (
     <div className="knn-track" data-testid="knn-track">
       <h3>kNN accuracy during pretraining</h3>
       {track.step.length > 0 ? (
-        <LiveChart
+        <StaticChart
           options={options}
-          getData={getData}
-          subscribe={subscribe}
-          deps={[options, data]}
+          data={data}
           height={160}
           label={`kNN top-1 at ${track.step.length} tracked steps: ${track.step.map((s, i) => `step ${s} ${(100 * track.top1[i]!).toFixed(1)} %`).join(', ')}${track.baselineTop1 !== null ? `; random init ${(100 * track.baselineTop1).toFixed(1)} %` : ''}`}
           testId="knn-track-chart"

@@ -3,7 +3,7 @@
 // changes (log scale, series list) rebuild the chart; container resizes only resize it. The
 // data live outside the canvas, so a context lost and restored (GPU process crash) or the
 // store's display epoch bumped redraws the chart from them at once.
-import { useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useAppStore } from '../store/store.ts';
@@ -61,4 +61,16 @@ export function LiveChart({ options, getData, subscribe, deps, height, label, te
     // deps are the caller's: options/getData/subscribe are read once per build on purpose
   }, [...deps, height]);
   return <div ref={box} className="chart" role="img" aria-label={label} data-testid={testId} />;
+}
+
+export interface StaticChartProps extends Pick<LiveChartProps, 'options' | 'height' | 'label' | 'testId'> {
+  /** The chart's whole data (a new array rebuilds the chart). */
+  data: uPlot.AlignedData;
+}
+
+/** A chart of finished results (evaluations, compared runs): no stream, rebuilt when options or data change. */
+export function StaticChart({ options, data, height, label, testId }: StaticChartProps) {
+  const getData = useCallback(() => data, [data]);
+  const subscribe = useCallback(() => () => {}, []);
+  return <LiveChart options={options} getData={getData} subscribe={subscribe} deps={[options, data]} height={height} label={label} testId={testId} />;
 }
