@@ -3,9 +3,27 @@
 // The full curves do not live here (see live-metrics.ts): React state holds only the last
 // point, updated at most once per animation frame.
 import type { StateCreator } from 'zustand';
-import type { PlanInfo } from '../worker/protocol.ts';
+import type { PlanInfo, WorkerStatus } from '../worker/protocol.ts';
 
 export type RunStatus = 'idle' | 'preparing' | 'running' | 'paused' | 'finished' | 'stopped';
+
+/** The page's run status for the worker's run state. */
+export function runStatusOf(state: WorkerStatus['state']): RunStatus {
+  switch (state) {
+    case 'idle':
+    case 'ready':
+      return 'idle';
+    case 'running':
+    case 'pausing':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    case 'finished':
+      return 'finished';
+    case 'error':
+      return 'stopped';
+  }
+}
 
 /** Outcome of the last checkpoint load or save, for the checkpoint panel. */
 export interface CheckpointReport {

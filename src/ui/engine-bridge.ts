@@ -24,7 +24,7 @@ import type { AccuracyKind } from '../store/run-evaluation.ts';
 import { sweepRunSettings, sweepVariants } from '../store/sweep-plan.ts';
 import type { AppStore } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
-import type { RunStatus } from '../store/training-slice.ts';
+import { runStatusOf } from '../store/training-slice.ts';
 import type { EngineClient } from '../worker/client.ts';
 import {
   isWorkerError,
@@ -53,25 +53,6 @@ const CONFIG_DEBOUNCE_MS = 150;
 
 /** Settings the worker does not take: changing them must not touch the run. */
 const VIEW_KEYS: readonly (keyof Settings)[] = ['viewMaskRatio', 'viewMaskSeed', 'smoothing', 'logScale', 'sweepRatios', 'sweepSteps', 'sweepAxis', 'sweepValues', 'sweepEval', 'knnEvery', 'evalSubset', 'evalData'];
-
-export function runStatusOf(state: WorkerStatus['state']): RunStatus {
-  switch (state) {
-    case 'idle':
-    case 'ready':
-      return 'idle';
-    case 'running':
-    case 'pausing':
-      return 'running';
-    case 'paused':
-      return 'paused';
-    case 'finished':
-      return 'finished';
-    case 'error':
-      return 'stopped';
-  }
-}
-
-
 
 export class EngineBridge {
   private configTimer: ReturnType<typeof setTimeout> | null = null;
