@@ -331,7 +331,7 @@ export async function grnBackward(
   const geluFlops = shape.geluForm ? ELEMENTWISE_FLOPS.geluBackward * total : 0;
   const accumulateFlops = shape.accumulateParamGrads ? 2 * C * ELEMENTWISE_FLOPS.residual : 0;
   if (plan.backward === 'fused') {
-    const scratch = arena.f32(`${label}/dNx`, C); // (C) dNx of the group being finished
+    const scratch = arena.f32(`${label}/dG`, C); // (C) the current group's dG before centring: dNx
     return [
       await makeDispatch(engine, arena, {
         label: `${label}/fused`,
