@@ -1,6 +1,6 @@
-// GRN fused backward (grn-fused-backward-body.wgsl), software plan with subgroups (only compiled where
-// the device has the 'subgroups' feature): one workgroup for the whole batch of 4 lanes that form a
-// single subgroup, channel sums by subgroupAdd alone; no barrier anywhere.
+// GRN fused backward (grn-fused-backward-body.wgsl), software plan with subgroups (compiled
+// only where the device has the 'subgroups' feature): one workgroup of 4 lanes, a single
+// subgroup, for the whole batch; channel sums by subgroupAdd alone; no barrier anywhere.
 enable subgroups;
 //#include "grn-reduce-one-subgroup.wgsl"
 //#include "grn-fused-backward-body.wgsl"

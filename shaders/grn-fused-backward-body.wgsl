@@ -7,8 +7,9 @@
 // in every group, so it alone sums their parameter gradients across groups (in dGamma/dBeta
 // themselves) and keeps their dNx in `scratch` until the group's channel sums are known; the
 // only exchange between lanes is those two channel sums (group_sum2). D is recomputed from G
-// with the fused forward's loop and sum. Included by grn-fused-backward{,-sg,-1sg}.wgsl
-// after the file defining WG and group_sum2 (tree, subgroups, or one 4-lane subgroup); GELU's derivative from gelu-common.wgsl.
+// with the fused forward's loop and sum. Included by grn-fused-backward{,-sg,-1sg}.wgsl after
+// the file defining WG and group_sum2 (tree, subgroups, or one 4-lane subgroup); GELU's
+// derivative from gelu-common.wgsl.
 //#include "gelu-common.wgsl"
 
 struct Params {

@@ -1,6 +1,6 @@
-// GRN fused backward (grn-fused-backward-body.wgsl), GPU plan with subgroups (only compiled where
-// the device has the 'subgroups' feature): one workgroup for the whole batch, 256 lanes, channel sums by
-// subgroupAdd and one workgroup-memory level.
+// GRN fused backward (grn-fused-backward-body.wgsl), GPU plan with subgroups (compiled only
+// where the device has the 'subgroups' feature): one workgroup of 256 lanes for the whole
+// batch, channel sums by subgroupAdd and one workgroup-memory level.
 enable subgroups;
 //#include "grn-reduce-subgroup.wgsl"
 //#include "grn-fused-backward-body.wgsl"

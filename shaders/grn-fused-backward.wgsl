@@ -1,5 +1,6 @@
-// GRN fused backward (grn-fused-backward-body.wgsl), GPU plan without subgroups: one workgroup for the whole batch,
-// WG lanes (256 on GPUs, 16 on software adapters), channel sums by a workgroup-memory tree.
+// GRN fused backward (grn-fused-backward-body.wgsl) without subgroups: one workgroup for
+// the whole batch, WG lanes (256 on GPUs, 16 on software adapters), channel sums by a
+// workgroup-memory tree.
 //#include "grn-reduce-tree.wgsl"
 //#include "grn-fused-backward-body.wgsl"
 

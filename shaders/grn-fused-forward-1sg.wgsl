@@ -1,5 +1,5 @@
-// GRN fused forward (grn-fused-forward-body.wgsl), software plan with subgroups (only compiled where
-// the device has the 'subgroups' feature): one workgroup per group of 4 lanes that form a
+// GRN fused forward (grn-fused-forward-body.wgsl), software plan with subgroups (compiled
+// only where the device has the 'subgroups' feature): one workgroup per group of 4 lanes, a
 // single subgroup, channel sums by subgroupAdd alone; no barrier anywhere.
 enable subgroups;
 //#include "grn-reduce-one-subgroup.wgsl"

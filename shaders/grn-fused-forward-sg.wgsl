@@ -1,6 +1,6 @@
-// GRN fused forward (grn-fused-forward-body.wgsl), GPU plan with subgroups (only compiled where
-// the device has the 'subgroups' feature): one workgroup per group, 256 lanes, channel sums by
-// subgroupAdd and one workgroup-memory level.
+// GRN fused forward (grn-fused-forward-body.wgsl), GPU plan with subgroups (compiled only
+// where the device has the 'subgroups' feature): one workgroup per group of 256 lanes,
+// channel sums by subgroupAdd and one workgroup-memory level.
 enable subgroups;
 //#include "grn-reduce-subgroup.wgsl"
 //#include "grn-fused-forward-body.wgsl"

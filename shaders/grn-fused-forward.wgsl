@@ -1,5 +1,6 @@
-// GRN fused forward (grn-fused-forward-body.wgsl), GPU plan without subgroups: one workgroup per group,
-// WG lanes (256 on GPUs, 16 on software adapters), channel sums by a workgroup-memory tree.
+// GRN fused forward (grn-fused-forward-body.wgsl) without subgroups: one workgroup per
+// group of WG lanes (256 on GPUs, 16 on software adapters), channel sums by a
+// workgroup-memory tree.
 //#include "grn-reduce-tree.wgsl"
 //#include "grn-fused-forward-body.wgsl"
 
