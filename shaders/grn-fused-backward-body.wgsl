@@ -34,17 +34,36 @@ struct Params {
 override GELU_FORM: u32 = 0u;
 override ACCUMULATE: bool = false;
 
+// dX at element j of a channel whose G, dG and 1 + gamma·Nx are given; X / G is taken as 0
+// where G = 0 (X is then 0 in this channel for the whole group), and X is divided by G
+// (|X/G| ≤ 1) rather than dG, so a tiny non-zero G cannot overflow. GELU's derivative by GELU_FORM.
+fn grad_at(j: u32, scaleDy: f32, G: f32, dg: f32) -> f32 {
+  let v = x[j];
+  var dx = dY[j] * scaleDy + select(0.0, v / G, G > 0.0) * dg;
+  if (GELU_FORM != 0u) { dx = dx * gelu_apply_grad(pre[j], GELU_FORM); }
+  return dx;
+}
+
 fn backward_all(lid: u32) {
   let C = p.C;
   for (var g = 0u; g < p.groups; g++) {
     let first = g * p.groupRows;
     let last = first + p.groupRows;
+    let body = first + (p.groupRows / 4u) * 4u; // rows in blocks of 4, the rest one by one
     var sumG = 0.0;
     var sumDnNx = 0.0;
     for (var c = lid; c < C; c += WG) {
-      var P = 0.0;
-      var Q = 0.0;
-      for (var r = first; r < last; r++) {
+      var P4 = vec4<f32>(0.0);
+      var Q4 = vec4<f32>(0.0);
+      for (var r = first; r < body; r += 4u) {
+        let i = r * C + c;
+        let dy = vec4<f32>(dY[i], dY[i + C], dY[i + 2u * C], dY[i + 3u * C]);
+        P4 += dy * vec4<f32>(x[i], x[i + C], x[i + 2u * C], x[i + 3u * C]);
+        Q4 += dy;
+      }
+      var P = (P4.x + P4.y) + (P4.z + P4.w);
+      var Q = (Q4.x + Q4.y) + (Q4.z + Q4.w);
+      for (var r = body; r < last; r++) {
         let i = r * C + c;
         let dy = dY[i];
         P += dy * x[i];
@@ -68,12 +87,20 @@ fn backward_all(lid: u32) {
       let dg = (scratch[c] - meanDnNx) / d;
       let G = gnorm[i];
       let scaleDy = 1.0 + gamma[c] * norm[i];
-      for (var r = first; r < last; r++) {
+      for (var r = first; r < body; r += 4u) {
         let j = r * C + c;
-        let v = x[j];
-        var dx = dY[j] * scaleDy + select(0.0, v / G, G > 0.0) * dg;
-        if (GELU_FORM != 0u) { dx = dx * gelu_apply_grad(pre[j], GELU_FORM); }
-        dX[j] = dx;
+        let d0 = grad_at(j, scaleDy, G, dg);
+        let d1 = grad_at(j + C, scaleDy, G, dg);
+        let d2 = grad_at(j + 2u * C, scaleDy, G, dg);
+        let d3 = grad_at(j + 3u * C, scaleDy, G, dg);
+        dX[j] = d0;
+        dX[j + C] = d1;
+        dX[j + 2u * C] = d2;
+        dX[j + 3u * C] = d3;
+      }
+      for (var r = body; r < last; r++) {
+        let j = r * C + c;
+        dX[j] = grad_at(j, scaleDy, G, dg);
       }
     }
   }

@@ -3,7 +3,8 @@
 // partial-sum pass, no separate statistics pass and no separate elementwise pass. A lane owns
 // channels lid, lid + WG, ...: it sums their squares over the rows, writes their G and Nx, and
 // applies them to the same columns, so the only exchange between lanes is the channel sum
-// behind D (group_sum2). Included by grn-fused-forward{,-sg,-1sg}.wgsl after the file that
+// behind D (group_sum2). Rows go in blocks of 4 (independent loads in flight: on GPUs a lane's
+// serial loop is bound by memory latency). Included by grn-fused-forward{,-sg,-1sg}.wgsl after the file that
 // defines WG and group_sum2 (tree, subgroups, or one 4-lane subgroup).
 // The fused backward (grn-fused-backward-body.wgsl) recomputes D with the same loop and sum.
 
@@ -25,10 +26,17 @@ fn forward_group(g: u32, lid: u32) {
   let C = p.C;
   let first = g * p.groupRows;
   let last = first + p.groupRows;
+  let body = first + (p.groupRows / 4u) * 4u; // rows in blocks of 4, the rest one by one
   var sumG = 0.0;
   for (var c = lid; c < C; c += WG) {
-    var s = 0.0;
-    for (var r = first; r < last; r++) {
+    var s4 = vec4<f32>(0.0);
+    for (var r = first; r < body; r += 4u) {
+      let i = r * C + c;
+      let v = vec4<f32>(x[i], x[i + C], x[i + 2u * C], x[i + 3u * C]);
+      s4 += v * v;
+    }
+    var s = (s4.x + s4.y) + (s4.z + s4.w);
+    for (var r = body; r < last; r++) {
       let v = x[r * C + c];
       s += v * v;
     }
@@ -42,7 +50,16 @@ fn forward_group(g: u32, lid: u32) {
     norm[g * C + c] = nx;
     let gc = gamma[c];
     let bc = beta[c];
-    for (var r = first; r < last; r++) {
+    for (var r = first; r < body; r += 4u) {
+      let i = r * C + c;
+      let v = vec4<f32>(x[i], x[i + C], x[i + 2u * C], x[i + 3u * C]);
+      let out = gc * v * nx + bc + v;
+      y[i] = out.x;
+      y[i + C] = out.y;
+      y[i + 2u * C] = out.z;
+      y[i + 3u * C] = out.w;
+    }
+    for (var r = body; r < last; r++) {
       let v = x[r * C + c];
       y[r * C + c] = gc * v * nx + bc + v;
     }

@@ -7,8 +7,8 @@
 // Forward: G = sqrt(Σ_group X²), Nx = G / (mean_c G + 1e-6), Y = gamma·X·Nx + beta + X.
 // Backward: see src/reference/grn.ts for the derivation; X/G := 0 where G = 0.
 //
-// Small shapes (GRN_FUSED_MAX_ELEMENTS, which every GRN of an atto 96 px batch 2 step meets)
-// run one dispatch per direction (grn-fused-*.wgsl): the forward's statistics and elementwise
+// Small shapes (see GRN_FUSED_GPU_LANE_ROWS; on SwiftShader every GRN of an atto 96 px batch 2
+// step) run one dispatch per direction (grn-fused-*.wgsl): the forward's statistics and elementwise
 // pass in one workgroup per group; the backward's statistics, parameter gradients and
 // elementwise pass in one workgroup for the whole batch. Each lane owns whole channels, so the
 // only exchange is the channel mean behind D: a 256-lane tree or subgroupAdd + one level on
@@ -67,13 +67,18 @@ export function grnFromRows(shape: GrnShape): boolean {
 }
 
 /**
- * Elements (rows·C) up to which 'auto' fuses: the forward when one workgroup can walk a whole
- * group (N workgroups, per-sample; one, batch), the backward when one workgroup can walk the
- * whole batch (its parameter gradients sum over groups). GPUs: 256 lanes over at most 256
- * elements each; beyond that the multi-workgroup path keeps the GPU full (e.g. 224 px batch
- * 32). Software adapters: 4 or 16 lanes; every GRN of an atto 96 px batch 2 step fits.
+ * When 'auto' fuses. The forward's workgroup walks one group (N workgroups per-sample, one in
+ * 'batch' mode), the backward's the whole batch (its parameter gradients sum over groups); a
+ * lane walks every row of its channels, twice. GPUs: a lane's loop is bound by memory latency,
+ * so fused while a lane has at most GRN_FUSED_GPU_LANE_ROWS row·channel steps (rows ·
+ * ⌈C / 256⌉), no more than the unfused per-group pass already walks; beyond that (atto
+ * stage 1 backward at 96 px batch 2, most of 224 px batch 32) the multi-workgroup path keeps
+ * the GPU full. Software adapters (4 or 16 lanes, the work split over CPU cores by workgroup):
+ * fused up to GRN_FUSED_SOFTWARE_ELEMENTS (rows·C), which every GRN of an atto 96 px batch 2
+ * step meets; there a fused pass measured 2-4× faster than the unfused passes together.
  */
-export const GRN_FUSED_MAX_ELEMENTS = { gpu: 65536, software: 262144 } as const;
+export const GRN_FUSED_GPU_LANE_ROWS = 256;
+export const GRN_FUSED_SOFTWARE_ELEMENTS = 262144;
 
 /**
  * The fused kernels' variants. 'subgroups' (GPU): 256 lanes, channel sums by subgroupAdd and
@@ -97,13 +102,14 @@ export interface GrnPlan {
 /** The plan for `shape` on an adapter that is (not) software and a device with(out) subgroups. */
 export function grnPlan(shape: GrnShape, software: boolean, deviceSubgroups: boolean): GrnPlan {
   const stats = shape.stats ?? 'auto';
-  const max = GRN_FUSED_MAX_ELEMENTS[software ? 'software' : 'gpu'];
   const unfused = grnFromRows(shape) ? 'from-rows' : 'two-pass';
-  const pick = (elements: number): GrnPlan['forward'] => (stats !== 'auto' ? stats : elements <= max ? 'fused' : unfused);
+  const fits = (rows: number): boolean =>
+    software ? rows * shape.C <= GRN_FUSED_SOFTWARE_ELEMENTS : rows * ceilDiv(shape.C, 256) <= GRN_FUSED_GPU_LANE_ROWS;
+  const pick = (rows: number): GrnPlan['forward'] => (stats !== 'auto' ? stats : fits(rows) ? 'fused' : unfused);
   const subgroups = deviceSubgroups && shape.subgroups !== false;
   const variant: GrnFusedVariant = subgroups ? (software ? 'one-subgroup' : 'subgroups') : 'tree';
   const lanes = variant === 'one-subgroup' ? 4 : software ? 16 : 256;
-  return { forward: pick(grnGroupRows(shape) * shape.C), backward: pick(shape.N * shape.rowsPerSample * shape.C), variant, lanes };
+  return { forward: pick(grnGroupRows(shape)), backward: pick(shape.N * shape.rowsPerSample), variant, lanes };
 }
 
 function planFor(engine: Engine, shape: GrnShape): GrnPlan {

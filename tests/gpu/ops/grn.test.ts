@@ -199,17 +199,22 @@ describe('GRN kernels vs float64 reference', () => {
   });
 
   it('the fused plan: by size and adapter, the variant by adapter and subgroups', () => {
-    const atto = { N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample' } as const;
-    expect(grnPlan(atto, false, true)).toEqual({ forward: 'fused', backward: 'fused', variant: 'subgroups', lanes: 256 });
-    expect(grnPlan({ ...atto, subgroups: false }, false, true)).toMatchObject({ variant: 'tree', lanes: 256 });
-    expect(grnPlan(atto, false, false)).toMatchObject({ variant: 'tree', lanes: 256 });
+    const atto = { N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample' } as const; // atto stage 1 at 96 px batch 2
     expect(grnPlan(atto, true, true)).toEqual({ forward: 'fused', backward: 'fused', variant: 'one-subgroup', lanes: 4 });
     expect(grnPlan(atto, true, false)).toMatchObject({ variant: 'tree', lanes: 16 });
-    // 224 px batch 32 on a GPU, stage 1 (~20 of 49 patches visible): the multi-workgroup path
-    const big = { N: 32, rowsPerSample: 1280, C: 160, mode: 'per-sample' } as const;
+    // GPUs: 192 rows per lane fuse, the batch's 384 do not
+    expect(grnPlan(atto, false, true)).toEqual({ forward: 'fused', backward: 'from-rows', variant: 'subgroups', lanes: 256 });
+    expect(grnPlan({ ...atto, subgroups: false }, false, true)).toMatchObject({ variant: 'tree', lanes: 256 });
+    expect(grnPlan(atto, false, false)).toMatchObject({ variant: 'tree', lanes: 256 });
+    // the decoder there: 18 rows of 2048 channels, 8 per lane
+    expect(grnPlan({ N: 2, rowsPerSample: 9, C: 2048, mode: 'per-sample' }, false, true)).toMatchObject({ forward: 'fused', backward: 'fused' });
+    // 224 px batch 32 on a GPU, stage 1 (19 of 49 patches visible): the multi-workgroup path
+    const big = { N: 32, rowsPerSample: 19 * 64, C: 160, mode: 'per-sample' } as const;
     expect(grnPlan(big, false, true)).toMatchObject({ forward: 'two-pass', backward: 'two-pass' });
     // stage 4 there: each sample fits one workgroup, the whole batch does not
-    expect(grnPlan({ N: 32, rowsPerSample: 20, C: 1280, mode: 'per-sample' }, false, true)).toMatchObject({ forward: 'fused', backward: 'from-rows' });
+    expect(grnPlan({ N: 32, rowsPerSample: 19, C: 1280, mode: 'per-sample' }, false, true)).toMatchObject({ forward: 'fused', backward: 'from-rows' });
+    // a software adapter fuses up to its element bound
+    expect(grnPlan({ N: 32, rowsPerSample: 19, C: 1280, mode: 'per-sample' }, true, true)).toMatchObject({ forward: 'fused', backward: 'from-rows' });
     expect(grnPlan({ ...atto, stats: 'two-pass' }, true, true)).toMatchObject({ forward: 'two-pass', backward: 'two-pass' });
   });
 
