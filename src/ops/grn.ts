@@ -46,12 +46,12 @@ export interface GrnShape {
   stats?: GrnStatsPlan;
   /** Whose kernels the fused plan runs; default from the adapter. Tests run both on SwiftShader. */
   plan?: 'gpu' | 'software';
-  /** false: the GPU plan's fused kernels without subgroup operations even where the device has them. */
+  /** false: the fused kernels without subgroup operations even where the device has them (see GrnFusedVariant). */
   subgroups?: boolean;
 }
 
 /**
- * 'fused': one dispatch per direction (see grnFused); 'two-pass': partial sums of row chunks,
+ * 'fused': one dispatch per direction (see grnPlan); 'two-pass': partial sums of row chunks,
  * then a per-group pass, then the elementwise pass; 'from-rows': the per-group pass alone, then
  * the elementwise pass.
  */
@@ -71,11 +71,12 @@ export function grnFromRows(shape: GrnShape): boolean {
  * 'batch' mode), the backward's the whole batch (its parameter gradients sum over groups); a
  * lane walks every row of its channels, twice. GPUs: a lane's loop is bound by memory latency,
  * so fused while a lane has at most GRN_FUSED_GPU_LANE_ROWS row·channel steps (rows ·
- * ⌈C / 256⌉), no more than the unfused per-group pass already walks; beyond that (atto
- * stage 1 backward at 96 px batch 2, most of 224 px batch 32) the multi-workgroup path keeps
+ * ⌈C / 256⌉), no more than the unfused per-group pass already walks; beyond that (the
+ * first stage's backward at atto 96 px batch 2, most of 224 px batch 32) the multi-workgroup path keeps
  * the GPU full. Software adapters (4 or 16 lanes, the work split over CPU cores by workgroup):
  * fused up to GRN_FUSED_SOFTWARE_ELEMENTS (rows·C), which every GRN of an atto 96 px batch 2
- * step meets; there a fused pass measured 2-4× faster than the unfused passes together.
+ * step meets; there (atto 96 px batch 2, SwiftShader) the fused passes measured 2-4× faster
+ * than the unfused ones they replace.
  */
 export const GRN_FUSED_GPU_LANE_ROWS = 256;
 export const GRN_FUSED_SOFTWARE_ELEMENTS = 262144;
