@@ -188,9 +188,11 @@ describe('GRN kernels vs float64 reference', () => {
       });
     }
     for (const gelu of ['erf', 'tanh'] as const) {
-      it(`fused (${name}) per-sample, GELU (${gelu}) backward fused: N=3 S=12 C=260`, async () => {
-        await check({ shape: { N: 3, rowsPerSample: 12, C: 260, mode: 'per-sample', stats: 'fused', plan, subgroups }, gelu });
-      });
+      for (const mode of modes) {
+        it(`fused (${name}) ${mode}, GELU (${gelu}) backward fused: N=3 S=13 C=260`, async () => {
+          await check({ shape: { N: 3, rowsPerSample: 13, C: 260, mode, stats: 'fused', plan, subgroups }, gelu });
+        });
+      }
     }
   }
   it('the device under test offers subgroups (else the subgroup variant above ran as the tree)', async () => {
