@@ -195,6 +195,12 @@ describe('GRN kernels vs float64 reference', () => {
       }
     }
   }
+  // The GPU plan's own mix at atto's first stage (96 px batch 2): fused forward, unfused backward
+  // (whose D comes from another sum order than the forward's)
+  it('gpu plan, auto: fused forward, per-group backward passes: N=2 S=192 C=160', async () => {
+    await check({ shape: { N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample', plan: 'gpu' }, gelu: 'erf' });
+  });
+
   it('the device under test offers subgroups (else the subgroup variant above ran as the tree)', async () => {
     const engine = await testEngine();
     expect(engine.ctx.device.features.has('subgroups')).toBe(true);
