@@ -7,21 +7,28 @@
 // Forward: G = sqrt(Σ_group X²), Nx = G / (mean_c G + 1e-6), Y = gamma·X·Nx + beta + X.
 // Backward: see src/reference/grn.ts for the derivation; X/G := 0 where G = 0.
 //
-// Every reduction over rows is two-pass: grn-partial.wgsl sums chunks of rows into
+// Small shapes (see GRN_FUSED_GPU_LANE_ROWS; on SwiftShader every GRN of an atto 96 px batch 2
+// step) run one dispatch per direction (grn-fused-*.wgsl): the forward's statistics and elementwise
+// pass in one workgroup per group; the backward's statistics, parameter gradients and
+// elementwise pass in one workgroup for the whole batch. Each lane owns whole channels, so the
+// only exchange is the channel mean behind D: a 256-lane tree or subgroupAdd + one level on
+// GPUs, and on software adapters (SwiftShader) a 4-lane workgroup that is one subgroup and
+// needs no barrier (16-lane tree without subgroups); see grnPlan.
+// Larger shapes keep the multi-workgroup path: grn-partial.wgsl sums chunks of rows into
 // (groups, K, C) partials (K ≤ 256 chunks per group), then a per-group workgroup finishes them
-// and does the reduction over channels. Small groups (≤ GRN_FROM_ROWS_MAX rows, e.g. the
-// decoder's L rows, the encoder's few visible sites at low resolution) skip the partial pass:
-// the per-group workgroup sums its rows itself (FROM_ROWS), one dispatch fewer per direction,
-// where that pass was pure fixed cost. Known limit: G is an unscaled f32 sum of squares, so a
-// channel whose values are all below ~1e-19 in magnitude underflows to G = 0 (treated as
-// an all-zero channel) where float64 would still see a tiny G.
-// FLOPs (src/ops/flop-conventions.ts): grnForward / grnBackward per element, split over the
-// partial-sum pass and the elementwise pass (PASS_FLOPS), plus the per-(group, channel)
-// finishing work of the stats and parameter passes; the stats pass also counts the adds that
-// fold the K partials, out of the partial pass's share. grnFlops is the sum.
+// and does the reduction over channels (groups ≤ GRN_FROM_ROWS_MAX rows skip the partial pass:
+// FROM_ROWS), then the parameter-gradient and elementwise passes. Known limit: G is an
+// unscaled f32 sum of squares, so a channel whose values are all below ~1e-19 in magnitude
+// underflows to G = 0 (treated as an all-zero channel) where float64 would still see a tiny G.
+// FLOPs (src/ops/flop-conventions.ts): a fused dispatch counts grnFlops. Unfused: grnForward /
+// grnBackward per element, split over the partial-sum pass and the elementwise pass
+// (PASS_FLOPS), plus the per-(group, channel) finishing work of the stats and parameter
+// passes; the stats pass also counts the adds that fold the K partials, out of the partial
+// pass's share. grnFlops is the sum.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import type { KernelSpec } from '../gpu/kernels.ts';
 import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
 import { GELU_FORM_CODE, type GeluForm } from './gelu.ts';
 
@@ -35,20 +42,88 @@ export interface GrnShape {
   /** Channels (4·dim inside a ConvNeXt V2 block). */
   C: number;
   mode: GrnMode;
-  /** How G (and the backward's sums) are reduced over rows; 'auto' (default) by group size. */
+  /** How G (and the backward's sums) are reduced over rows; 'auto' (default) by size. */
   stats?: GrnStatsPlan;
+  /** Whose kernels the fused plan runs; default from the adapter. Tests run both on SwiftShader. */
+  plan?: 'gpu' | 'software';
+  /** false: the fused kernels without subgroup operations even where the device has them (see GrnFusedVariant). */
+  subgroups?: boolean;
 }
 
-/** 'two-pass': partial sums of row chunks, then a per-group pass; 'from-rows': the per-group pass alone. */
-export type GrnStatsPlan = 'auto' | 'two-pass' | 'from-rows';
+/**
+ * 'fused': one dispatch per direction (see grnPlan); 'two-pass': partial sums of row chunks,
+ * then a per-group pass, then the elementwise pass; 'from-rows': the per-group pass alone, then
+ * the elementwise pass.
+ */
+export type GrnStatsPlan = 'auto' | 'fused' | 'two-pass' | 'from-rows';
 
 /** Groups of at most this many rows are reduced by the per-group pass alone ('auto'). */
 export const GRN_FROM_ROWS_MAX = 256;
 
-/** Whether the statistics skip the partial-sum pass (see GrnStatsPlan). */
+/** Whether the unfused statistics skip the partial-sum pass (see GrnStatsPlan). */
 export function grnFromRows(shape: GrnShape): boolean {
   const plan = shape.stats ?? 'auto';
-  return plan === 'from-rows' || (plan === 'auto' && grnGroupRows(shape) <= GRN_FROM_ROWS_MAX);
+  return plan === 'from-rows' || (plan !== 'two-pass' && grnGroupRows(shape) <= GRN_FROM_ROWS_MAX);
+}
+
+/**
+ * When 'auto' fuses. The forward's workgroup walks one group (N workgroups per-sample, one in
+ * 'batch' mode), the backward's the whole batch (its parameter gradients sum over groups); a
+ * lane walks every row of its channels, twice. GPUs: a lane's loop is bound by memory latency,
+ * so fused while a lane has at most GRN_FUSED_GPU_LANE_ROWS row·channel steps (rows ·
+ * ⌈C / 256⌉), no more than the unfused per-group pass already walks; beyond that (the
+ * first stage's backward at atto 96 px batch 2, most of 224 px batch 32) the multi-workgroup path keeps
+ * the GPU full. Software adapters (4 or 16 lanes, the work split over CPU cores by workgroup):
+ * fused up to GRN_FUSED_SOFTWARE_ELEMENTS (rows·C), which every GRN of an atto 96 px batch 2
+ * step meets; there (atto 96 px batch 2, SwiftShader) the fused passes measured 2-4× faster
+ * than the unfused ones they replace.
+ */
+export const GRN_FUSED_GPU_LANE_ROWS = 256;
+export const GRN_FUSED_SOFTWARE_ELEMENTS = 262144;
+
+/**
+ * The fused kernels' variants. 'subgroups' (GPU): 256 lanes, channel sums by subgroupAdd and
+ * one workgroup-memory level (2 barriers). 'tree' (GPU without subgroups): 256 lanes, a
+ * workgroup-memory tree (9 barriers); on a software adapter without subgroups 16 lanes (5
+ * barriers over few invocations: measured cheaper there than one invocation walking it all).
+ * 'one-subgroup' (software adapters, SwiftShader): 4 lanes, the least subgroup size, so the
+ * workgroup is one subgroup and subgroupAdd is the whole sum: no barrier at all.
+ */
+export type GrnFusedVariant = 'subgroups' | 'tree' | 'one-subgroup';
+
+/** How a GRN pass is run: stats (see GrnStatsPlan, never 'auto') and the fused kernels' variant. */
+export interface GrnPlan {
+  forward: Exclude<GrnStatsPlan, 'auto'>;
+  backward: Exclude<GrnStatsPlan, 'auto'>;
+  variant: GrnFusedVariant;
+  /** Lanes of the fused kernels' workgroups. */
+  lanes: number;
+}
+
+/** The plan for `shape` on an adapter that is (not) software and a device with(out) subgroups. */
+export function grnPlan(shape: GrnShape, software: boolean, deviceSubgroups: boolean): GrnPlan {
+  const stats = shape.stats ?? 'auto';
+  const unfused = grnFromRows(shape) ? 'from-rows' : 'two-pass';
+  const fits = (rows: number): boolean =>
+    software ? rows * shape.C <= GRN_FUSED_SOFTWARE_ELEMENTS : rows * ceilDiv(shape.C, 256) <= GRN_FUSED_GPU_LANE_ROWS;
+  const pick = (rows: number): GrnPlan['forward'] => (stats !== 'auto' ? stats : fits(rows) ? 'fused' : unfused);
+  const subgroups = deviceSubgroups && shape.subgroups !== false;
+  const variant: GrnFusedVariant = subgroups ? (software ? 'one-subgroup' : 'subgroups') : 'tree';
+  const lanes = variant === 'one-subgroup' ? 4 : software ? 16 : 256;
+  return { forward: pick(grnGroupRows(shape)), backward: pick(shape.N * shape.rowsPerSample), variant, lanes };
+}
+
+function planFor(engine: Engine, shape: GrnShape): GrnPlan {
+  const software = shape.plan === undefined ? engine.ctx.adapter.isSoftware : shape.plan === 'software';
+  return grnPlan(shape, software, engine.ctx.device.features.has('subgroups'));
+}
+
+const FUSED_SUFFIX: Record<GrnFusedVariant, string> = { 'one-subgroup': '-1sg', subgroups: '-sg', tree: '' };
+
+/** The fused kernel of `direction` in the plan's variant (lanes: an override, but for 'one-subgroup'). */
+function fusedKernel(direction: 'forward' | 'backward', plan: GrnPlan, constants: Record<string, number> = {}): KernelSpec {
+  const all = plan.variant === 'one-subgroup' ? constants : { WG: plan.lanes, ...constants };
+  return { shader: `grn-fused-${direction}${FUSED_SUFFIX[plan.variant]}.wgsl`, entryPoint: 'main', constants: all };
 }
 
 export interface GrnBackwardOptions extends GrnShape {
@@ -98,6 +173,9 @@ function validate(label: string, shape: GrnShape, buffers: Record<string, [Bindi
   for (const key of ['N', 'rowsPerSample', 'C'] as const) {
     const v = shape[key];
     if (!Number.isInteger(v) || v <= 0) throw new GrnShapeError(`${label}: ${key} must be a positive integer, got ${v}`);
+  }
+  if (shape.stats !== undefined && !['auto', 'fused', 'two-pass', 'from-rows'].includes(shape.stats)) {
+    throw new GrnShapeError(`${label}: stats must be 'auto', 'fused', 'two-pass' or 'from-rows', got '${String(shape.stats)}'`);
   }
   if (shape.mode !== 'per-sample' && shape.mode !== 'batch') {
     throw new GrnShapeError(`${label}: mode must be 'per-sample' or 'batch', got '${String(shape.mode)}'`);
@@ -151,6 +229,19 @@ export async function grnForward(
     gnorm: [io.gnorm, groups * C],
   });
   const P = PASS_FLOPS;
+  const plan = planFor(engine, shape);
+  if (plan.forward === 'fused') {
+    return [
+      await makeDispatch(engine, arena, {
+        label: `${label}/fused`,
+        kernel: fusedKernel('forward', plan),
+        params: params().u32(C).u32(groupRows).f32(GRN_EPS).build(),
+        buffers: [io.x, io.gamma, io.beta, io.y, io.norm, io.gnorm],
+        workgroups: [groups],
+        flops: grnFlops(shape, 'forward'),
+      }),
+    ];
+  }
   const apply = await makeDispatch(engine, arena, {
     label: `${label}/apply`,
     kernel: { shader: 'grn-apply.wgsl', entryPoint: 'main' },
@@ -159,7 +250,7 @@ export async function grnForward(
     workgroups: linearGrid(ceilDiv(total, 256)),
     flops: (ELEMENTWISE_FLOPS.grnForward - P.grnForwardSums) * total,
   });
-  if (grnFromRows(shape)) {
+  if (plan.forward === 'from-rows') {
     return [
       await makeDispatch(engine, arena, {
         label: `${label}/stats`,
@@ -242,11 +333,31 @@ export async function grnBackward(
     ...(shape.geluForm ? { geluInput: [io.geluInput ?? io.x, total] as [Binding, number] } : {}),
   });
   if (shape.geluForm && !io.geluInput) throw new GrnShapeError(`${label}: geluForm '${shape.geluForm}' needs io.geluInput (the GELU input)`);
+  const P = PASS_FLOPS;
+  const plan = planFor(engine, shape);
+  const geluFlops = shape.geluForm ? ELEMENTWISE_FLOPS.geluBackward * total : 0;
+  const accumulateFlops = shape.accumulateParamGrads ? 2 * C * ELEMENTWISE_FLOPS.residual : 0;
+  if (plan.backward === 'fused') {
+    const scratch = arena.f32(`${label}/dG`, C); // (C) the current group's dG before centring: dNx
+    return [
+      await makeDispatch(engine, arena, {
+        label: `${label}/fused`,
+        kernel: fusedKernel('backward', plan, {
+          GELU_FORM: shape.geluForm ? GELU_FORM_CODE[shape.geluForm] : 0,
+          ACCUMULATE: shape.accumulateParamGrads ? 1 : 0,
+        }),
+        params: params().u32(C).u32(groupRows).u32(groups).f32(GRN_EPS).build(),
+        // binding 7 unused without geluForm: X again, read-only
+        buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, io.dX, io.geluInput ?? io.x, io.dGamma, io.dBeta, scratch],
+        workgroups: [1],
+        flops: grnFlops(shape, 'backward') + geluFlops + accumulateFlops,
+      }),
+    ];
+  }
   const dG = arena.f32(`${label}/dG`, groups * C); // (groups, C)
   const paramParts = arena.f32(`${label}/param-parts`, 2 * groups * C); // (2, groups, C): Nx·P, Q
-  const P = PASS_FLOPS;
   const sums: Dispatch[] = [];
-  if (grnFromRows(shape)) {
+  if (plan.backward === 'from-rows') {
     // the per-group pass sums Σ dY·X and Σ dY from the rows itself
     sums.push(
       await makeDispatch(engine, arena, {
@@ -294,7 +405,7 @@ export async function grnBackward(
       params: params().u32(C).u32(groups).build(),
       buffers: [paramParts, io.dGamma, io.dBeta],
       workgroups: [ceilDiv(C, 256)],
-      flops: P.grnParamsBackward * groups * C + (shape.accumulateParamGrads ? 2 * C * ELEMENTWISE_FLOPS.residual : 0),
+      flops: P.grnParamsBackward * groups * C + accumulateFlops,
     }),
     await makeDispatch(engine, arena, {
       label: `${label}/dx`,
@@ -303,7 +414,7 @@ export async function grnBackward(
       // binding 8 unused without geluForm: X again, read-only
       buffers: [io.x, io.dY, io.gamma, io.norm, io.gnorm, dG, io.dX, io.geluInput ?? io.x],
       workgroups: linearGrid(ceilDiv(total, 256)),
-      flops: (ELEMENTWISE_FLOPS.grnBackward - P.grnBackwardSums + (shape.geluForm ? ELEMENTWISE_FLOPS.geluBackward : 0)) * total,
+      flops: (ELEMENTWISE_FLOPS.grnBackward - P.grnBackwardSums) * total + geluFlops,
     }),
   ];
 }

@@ -198,10 +198,12 @@ describe('plan ledger vs the hand-kept estimates', () => {
       // GRN: its dispatches add up to grnFlops, per sample or over the batch
       const g = { x: arena.f32('g-x', 2 * 600 * 16), gamma: arena.f32('g-gamma', 16), beta: arena.f32('g-beta', 16), y: arena.f32('g-y', 2 * 600 * 16), norm: arena.f32('g-norm', 2 * 16), gnorm: arena.f32('g-gnorm', 2 * 16) };
       for (const mode of ['per-sample', 'batch'] as const) {
-        const shape = { N: 2, rowsPerSample: 600, C: 16, mode };
-        expect(total(await grnForward(engine, arena, `grn-${mode}`, g, shape))).toBe(grnFlops(shape, 'forward'));
-        const io = { x: g.x, gamma: g.gamma, norm: g.norm, gnorm: g.gnorm, dY: g.y, dX: arena.f32(`g-dx-${mode}`, 2 * 600 * 16), dGamma: arena.f32(`g-dgamma-${mode}`, 16), dBeta: arena.f32(`g-dbeta-${mode}`, 16) };
-        expect(total(await grnBackward(engine, arena, `grn-bwd-${mode}`, io, shape))).toBe(grnFlops(shape, 'backward'));
+        for (const stats of ['fused', 'from-rows', 'two-pass'] as const) {
+          const shape = { N: 2, rowsPerSample: 600, C: 16, mode, stats };
+          expect(total(await grnForward(engine, arena, `grn-${mode}-${stats}`, g, shape))).toBe(grnFlops(shape, 'forward'));
+          const io = { x: g.x, gamma: g.gamma, norm: g.norm, gnorm: g.gnorm, dY: g.y, dX: arena.f32(`g-dx-${mode}-${stats}`, 2 * 600 * 16), dGamma: arena.f32(`g-dgamma-${mode}-${stats}`, 16), dBeta: arena.f32(`g-dbeta-${mode}-${stats}`, 16) };
+          expect(total(await grnBackward(engine, arena, `grn-bwd-${mode}-${stats}`, io, shape))).toBe(grnFlops(shape, 'backward'));
+        }
       }
       // depthwise conv backward: the tiled and the direct dWeight passes chunk the rows differently
       const dw = { N: 1, V: 4, gridH: 2, gridW: 2, r: 4, C: 8 };

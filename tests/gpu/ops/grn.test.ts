@@ -1,11 +1,12 @@
 // GRN kernels (shaders/grn-*.wgsl via src/ops/grn.ts) against the float64 reference: both
 // modes, N = 1 and 3, C = 1, 3, 40, 67, 160, rows per sample 1, 7, 64 and 3000 (multi-chunk
 // reductions), random non-zero gamma/beta and gamma = beta = 0, all-zero channels (finite
-// gradients), accumulating parameter gradients, both statistics plans (per-group pass from the rows, or
-// partial sums first) forced where the other is the default, GELU's backward fused into the
-// elementwise pass, and shape errors.
+// gradients), accumulating parameter gradients, every statistics plan (fused, per-group pass
+// from the rows, partial sums first) forced where another is the default, the fused kernels in
+// all three variants (software serial, GPU with and without subgroups, all on SwiftShader),
+// GELU's backward fused into the backward's elementwise work, and shape errors.
 import { describe, expect, it } from 'vitest';
-import { grnBackward, grnForward, GrnShapeError, grnChunking, grnFromRows, type GrnMode, type GrnShape } from '../../../src/ops/grn.ts';
+import { grnBackward, grnForward, GrnShapeError, grnChunking, grnFromRows, grnPlan, type GrnMode, type GrnShape } from '../../../src/ops/grn.ts';
 import { grnBackwardRef, grnForwardRef } from '../../../src/reference/grn.ts';
 import { geluGrad } from '../../../src/reference/gelu.ts';
 import type { GeluForm } from '../../../src/ops/gelu.ts';
@@ -115,10 +116,11 @@ describe('GRN kernels vs float64 reference', () => {
         }
       }
       // Long groups: many chunks per group (per-sample 3000 rows → 188 chunks of 16; batch
-      // N=3 → 9000 rows → 250 chunks of 36), so the two-pass reduction is really exercised.
+      // N=3 → 9000 rows → 250 chunks of 36), so the two-pass reduction is really exercised
+      // (forced: on a software adapter 'auto' fuses the smaller of these).
       for (const C of [3, 67, 160]) {
         it(`${mode} N=${N} S=3000 C=${C}`, async () => {
-          await check({ shape: { N, rowsPerSample: 3000, C, mode } });
+          await check({ shape: { N, rowsPerSample: 3000, C, mode, stats: 'two-pass' } });
         });
       }
     }
@@ -164,6 +166,65 @@ describe('GRN kernels vs float64 reference', () => {
       await check({ shape: { N: 3, rowsPerSample: 7, C: 40, mode, stats: 'from-rows' }, zeroChannels: [[1, 5]], accumulate: true });
     });
   }
+
+  // The fused kernels in every variant, whatever the adapter: the software plan's 4-lane
+  // subgroup or 16-lane tree, the GPU plan's 256 lanes with the tree or with subgroups (C = 300
+  // gives lanes two channels or more; the 1-row, 3-channel shape leaves most lanes idle).
+  const variants: { name: string; plan: 'gpu' | 'software'; subgroups: boolean }[] = [
+    { name: 'software, subgroups', plan: 'software', subgroups: true },
+    { name: 'software, no subgroups', plan: 'software', subgroups: false },
+    { name: 'gpu, no subgroups', plan: 'gpu', subgroups: false },
+    { name: 'gpu, subgroups', plan: 'gpu', subgroups: true },
+  ];
+  for (const { name, plan, subgroups } of variants) {
+    for (const mode of modes) {
+      for (const [N, S, C] of [[3, 7, 67], [2, 64, 300], [1, 1, 3]] as const) {
+        it(`fused (${name}) ${mode} N=${N} S=${S} C=${C}`, async () => {
+          await check({ shape: { N, rowsPerSample: S, C, mode, stats: 'fused', plan, subgroups } });
+        });
+      }
+      it(`fused (${name}) ${mode}: zero channels, accumulated parameter gradients`, async () => {
+        await check({ shape: { N: 3, rowsPerSample: 7, C: 40, mode, stats: 'fused', plan, subgroups }, zeroChannels: [[1, 5], [0, 9], [1, 9], [2, 9]], accumulate: true });
+      });
+    }
+    for (const gelu of ['erf', 'tanh'] as const) {
+      for (const mode of modes) {
+        it(`fused (${name}) ${mode}, GELU (${gelu}) backward fused: N=3 S=13 C=260`, async () => {
+          await check({ shape: { N: 3, rowsPerSample: 13, C: 260, mode, stats: 'fused', plan, subgroups }, gelu });
+        });
+      }
+    }
+  }
+  // The GPU plan's own mix at atto's first stage (96 px batch 2): fused forward, unfused backward
+  // (whose D comes from another sum order than the forward's)
+  it('gpu plan, auto: fused forward, per-group backward passes: N=2 S=192 C=160', async () => {
+    await check({ shape: { N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample', plan: 'gpu' }, gelu: 'erf' });
+  });
+
+  it('the device under test offers subgroups (else the subgroup variant above ran as the tree)', async () => {
+    const engine = await testEngine();
+    expect(engine.ctx.device.features.has('subgroups')).toBe(true);
+  });
+
+  it('the fused plan: by size and adapter, the variant by adapter and subgroups', () => {
+    const atto = { N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample' } as const; // atto stage 1 at 96 px batch 2
+    expect(grnPlan(atto, true, true)).toEqual({ forward: 'fused', backward: 'fused', variant: 'one-subgroup', lanes: 4 });
+    expect(grnPlan(atto, true, false)).toMatchObject({ variant: 'tree', lanes: 16 });
+    // GPUs: 192 rows per lane fuse, the batch's 384 do not
+    expect(grnPlan(atto, false, true)).toEqual({ forward: 'fused', backward: 'from-rows', variant: 'subgroups', lanes: 256 });
+    expect(grnPlan({ ...atto, subgroups: false }, false, true)).toMatchObject({ variant: 'tree', lanes: 256 });
+    expect(grnPlan(atto, false, false)).toMatchObject({ variant: 'tree', lanes: 256 });
+    // the decoder there: 18 rows of 2048 channels, 8 per lane
+    expect(grnPlan({ N: 2, rowsPerSample: 9, C: 2048, mode: 'per-sample' }, false, true)).toMatchObject({ forward: 'fused', backward: 'fused' });
+    // 224 px batch 32 on a GPU, stage 1 (19 of 49 patches visible): the multi-workgroup path
+    const big = { N: 32, rowsPerSample: 19 * 64, C: 160, mode: 'per-sample' } as const;
+    expect(grnPlan(big, false, true)).toMatchObject({ forward: 'two-pass', backward: 'two-pass' });
+    // stage 4 there: each sample fits one workgroup, the whole batch does not
+    expect(grnPlan({ N: 32, rowsPerSample: 19, C: 1280, mode: 'per-sample' }, false, true)).toMatchObject({ forward: 'fused', backward: 'from-rows' });
+    // a software adapter fuses up to its element bound
+    expect(grnPlan({ N: 32, rowsPerSample: 19, C: 1280, mode: 'per-sample' }, true, true)).toMatchObject({ forward: 'fused', backward: 'from-rows' });
+    expect(grnPlan({ ...atto, stats: 'two-pass' }, true, true)).toMatchObject({ forward: 'two-pass', backward: 'two-pass' });
+  });
 
   it('the statistics plan: from the rows for small groups, two passes for large ones', () => {
     expect(grnFromRows({ N: 2, rowsPerSample: 192, C: 160, mode: 'per-sample' })).toBe(true);
