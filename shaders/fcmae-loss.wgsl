@@ -11,7 +11,8 @@
 //     reduce    one workgroup: per sample a strided sum and tree over its M row losses
 //     small     one workgroup doing both, row after row, for few rows
 //   software plan (CPU drivers: no barriers, or one):
-//     rows_serial    one thread per pred row, sums per 96 values then over the 32 partials
+//     rows_serial    one thread per pred row (vec4 loads), sums per 96 values then over the
+//                    32 partials
 //     reduce_serial  one thread: per sample in order, then the loss
 //     small_serial   one workgroup, a thread per row, one barrier, then thread 0 reduces
 //   backward  one thread per element (both plans)
@@ -59,16 +60,24 @@ fn small(@builtin(local_invocation_index) li: u32) {
 
 override SERIAL_WG: u32 = 4u; // few threads per workgroup: CPU drivers spread workgroups over cores
 
-// Σ_j (pred[i, j] − target[rows[i], j])² by one thread, per 96 values then over the partials.
-fn row_sum_serial(pred_base: u32, target_base: u32) -> f32 {
+// The software-plan kernels' views of pred and target as vec4 (rows of 768): a quarter of
+// the load instructions. rows_serial and small_serial bind both at the same numbers.
+@group(0) @binding(1) var<storage, read> serial_pred4: array<vec4<f32>>;    // (N·M, 768)
+@group(0) @binding(2) var<storage, read> serial_target4: array<vec4<f32>>;  // (N·L, 768)
+
+// Σ_j (pred[i, j] − target[t, j])² by one thread: per 96 values (4 lanes × 24), then over
+// the 32 partials.
+fn row_sum_serial(i: u32, t: u32) -> f32 {
+  let p_base = i * (PATCH_VALUES / 4u);
+  let t_base = t * (PATCH_VALUES / 4u);
   var s = 0.0;
-  for (var b = 0u; b < PATCH_VALUES; b += 96u) {
-    var bs = 0.0;
-    for (var j = b; j < b + 96u; j++) {
-      let d = rl_pred[pred_base + j] - rl_target[target_base + j];
+  for (var b = 0u; b < PATCH_VALUES / 4u; b += 24u) {
+    var bs = vec4<f32>(0.0);
+    for (var k = b; k < b + 24u; k++) {
+      let d = serial_pred4[p_base + k] - serial_target4[t_base + k];
       bs += d * d;
     }
-    s += bs;
+    s += (bs.x + bs.y) + (bs.z + bs.w);
   }
   return s;
 }
@@ -78,7 +87,7 @@ fn rows_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
                @builtin(local_invocation_index) li: u32) {
   let i = (wid.x + wid.y * nwg.x) * SERIAL_WG + li;
   if (i >= p.N * p.M) { return; }
-  rl_out[i] = row_sum_serial(i * PATCH_VALUES, u32(rl_rows[i]) * PATCH_VALUES) / f32(PATCH_VALUES);
+  rl_out[i] = row_sum_serial(i, u32(rl_rows[i])) / f32(PATCH_VALUES);
 }
 
 @compute @workgroup_size(1)
@@ -99,20 +108,7 @@ var<workgroup> small_rows: array<f32, 256>;
 @compute @workgroup_size(SMALL_WG)
 fn small_serial(@builtin(local_invocation_index) li: u32) {
   let NM = p.N * p.M;
-  if (li < NM) {
-    var s = 0.0;
-    let t_base = u32(sm_rows[li]) * PATCH_VALUES;
-    let p_base = li * PATCH_VALUES;
-    for (var b = 0u; b < PATCH_VALUES; b += 96u) {
-      var bs = 0.0;
-      for (var j = b; j < b + 96u; j++) {
-        let d = sm_pred[p_base + j] - sm_target[t_base + j];
-        bs += d * d;
-      }
-      s += bs;
-    }
-    small_rows[li] = s / f32(PATCH_VALUES);
-  }
+  if (li < NM) { small_rows[li] = row_sum_serial(li, u32(sm_rows[li])) / f32(PATCH_VALUES); }
   workgroupBarrier();
   if (li == 0u) {
     var total = 0.0;

@@ -161,12 +161,14 @@ export async function fcmaeLossForward(
   if (shape.oneWorkgroup && software && NM > SMALL_ROWS_SOFTWARE) {
     throw new OpShapeError(`${label}: the one-workgroup loss holds at most ${SMALL_ROWS_SOFTWARE} pred rows, not N·M = ${NM}; leave oneWorkgroup unset`);
   }
-  if (shape.oneWorkgroup ?? NM <= (software ? SMALL_ROWS_SOFTWARE : SMALL_ROWS_GPU)) {
+  if (NM === 0 || (shape.oneWorkgroup ?? NM <= (software ? SMALL_ROWS_SOFTWARE : SMALL_ROWS_GPU))) {
     // few rows: per-row errors and their reduction in one workgroup, one dispatch
     return [
       await makeDispatch(engine, arena, {
         label: `${label}/rows-reduce`,
-        kernel: software
+        // (no rows, M = 0: the software kernel's vec4 views could not bind empty buffers; the
+        // GPU kernel only writes the zeros)
+        kernel: software && NM > 0
           ? { shader: 'fcmae-loss.wgsl', entryPoint: 'small_serial', constants: { SMALL_WG: smallWorkgroup(NM) } }
           : { shader: shaderOf(engine, label, 'fcmae-loss', shape), entryPoint: 'small' },
         params: u,
