@@ -64,6 +64,20 @@ export function maskedPatchRows(layout: MaskLayout): Int32Array {
   return out;
 }
 
+/**
+ * (N·L) int32: for grid row r = n·L + p, the pred row i with rows[i] = r, else −1; the inverse
+ * of maskedPatchRows (or of every grid row at mask ratio 0). gatherRows with it puts the pred
+ * rows' gradients back on the grid and zeros the other rows in one pass.
+ */
+export function lossRowOfPatch(rows: Int32Array, gridRows: number): Int32Array {
+  const out = new Int32Array(gridRows).fill(-1);
+  rows.forEach((r, i) => {
+    if (r < 0 || r >= gridRows) throw new OpShapeError(`lossRowOfPatch: row ${r} of pred row ${i} is outside the ${gridRows} grid rows`);
+    out[r] = i;
+  });
+  return out;
+}
+
 export interface PatchifyShape extends LossKernelOptions {
   N: number;
   /** Image height and width in pixels, multiples of 32. */

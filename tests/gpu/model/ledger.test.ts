@@ -53,7 +53,7 @@ const CASES: Case[] = [
 const LEFT_OUT: [string, RegExp][] = [
   ['uniform', /\/params$/],
   ['statistics', /\/(ln-mean|ln-rstd|grn-norm|grn-g)$/],
-  ['tables and scalars', /^(adam-scalars|mask|enc-patch-to-visible|enc-visible-patches|dec-patch-to-visible|dec-visible-patches|masked-rows|loss|per-sample-loss|patch-mean|patch-var|dec\/identity)$/],
+  ['tables and scalars', /^(adam-scalars|mask|enc-patch-to-visible|enc-visible-patches|dec-patch-to-visible|dec-visible-patches|masked-rows|loss-row-of-patch|loss|per-sample-loss|patch-mean|patch-var|dec\/identity)$/],
   ['scratch', /\/(split-k-partials|column-sum-partials-\d+|param-partials|dweight-partials|sum-sq-partials|dy-partials|dG|param-parts|mask-token-partials|row-loss|no-bias|no-row-sums|no-addend|no-pre|no-dbias)$/],
 ];
 
