@@ -15,15 +15,15 @@
 //                    32 partials
 //     reduce_serial  one thread: per sample in order, then the loss
 //     small_serial   one workgroup, a thread per row, one barrier, then thread 0 reduces
-//   backward  one thread per element (both plans)
+//   backward  one thread per 4 elements (both plans)
 
 //#include "fcmae-loss-common.wgsl"
 
-// backward
-@group(0) @binding(1) var<storage, read> bw_pred: array<f32>;          // (N·M, 3072)
-@group(0) @binding(2) var<storage, read> bw_target: array<f32>;        // (N·L, 3072)
-@group(0) @binding(3) var<storage, read> bw_rows: array<i32>;          // (N·M)
-@group(0) @binding(4) var<storage, read_write> bw_dpred: array<f32>;   // (N·M, 3072)
+// backward, as vec4 (a pred / target row is 768 of them)
+@group(0) @binding(1) var<storage, read> bw_pred: array<vec4<f32>>;          // (N·M, 768)
+@group(0) @binding(2) var<storage, read> bw_target: array<vec4<f32>>;        // (N·L, 768)
+@group(0) @binding(3) var<storage, read> bw_rows: array<i32>;                // (N·M)
+@group(0) @binding(4) var<storage, read_write> bw_dpred: array<vec4<f32>>;   // (N·M, 768)
 
 var<workgroup> partial: array<f32, 256>;
 
@@ -125,10 +125,10 @@ fn small_serial(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(256)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) li: u32) {
-  let idx = (wid.x + wid.y * nwg.x) * WG + li;
-  if (idx >= p.N * p.M * PATCH_VALUES) { return; }
-  let i = idx / PATCH_VALUES;
-  let j = idx % PATCH_VALUES;
-  let t = bw_target[u32(bw_rows[i]) * PATCH_VALUES + j];
+  let idx = (wid.x + wid.y * nwg.x) * WG + li; // vec4 index
+  let ROW4 = PATCH_VALUES / 4u;
+  if (idx >= p.N * p.M * ROW4) { return; }
+  let i = idx / ROW4;
+  let t = bw_target[u32(bw_rows[i]) * ROW4 + idx % ROW4];
   bw_dpred[idx] = p.grad_coef * (bw_pred[idx] - t);
 }

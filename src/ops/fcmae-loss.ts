@@ -253,7 +253,7 @@ export async function fcmaeLossBackward(
       kernel: { shader: 'fcmae-loss.wgsl', entryPoint: 'backward' },
       params: params().u32(shape.N).u32(shape.M).f32(gradCoef).u32(0).build(),
       buffers: [io.pred, io.target, io.maskedRows, io.dPred],
-      workgroups: linearGrid(ceilDiv(NM * PATCH_VALUES, WG)),
+      workgroups: linearGrid(ceilDiv((NM * PATCH_VALUES) / 4, WG)), // a thread per vec4
       flops: ELEMENTWISE_FLOPS.lossBackward * NM * PATCH_VALUES,
     }),
   ];
