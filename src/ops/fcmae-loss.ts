@@ -13,8 +13,8 @@
 // Kernel plans (option `plan`, default by adapter): 'gpu' runs a 256-thread workgroup per patch
 // with tree sums (subgroup sums when the device has 'subgroups', option `subgroups`);
 // 'software' (CPU drivers, where a barrier makes every invocation a coroutine) runs a thread
-// per patch with serial sums. Both plans fold rows + reduce into one dispatch when the pred
-// rows are few (SMALL_ROWS_*).
+// per patch / pred row with serial vec4 sums and no barrier. Both plans fold the loss's rows +
+// reduce into one dispatch when the pred rows are few (SMALL_ROWS_*).
 // FLOPs (src/ops/flop-conventions.ts): patchifyNormalise per target value (patchifyStats
 // without normalising), lossForward per pred value plus 1 per patch (its mean) and
 // lossReduceFlops for the reduce pass, lossBackward per pred value.
