@@ -13,7 +13,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-// row_loss, rows_serial
+// row_loss, rows_serial; small and small_serial bind the first three the same way
 @group(0) @binding(1) var<storage, read> rl_pred: array<f32>;          // (N·M, 3072)
 @group(0) @binding(2) var<storage, read> rl_target: array<f32>;        // (N·L, 3072)
 @group(0) @binding(3) var<storage, read> rl_rows: array<i32>;          // (N·M) target row of each pred row
@@ -24,10 +24,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> rd_loss: array<f32>;    // (1)
 @group(0) @binding(3) var<storage, read_write> rd_sample: array<f32>;  // (N)
 
-// small, small_serial: rows and reduce in one workgroup
-@group(0) @binding(1) var<storage, read> sm_pred: array<f32>;          // (N·M, 3072)
-@group(0) @binding(2) var<storage, read> sm_target: array<f32>;        // (N·L, 3072)
-@group(0) @binding(3) var<storage, read> sm_rows: array<i32>;          // (N·M)
+// small, small_serial: rows and reduce in one workgroup (pred, target, rows at 1–3 as above)
 @group(0) @binding(4) var<storage, read_write> sm_loss: array<f32>;    // (1)
 @group(0) @binding(5) var<storage, read_write> sm_sample: array<f32>;  // (N)
 
@@ -43,19 +40,6 @@ fn row_sum_workgroup(i: u32, li: u32) -> f32 {
   for (var k = 0u; k < PER_THREAD; k++) {
     let j = li + k * WG;
     let d = rl_pred[p_base + j] - rl_target[t_base + j];
-    s += d * d;
-  }
-  return workgroup_sum(s, li);
-}
-
-// The same for the one-workgroup kernel (its own bindings).
-fn small_row_sum_workgroup(i: u32, li: u32) -> f32 {
-  let t_base = u32(sm_rows[i]) * PATCH_VALUES;
-  let p_base = i * PATCH_VALUES;
-  var s = 0.0;
-  for (var k = 0u; k < PER_THREAD; k++) {
-    let j = li + k * WG;
-    let d = sm_pred[p_base + j] - sm_target[t_base + j];
     s += d * d;
   }
   return workgroup_sum(s, li);
@@ -81,7 +65,7 @@ fn small_workgroup(li: u32) {
   for (var n = 0u; n < p.N; n++) {
     var sample_sum = 0.0;
     for (var m = 0u; m < p.M; m++) {
-      sample_sum += small_row_sum_workgroup(n * p.M + m, li) / f32(PATCH_VALUES);
+      sample_sum += row_sum_workgroup(n * p.M + m, li) / f32(PATCH_VALUES);
     }
     if (li == 0u) { sm_sample[n] = select(0.0, sample_sum / f32(p.M), p.M > 0u); }
     total += sample_sum;

@@ -108,7 +108,7 @@ var<workgroup> small_rows: array<f32, 256>;
 @compute @workgroup_size(SMALL_WG)
 fn small_serial(@builtin(local_invocation_index) li: u32) {
   let NM = p.N * p.M;
-  if (li < NM) { small_rows[li] = row_sum_serial(li, u32(sm_rows[li])) / f32(PATCH_VALUES); }
+  if (li < NM) { small_rows[li] = row_sum_serial(li, u32(rl_rows[li])) / f32(PATCH_VALUES); }
   workgroupBarrier();
   if (li == 0u) {
     var total = 0.0;
