@@ -3,8 +3,11 @@
 // patches (sparse rows), so the "multiply by (1 − m)" is a placement:
 //   fill:          X[n·L + p] = P[n·V + v] if v = patch_to_visible[n·L + p] ≥ 0, else mask_token
 //   grad_visible:  dP[n·V + v] = dX[n·L + visible_patches[n·V + v]]
-//   token_partial: partials[k] = Σ over masked rows of chunk k of dX (first pass of dMaskToken;
-//                  column-sum.wgsl sums the partials)
+//   token_partial: partials[k] (+)= Σ over masked rows of chunk k of dX (GPU plan: the first
+//                  pass of dMaskToken, column-sum.wgsl sums the partials; with one chunk it
+//                  writes dMaskToken itself, ACCUMULATE adding to it)
+//   token_serial:  dMaskToken (+)= Σ over masked rows of dX, a thread per column and no
+//                  barrier (software plan: CPU drivers), one pass for any row count
 // Each entry point binds its own set, so their variables share binding numbers (allowed in
 // WGSL across entry points); the names say which entry point owns them.
 
@@ -32,10 +35,12 @@ struct Params {
 @group(0) @binding(2) var<storage, read> gv_visible: array<i32>;          // (N·V) patch index
 @group(0) @binding(3) var<storage, read_write> gv_dproj: array<f32>;      // (N·V, D)
 
-// token_partial
+// token_partial, token_serial
 @group(0) @binding(1) var<storage, read> tp_dx: array<f32>;               // (N·L, D)
 @group(0) @binding(2) var<storage, read> tp_to_visible: array<i32>;       // (N·L) rank or −1
-@group(0) @binding(3) var<storage, read_write> tp_partials: array<f32>;   // (chunks, D)
+@group(0) @binding(3) var<storage, read_write> tp_partials: array<f32>;   // (chunks, D); token_serial (D)
+
+override ACCUMULATE: bool = false; // token_partial with one chunk, token_serial: add to dMaskToken
 
 const WG: u32 = 256u;
 
@@ -94,5 +99,29 @@ fn token_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     if (lid.y < stride) { lane_sums[lid.y * TC + lid.x] += lane_sums[(lid.y + stride) * TC + lid.x]; }
     workgroupBarrier();
   }
-  if (lid.y == 0u && c < p.D) { tp_partials[chunk * p.D + c] = lane_sums[lid.x]; }
+  if (lid.y == 0u && c < p.D) {
+    var total = lane_sums[lid.x];
+    if (ACCUMULATE) { total += tp_partials[chunk * p.D + c]; }
+    tp_partials[chunk * p.D + c] = total;
+  }
+}
+
+override SERIAL_WG: u32 = 4u; // few threads per workgroup: CPU drivers spread workgroups over cores
+const SERIAL_BLOCK: u32 = 64u; // rows summed apart before joining the total (rounding)
+
+@compute @workgroup_size(SERIAL_WG)
+fn token_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.D) { return; }
+  let rows = p.N * p.L;
+  var total = 0.0;
+  for (var r0 = 0u; r0 < rows; r0 += SERIAL_BLOCK) {
+    var s = 0.0;
+    for (var r = r0; r < min(rows, r0 + SERIAL_BLOCK); r++) {
+      if (tp_to_visible[r] < 0) { s += tp_dx[r * p.D + c]; }
+    }
+    total += s;
+  }
+  if (ACCUMULATE) { total += tp_partials[c]; }
+  tp_partials[c] = total;
 }

@@ -21,8 +21,8 @@ import { adamwStepScalars, adamwUpdate, ADAMW_SCALARS_LENGTH, ADAMW_DEFAULTS, ty
 import { maskRows } from '../ops/mask-rows.ts';
 import { maskTokenFillBackward, maskTokenFillForward } from '../ops/mask-token.ts';
 import { matmulDispatches } from '../ops/matmul.ts';
-import { gatherRows, scatterRows } from '../ops/rows.ts';
-import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
+import { gatherRows } from '../ops/rows.ts';
+import { fcmaeLossBackward, fcmaeLossForward, lossRowOfPatch, maskedPatchRows, patchifyTarget } from '../ops/fcmae-loss.ts';
 import { layoutFromMask, type MaskLayout } from '../ops/sparse-layout.ts';
 import { MASK_PATCH, PATCH_VALUES, validateInputSize, type ModelConfig, type StepOptions } from './config.ts';
 import { decayBoundary, gradientFloats, paramTable, specOf, tensorBinding, trainedRanges, type ParamSpec, type ParamTable, type TrainedRange } from './parameters.ts';
@@ -80,6 +80,7 @@ export class FcmaePlan {
   readonly decPatchToVisible: GPUBuffer; // (N·L) int32, what the mask-token fill reads
   readonly decVisiblePatches: GPUBuffer; // (N·encV) int32, proj rows the fill backward writes
   readonly maskedRows: GPUBuffer; // (N·lossPatches) int32 rows n·L + p of the patches the loss counts
+  readonly lossRowOfPatch: GPUBuffer; // (N·L) int32 the pred row of grid row n·L + p, or −1
 
   // Outputs.
   readonly loss: GPUBuffer; // (1)
@@ -142,6 +143,7 @@ export class FcmaePlan {
     this.decPatchToVisible = arena.create('dec-patch-to-visible', N * this.L * 4);
     this.decVisiblePatches = arena.create('dec-visible-patches', N * this.encV * 4);
     this.maskedRows = arena.create('masked-rows', N * this.lossPatches * 4);
+    this.lossRowOfPatch = arena.create('loss-row-of-patch', N * this.L * 4);
     this.loss = arena.f32('loss', 1);
     this.perSampleLoss = arena.f32('per-sample-loss', N);
     this.target = arena.f32('target', N * this.L * PATCH_VALUES);
@@ -291,7 +293,9 @@ export class FcmaePlan {
         ...(await fcmaeLossBackward(engine, arena, 'loss-bwd', { pred: this.pred, target: this.target, maskedRows: this.maskedRows, dPred }, { N, M: this.lossPatches, L: this.L })),
         ...(await matmulDispatches(engine, arena, 'pred-dW', dPred, decMasked, this.grad('pred.weight'), { M: PATCH_VALUES, N: D, K: NM, transA: true, rowSums: this.grad('pred.bias') })),
         ...(await matmulDispatches(engine, arena, 'pred-dX', dPred, this.param('pred.weight'), dDecMasked, { M: NM, N: D, K: PATCH_VALUES })),
-        ...(await scatterRows(engine, arena, 'loss/scatter', { src: dDecMasked, indices: this.maskedRows, dst: decStream }, { rows: NM, C: D, dstRows: N * this.L, zeroOthers: true })),
+        // the scatter back to the grid, zeros at the rows the loss does not count: one gather
+        // through the inverse table writes every row
+        ...(await gatherRows(engine, arena, 'loss/scatter', { src: dDecMasked, indices: this.lossRowOfPatch, dst: decStream }, { rows: N * this.L, C: D, srcRows: NM })),
       ];
       layers.push({ forwardPhase: 'loss', backwardPhase: 'loss backward', forward, backward });
     }
@@ -333,7 +337,9 @@ export class FcmaePlan {
       upload(device, this.decPatchToVisible, layout.patchToVisible);
       upload(device, this.decVisiblePatches, layout.visiblePatches);
     }
-    upload(device, this.maskedRows, this.M > 0 ? maskedPatchRows(layout) : this.allGridRows);
+    const lossRows = this.M > 0 ? maskedPatchRows(layout) : this.allGridRows;
+    upload(device, this.maskedRows, lossRows);
+    upload(device, this.lossRowOfPatch, lossRowOfPatch(lossRows, N * this.L));
     return layout;
   }
 

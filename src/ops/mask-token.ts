@@ -3,7 +3,9 @@
 //   X[n·L + p] = P[n·V + v] if patch p of sample n is visible (v = patchToVisible[n·L + p]),
 //                maskToken otherwise.
 // Backward: dP[n·V + v] = dX[n·L + visiblePatches[n·V + v]] and dMaskToken = Σ over masked
-// rows of dX, a parallel reduction (masked-row partial sums, then columnSum of rows.ts).
+// rows of dX: GPU plan, masked-row partial sums per 256-row chunk then columnSum of rows.ts
+// (one pass straight into dMaskToken when one chunk holds every row); software plan
+// (barrier-free), one pass of a thread per column.
 // Kernels: shaders/mask-token.wgsl.
 // FLOPs: the fill and dP are data movement (0); dMaskToken counts one add per element of the
 // dense dX (N·L·D: the kernel reads every grid row, and which rows are masked is data), the
@@ -12,10 +14,11 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
-import { columnSum, COLUMN_SUM_CHUNK, OpShapeError, requireCounts, requireElements } from './rows.ts';
+import { columnSum, COLUMN_SUM_CHUNK, kernelPlanOf, OpShapeError, requireCounts, requireElements, type KernelPlan } from './rows.ts';
 
 const WG = 256;
 const TOKEN_TILE = 32; // columns per token_partial workgroup
+const SERIAL_WG = 4; // threads per token_serial workgroup
 
 export interface MaskTokenShape {
   N: number;
@@ -70,6 +73,8 @@ export async function maskTokenFillForward(
 export interface MaskTokenBackwardShape extends MaskTokenShape {
   /** dMaskToken += … instead of = … (dP is always overwritten). */
   accumulate?: boolean;
+  /** dMaskToken's kernels; default from the adapter (tests run both). */
+  plan?: KernelPlan;
 }
 
 /** dP ← dX at visible patches; dMaskToken (+)= Σ over masked rows of dX. */
@@ -102,14 +107,39 @@ export async function maskTokenFillBackward(
     workgroups: linearGrid(ceilDiv(N * V * D, WG)),
     flops: 0,
   });
-  // Masked-row partial sums per chunk of dense rows, then an ordinary column sum of the
-  // partials. With no masked patch (V = L) the partials are zero and dMaskToken gets 0.
+  // With no masked patch (V = L) every kernel below gives dMaskToken (+)= 0.
   const rows = N * L;
+  const accumulate = shape.accumulate ? 1 : 0;
+  const tokenFlops = ELEMENTWISE_FLOPS.columnSum * rows * D + (shape.accumulate ? ELEMENTWISE_FLOPS.residual * D : 0);
+  if (kernelPlanOf(engine, shape.plan) === 'software') {
+    const tokenSerial = await makeDispatch(engine, arena, {
+      label: `${label}/dMaskToken`,
+      kernel: { shader: 'mask-token.wgsl', entryPoint: 'token_serial', constants: { ACCUMULATE: accumulate, SERIAL_WG } },
+      params: shapeParams(shape),
+      buffers: [io.dX, io.patchToVisible, io.dMaskToken],
+      workgroups: linearGrid(ceilDiv(D, SERIAL_WG)),
+      flops: tokenFlops,
+    });
+    return [gradVisible, tokenSerial];
+  }
   const chunks = ceilDiv(rows, COLUMN_SUM_CHUNK);
+  if (chunks === 1) {
+    // one chunk holds every row: its partial sums are dMaskToken
+    const tokenOnePass = await makeDispatch(engine, arena, {
+      label: `${label}/dMaskToken`,
+      kernel: { shader: 'mask-token.wgsl', entryPoint: 'token_partial', constants: { ACCUMULATE: accumulate } },
+      params: shapeParams(shape, COLUMN_SUM_CHUNK),
+      buffers: [io.dX, io.patchToVisible, io.dMaskToken],
+      workgroups: [ceilDiv(D, TOKEN_TILE), 1],
+      flops: tokenFlops,
+    });
+    return [gradVisible, tokenOnePass];
+  }
+  // Masked-row partial sums per chunk of dense rows, then an ordinary column sum of the partials.
   const partials = arena.f32(`${label}/mask-token-partials`, chunks * D); // (chunks, D)
   const tokenPartial = await makeDispatch(engine, arena, {
     label: `${label}/dMaskToken-partial`,
-    kernel: { shader: 'mask-token.wgsl', entryPoint: 'token_partial' },
+    kernel: { shader: 'mask-token.wgsl', entryPoint: 'token_partial', constants: { ACCUMULATE: 0 } },
     params: shapeParams(shape, COLUMN_SUM_CHUNK),
     buffers: [io.dX, io.patchToVisible, partials],
     workgroups: [ceilDiv(D, TOKEN_TILE), chunks],

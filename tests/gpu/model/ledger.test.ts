@@ -14,6 +14,9 @@ import { customConfig, DEFAULT_STEP_OPTIONS, type ModelConfig, type StepOptions 
 import { FcmaePlan } from '../../../src/model/fcmae.ts';
 import type { PlanLedger } from '../../../src/model/ledger.ts';
 import { dwconvBackward, dwconvFlops } from '../../../src/ops/dwconv.ts';
+import { fcmaeLossForward, PATCH_VALUES } from '../../../src/ops/fcmae-loss.ts';
+import { ELEMENTWISE_FLOPS, lossReduceFlops } from '../../../src/ops/flop-conventions.ts';
+import { maskTokenFillBackward } from '../../../src/ops/mask-token.ts';
 import { grnBackward, grnFlops, grnForward } from '../../../src/ops/grn.ts';
 import { columnSum } from '../../../src/ops/rows.ts';
 import { layerNormBackward } from '../../../src/ops/layernorm.ts';
@@ -53,7 +56,7 @@ const CASES: Case[] = [
 const LEFT_OUT: [string, RegExp][] = [
   ['uniform', /\/params$/],
   ['statistics', /\/(ln-mean|ln-rstd|grn-norm|grn-g)$/],
-  ['tables and scalars', /^(adam-scalars|mask|enc-patch-to-visible|enc-visible-patches|dec-patch-to-visible|dec-visible-patches|masked-rows|loss|per-sample-loss|patch-mean|patch-var|dec\/identity)$/],
+  ['tables and scalars', /^(adam-scalars|mask|enc-patch-to-visible|enc-visible-patches|dec-patch-to-visible|dec-visible-patches|masked-rows|loss-row-of-patch|loss|per-sample-loss|patch-mean|patch-var|dec\/identity)$/],
   ['scratch', /\/(split-k-partials|column-sum-partials-\d+|param-partials|dweight-partials|sum-sq-partials|dy-partials|dG|param-parts|mask-token-partials|row-loss|no-bias|no-row-sums|no-addend|no-pre|no-dbias)$/],
 ];
 
@@ -213,6 +216,22 @@ describe('plan ledger vs the hand-kept estimates', () => {
       for (const kernel of ['tiled', 'direct'] as const) {
         // dX (49 taps) + dWeight (49 taps) + dBias + the residual accumulate into dX
         expect(total(await dwconvBackward(engine, arena, `dw-${kernel}`, dwIo, { ...dw, kernel, accumulateDX: true }))).toBe(2 * dwconvFlops(dw) + 2 * rows * 8);
+      }
+      // FCMAE loss: rows + reduce as two dispatches or one workgroup, either plan
+      const NM = 2 * 3;
+      const lossIo = { pred: arena.f32('l-pred', NM * PATCH_VALUES), target: arena.f32('l-target', 2 * 4 * PATCH_VALUES), maskedRows: arena.f32('l-rows', NM), loss: arena.f32('l-loss', 1), perSample: arena.f32('l-sample', 2) };
+      for (const plan of ['gpu', 'software'] as const) {
+        for (const oneWorkgroup of [false, true]) {
+          const ds = await fcmaeLossForward(engine, arena, `loss-${plan}-${oneWorkgroup}`, lossIo, { N: 2, L: 4, M: 3, plan, oneWorkgroup, subgroups: false });
+          expect(ds.length).toBe(oneWorkgroup ? 1 : 2);
+          expect(total(ds)).toBe(ELEMENTWISE_FLOPS.lossForward * NM * PATCH_VALUES + NM + lossReduceFlops(2, 3));
+        }
+      }
+      // mask-token dMaskToken: partials + column sum, one GPU pass, or the software pass
+      for (const [gridRows, plan] of [[300, 'gpu'], [200, 'gpu'], [300, 'software']] as const) {
+        const tokenIo = { dX: arena.f32(`t-dx-${gridRows}`, gridRows * 8), visiblePatches: arena.f32(`t-vis-${gridRows}`, gridRows), patchToVisible: arena.f32(`t-p2v-${gridRows}`, gridRows), dP: arena.f32(`t-dp-${gridRows}`, gridRows * 8), dMaskToken: arena.f32(`t-dt-${gridRows}`, 8) };
+        const ds = await maskTokenFillBackward(engine, arena, `token-${gridRows}-${plan}`, tokenIo, { N: 1, L: gridRows, V: gridRows / 2, D: 8, accumulate: true, plan });
+        expect(total(ds)).toBe(gridRows * 8 + 8);
       }
     } finally {
       arena.destroy();

@@ -2,9 +2,11 @@
 // the float64 reference (itself checked against PyTorch in
 // tests/unit/reference/fcmae-loss.test.ts): target with and without normalised pixels,
 // per-patch mean / unbiased variance, loss, per-sample losses and dPred, over square and
-// non-square inputs, batch 1 and 2, mask ratios 0 (loss 0), 0.5 and 0.75.
+// non-square inputs, batch 1 and 2, mask ratios 0 (loss 0), 0.5 and 0.75; every case on both
+// kernel plans (GPU plan with and without subgroup sums, software plan), the loss both
+// with the loss as two dispatches (rows, reduce) and as one workgroup.
 import { describe, expect, it } from 'vitest';
-import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, PATCH_VALUES, patchifyTarget } from '../../../src/ops/fcmae-loss.ts';
+import { fcmaeLossBackward, fcmaeLossForward, maskedPatchRows, PATCH_VALUES, patchifyTarget, type LossKernelOptions } from '../../../src/ops/fcmae-loss.ts';
 import { fcmaeLossRef, patchifyTargetRef } from '../../../src/reference/fcmae-loss.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
@@ -20,8 +22,9 @@ interface Case {
   normPix: boolean;
 }
 
-async function check(c: Case, seed: number): Promise<void> {
+async function check(c: Case, seed: number, kernels: LossKernelOptions): Promise<void> {
   const engine = await testEngine();
+  if (kernels.subgroups && !engine.ctx.device.features.has('subgroups')) return; // nothing to check on this device
   const arena = testArena(engine);
   const rng = new Random(seed);
   const gridH = c.H / 32;
@@ -47,9 +50,9 @@ async function check(c: Case, seed: number): Promise<void> {
   const loss = arena.fromData('loss', Float32Array.of(123)); // must be overwritten
   const perSample = arena.fromData('per-sample', new Float32Array(N).fill(123));
   const dPred = arena.f32('dPred', Math.max(1, NM * PATCH_VALUES));
-  const lossShape = { N, L, M };
+  const lossShape = { N, L, M, ...kernels };
   await run(engine, [
-    ...(await patchifyTarget(engine, arena, 'target', { image: arena.fromData('image', image), target, mean, variance }, { N, height: c.H, width: c.W, normPix: c.normPix })),
+    ...(await patchifyTarget(engine, arena, 'target', { image: arena.fromData('image', image), target, mean, variance }, { N, height: c.H, width: c.W, normPix: c.normPix, ...kernels })),
     ...(await fcmaeLossForward(engine, arena, 'loss', { pred: predBuf, target: targetForLoss, maskedRows, loss, perSample }, lossShape)),
     ...(await fcmaeLossBackward(engine, arena, 'loss-bwd', { pred: predBuf, target: targetForLoss, maskedRows, dPred }, lossShape)),
   ]);
@@ -63,7 +66,7 @@ async function check(c: Case, seed: number): Promise<void> {
   };
   arena.destroy();
 
-  const label = JSON.stringify(c);
+  const label = JSON.stringify({ ...c, ...kernels });
   // Workgroup tree sums of 3072 f32 values of size ≤ 2.6: ~1e-6 relative.
   expectAllClose(got.mean, ref.mean, { atol: 2e-6, rtol: 1e-5, label: `mean ${label}` });
   expectAllClose(got.variance, ref.variance, { atol: 2e-6, rtol: 1e-5, label: `variance ${label}` });
@@ -79,6 +82,15 @@ async function check(c: Case, seed: number): Promise<void> {
   if (M === 0) expect(got.loss[0]).toBe(0);
 }
 
+const KERNELS: [string, LossKernelOptions][] = [
+  ['gpu plan, tree sums', { plan: 'gpu', subgroups: false, oneWorkgroup: false }],
+  ['gpu plan, tree sums, one-workgroup loss', { plan: 'gpu', subgroups: false, oneWorkgroup: true }],
+  ['gpu plan, subgroup sums', { plan: 'gpu', subgroups: true, oneWorkgroup: false }],
+  ['gpu plan, subgroup sums, one-workgroup loss', { plan: 'gpu', subgroups: true, oneWorkgroup: true }],
+  ['software plan', { plan: 'software', oneWorkgroup: false }],
+  ['software plan, one-workgroup loss', { plan: 'software', oneWorkgroup: true }],
+];
+
 describe('FCMAE target and loss kernels vs float64 reference', () => {
   const cases: Case[] = [
     { N: 1, H: 32, W: 32, ratio: 0, normPix: true },
@@ -88,9 +100,11 @@ describe('FCMAE target and loss kernels vs float64 reference', () => {
     { N: 2, H: 64, W: 96, ratio: 0.5, normPix: false },
     { N: 2, H: 96, W: 64, ratio: 0, normPix: false },
   ];
-  cases.forEach((c, i) => {
-    it(`N=${c.N} ${c.H}×${c.W} ratio=${c.ratio} normPix=${c.normPix}`, async () => {
-      await check(c, 300 + i);
+  for (const [name, kernels] of KERNELS) {
+    cases.forEach((c, i) => {
+      it(`${name}: N=${c.N} ${c.H}×${c.W} ratio=${c.ratio} normPix=${c.normPix}`, async () => {
+        await check(c, 300 + i, kernels);
+      });
     });
-  });
+  }
 });

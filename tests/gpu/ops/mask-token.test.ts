@@ -1,8 +1,10 @@
 // Decoder input fill (shaders/mask-token.wgsl, src/ops/mask-token.ts) against the float64
 // reference: X on the dense grid, dP at visible patches, dMaskToken summed over masked
-// rows (partials + column sum, several chunks when N·L > 256), mask ratios 0 / 0.5 / 0.75.
+// rows (GPU plan: partials + column sum when N·L > 256, one pass below; software plan: one
+// barrier-free pass), mask ratios 0 / 0.5 / 0.75, every case on both plans.
 import { describe, it } from 'vitest';
 import { maskTokenFillBackward, maskTokenFillForward } from '../../../src/ops/mask-token.ts';
+import type { KernelPlan } from '../../../src/ops/rows.ts';
 import { maskTokenFillBackwardRef, maskTokenFillForwardRef } from '../../../src/reference/mask-token.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
@@ -19,7 +21,7 @@ interface Case {
   accumulate?: boolean;
 }
 
-async function check(c: Case, seed: number): Promise<void> {
+async function check(c: Case, seed: number, plan: KernelPlan): Promise<void> {
   const engine = await testEngine();
   const arena = testArena(engine);
   const rng = new Random(seed);
@@ -39,14 +41,14 @@ async function check(c: Case, seed: number): Promise<void> {
   const shape = { N, L, V, D };
   await run(engine, [
     ...(await maskTokenFillForward(engine, arena, 'fill', { P: arena.fromData('P', P), maskToken: arena.fromData('token', token), patchToVisible, X }, shape)),
-    ...(await maskTokenFillBackward(engine, arena, 'fill-bwd', { dX: arena.fromData('dX', dX), visiblePatches, patchToVisible, dP, dMaskToken }, { ...shape, accumulate: c.accumulate })),
+    ...(await maskTokenFillBackward(engine, arena, 'fill-bwd', { dX: arena.fromData('dX', dX), visiblePatches, patchToVisible, dP, dMaskToken }, { ...shape, accumulate: c.accumulate, plan })),
   ]);
   const gotX = await readF32(engine, X, N * L * D);
   const gotDP = await readF32(engine, dP, N * V * D);
   const gotToken = await readF32(engine, dMaskToken, D);
   arena.destroy();
 
-  const label = JSON.stringify(c);
+  const label = JSON.stringify({ ...c, plan });
   // Placement and copies: exact.
   expectAllClose(gotX, maskTokenFillForwardRef(P, token, layout, D), { atol: 0, rtol: 0, label: `X ${label}`, shape: [N * L, D] });
   const g = maskTokenFillBackwardRef(dX, layout, D);
@@ -66,9 +68,11 @@ describe('mask-token fill kernels vs float64 reference', () => {
     // 288 dense rows: two partial chunks for dMaskToken
     { N: 2, gridH: 12, gridW: 12, ratio: 0.5, D: 37, accumulate: true },
   ];
-  cases.forEach((c, i) => {
-    it(`N=${c.N} grid ${c.gridH}×${c.gridW} ratio=${c.ratio} D=${c.D}${c.accumulate ? ' accumulate' : ''}`, async () => {
-      await check(c, 200 + i);
+  for (const plan of ['gpu', 'software'] as const) {
+    cases.forEach((c, i) => {
+      it(`${plan} plan: N=${c.N} grid ${c.gridH}×${c.gridW} ratio=${c.ratio} D=${c.D}${c.accumulate ? ' accumulate' : ''}`, async () => {
+        await check(c, 200 + i, plan);
+      });
     });
-  });
+  }
 });

@@ -1,8 +1,9 @@
 // The FCMAE target and loss references against PyTorch (tests/reference/gen_stem_loss.py:
 // the official forward_loss with patchify, unbiased-variance normalised pixels and the
-// masked mean, dPred by autograd), maskedPatchRows, and a finite-difference gradient check.
+// masked mean, dPred by autograd), maskedPatchRows and its inverse lossRowOfPatch, and a
+// finite-difference gradient check.
 import { describe, expect, it } from 'vitest';
-import { maskedPatchRows, PATCH_VALUES } from '../../../src/ops/fcmae-loss.ts';
+import { lossRowOfPatch, maskedPatchRows, PATCH_VALUES } from '../../../src/ops/fcmae-loss.ts';
 import { layoutFromMask } from '../../../src/ops/sparse-layout.ts';
 import { fcmaeLossRef, patchifyTargetRef } from '../../../src/reference/fcmae-loss.ts';
 import { Random } from '../../../src/util/random.ts';
@@ -61,6 +62,11 @@ describe('maskedPatchRows', () => {
     // N=2, 2×3 grid, 4 masked per sample
     const layout = layoutFromMask([1, 0, 1, 1, 0, 1, /* n=1 */ 0, 1, 1, 1, 1, 0], 2, 2, 3);
     expect([...maskedPatchRows(layout)]).toEqual([0, 2, 3, 5, 7, 8, 9, 10]);
+  });
+  it('lossRowOfPatch inverts it: the pred row of each grid row, −1 where the loss does not look', () => {
+    const layout = layoutFromMask([1, 0, 1, 1, 0, 1, /* n=1 */ 0, 1, 1, 1, 1, 0], 2, 2, 3);
+    expect([...lossRowOfPatch(maskedPatchRows(layout), 12)]).toEqual([0, -1, 1, 2, -1, 3, -1, 4, 5, 6, 7, -1]);
+    expect(() => lossRowOfPatch(Int32Array.of(0, 12), 12)).toThrow(/row 12 of pred row 1 is outside the 12 grid rows/);
   });
   it('is empty at mask ratio 0, and the loss is then 0 (not 0/0)', () => {
     const layout = layoutFromMask(new Float32Array(4), 1, 2, 2);
