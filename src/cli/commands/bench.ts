@@ -53,7 +53,7 @@ export function inFlightDepthsOf(raw: string): number[] {
   if (raw.trim() === 'off') return [];
   const depths = raw.split(',').map((x) => Number(x.trim()));
   try {
-    if (depths.some((d) => !Number.isInteger(d) || d < 2)) throw new RangeError(`expected depths from 2 to ${MAX_IN_FLIGHT_DEPTH} separated by commas (depth 1 is always measured beside them), or off`);
+    if (depths.some((d) => !Number.isInteger(d) || d < 2 || d > MAX_IN_FLIGHT_DEPTH)) throw new RangeError(`expected depths from 2 to ${MAX_IN_FLIGHT_DEPTH} separated by commas (depth 1 is always measured beside them), or off`);
     return checkInFlightDepths(depths);
   } catch (e) {
     throw new UsageError(`${CMD}: --in-flight ${raw}: ${(e as Error).message}`);
