@@ -167,6 +167,8 @@ export interface AdamWGroupedShape {
   beta1: number;
   beta2: number;
   eps: number;
+  /** Elements per invocation; default adamwPerThread(engine). Tests force it. */
+  perThread?: number;
 }
 
 /** One tensor of the flat buffer and its optimizer group. */
@@ -242,15 +244,17 @@ export async function adamwGroupedUpdate(
       `${label}: buffer 'chunkScales' holds ${tableBytes} bytes but count = ${count} needs (${chunks}, 2) floats = ${chunks * 8} bytes (see adamwChunkTable)`,
     );
   }
+  const perThread = shape.perThread ?? adamwPerThread(engine);
+  if (!Number.isInteger(perThread) || perThread < 1) throw new AdamWConfigError(`${label}: perThread = ${perThread} must be a positive integer`);
   const vec4 = count % 4 === 0;
   const threads = vec4 ? count / 4 : count;
   return [
     await makeDispatch(engine, arena, {
       label,
-      kernel: { shader: 'adamw-grouped.wgsl', entryPoint: vec4 ? 'update_vec4' : 'update_scalar' },
+      kernel: { shader: 'adamw-grouped.wgsl', entryPoint: vec4 ? 'update_vec4' : 'update_scalar', constants: { PER_THREAD: perThread } },
       params: params().u32(count).f32(beta1).f32(beta2).f32(eps).f32(1 - beta1).f32(1 - beta2).u32(0).u32(0).build(),
       buffers: [io.params, io.grads, io.m, io.v, io.scalars, io.chunkScales],
-      workgroups: linearGrid(ceilDiv(threads, WORKGROUP)),
+      workgroups: linearGrid(ceilDiv(threads, WORKGROUP * perThread)),
       flops: ELEMENTWISE_FLOPS.adamw * count, // every element updated, padding included
     }),
   ];
