@@ -128,7 +128,7 @@ describe('fcmae bench', () => {
   it('--checkpoint --batch times the gradient step of the grads command: same loss as PyTorch', () => {
     const base = join(FIXTURE_DIR, 'model', 'base');
     const expected = JSON.parse(readFileSync(join(base, 'expected.json'), 'utf8')) as { loss: number; mask_ratio: number };
-    const doc = bench(['--checkpoint', join(base, 'weights.safetensors'), '--batch', join(base, 'batch.safetensors'), '--steps', '2']);
+    const doc = bench(['--checkpoint', join(base, 'weights.safetensors'), '--batch', join(base, 'batch.safetensors'), '--steps', '2', '--in-flight', 'off']);
     const r = doc.results[0]!;
     expect(r.what).toMatch(/^gradients/);
     expect(r.mask_ratio).toBe(expected.mask_ratio);
@@ -141,7 +141,7 @@ describe('fcmae bench', () => {
     for (const [name, visible, patches] of [['keep3of9', 3, 9], ['keep27of49', 27, 49]] as const) {
       const dir = join(FIXTURE_DIR, 'model', name);
       const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { loss: number };
-      const r = bench(['--checkpoint', join(dir, 'weights.safetensors'), '--batch', join(dir, 'batch.safetensors'), '--steps', '1', '--warmup', '0', '--phase-timing', 'off']).results[0]!;
+      const r = bench(['--checkpoint', join(dir, 'weights.safetensors'), '--batch', join(dir, 'batch.safetensors'), '--steps', '1', '--warmup', '0', '--phase-timing', 'off', '--in-flight', 'off']).results[0]!;
       expect([r.visible_patches, r.patches], name).toEqual([visible, patches]);
       expect(r.mask_ratio).toBeCloseTo(1 - visible / patches, 12);
       expect(Math.abs(r.loss_first - expected.loss) / expected.loss, name).toBeLessThan(1e-4);
@@ -157,7 +157,7 @@ describe('fcmae bench', () => {
   });
 
   it('--peer tfjs: the TF.js step starts from the same weights and batch and agrees on the loss', () => {
-    const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--peer', 'tfjs']);
+    const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--in-flight', 'off', '--peer', 'tfjs']);
     const p = doc.peer![0]!;
     expect(p.loss_rel_diff as number).toBeLessThan(1e-4);
     expect(p.grad_norm_max_rel_diff as number).toBeLessThan(1e-3);
