@@ -64,7 +64,9 @@ export interface AdamWShape extends Partial<AdamWConfig> {
 /**
  * Elements each AdamW invocation updates: 1 on GPUs (one per thread is what they like); on CPU
  * drivers an invocation has a fixed cost comparable to the update itself, so each does
- * SOFTWARE_PER_THREAD (measured on SwiftShader, 2 cores: see the report of issue 18).
+ * SOFTWARE_PER_THREAD. Measured on SwiftShader (2 cores, loaded machine, alternating in one
+ * process): 7.26 M parameters (atto 96 px with its decoder) 527 → 281 ms per update, 110 K
+ * (the tiny test net) 2.4 → 1.6 ms; 4 gains less, 16 or 32 no more than 8.
  */
 export function adamwPerThread(engine: Engine): number {
   return engine.ctx.adapter.isSoftware ? SOFTWARE_PER_THREAD : 1;
