@@ -34,6 +34,8 @@ struct StepScalars {
 }
 
 const WG: u32 = 256u;
+// Elements (vec4 or scalar) per invocation, WG apart: 1 on GPUs, more on CPU drivers (as adamw.wgsl).
+override PER_THREAD: u32 = 1u;
 const CHUNK: u32 = 64u; // ADAMW_CHUNK_FLOATS in src/ops/adamw.ts
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -49,20 +51,23 @@ const CHUNK: u32 = 64u; // ADAMW_CHUNK_FLOATS in src/ops/adamw.ts
 @compute @workgroup_size(WG)
 fn update_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
-  if (i >= p.count / 4u) { return; }
+  let first = (wid.x + wid.y * nwg.x) * WG * PER_THREAD + li;
   let s = scalars4;
-  let scales = chunks4[(i * 4u) / CHUNK];
-  let lr_scale = scales.x;
-  let g = grads4[i];
-  var w = params4[i] * (1.0 - s.lr * lr_scale * scales.y);
-  let m = p.beta1 * m4[i] + p.one_minus_beta1 * g;
-  let v = p.beta2 * v4[i] + p.one_minus_beta2 * g * g;
-  let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
-  w = w - (s.stepSize * lr_scale) * (m / denom);
-  m4[i] = m;
-  v4[i] = v;
-  params4[i] = w;
+  for (var j = 0u; j < PER_THREAD; j++) {
+    let i = first + j * WG;
+    if (i >= p.count / 4u) { return; }
+    let scales = chunks4[(i * 4u) / CHUNK];
+    let lr_scale = scales.x;
+    let g = grads4[i];
+    var w = params4[i] * (1.0 - s.lr * lr_scale * scales.y);
+    let m = p.beta1 * m4[i] + p.one_minus_beta1 * g;
+    let v = p.beta2 * v4[i] + p.one_minus_beta2 * g * g;
+    let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
+    w = w - (s.stepSize * lr_scale) * (m / denom);
+    m4[i] = m;
+    v4[i] = v;
+    params4[i] = w;
+  }
 }
 
 // ---- scalar path: any count ----
@@ -76,18 +81,21 @@ fn update_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn update_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
-  if (i >= p.count) { return; }
+  let first = (wid.x + wid.y * nwg.x) * WG * PER_THREAD + li;
   let s = scalars1;
-  let scales = chunks1[i / CHUNK];
-  let lr_scale = scales.x;
-  let g = grads1[i];
-  var w = params1[i] * (1.0 - s.lr * lr_scale * scales.y);
-  let m = p.beta1 * m1[i] + p.one_minus_beta1 * g;
-  let v = p.beta2 * v1[i] + p.one_minus_beta2 * g * g;
-  let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
-  w = w - (s.stepSize * lr_scale) * (m / denom);
-  m1[i] = m;
-  v1[i] = v;
-  params1[i] = w;
+  for (var j = 0u; j < PER_THREAD; j++) {
+    let i = first + j * WG;
+    if (i >= p.count) { return; }
+    let scales = chunks1[i / CHUNK];
+    let lr_scale = scales.x;
+    let g = grads1[i];
+    var w = params1[i] * (1.0 - s.lr * lr_scale * scales.y);
+    let m = p.beta1 * m1[i] + p.one_minus_beta1 * g;
+    let v = p.beta2 * v1[i] + p.one_minus_beta2 * g * g;
+    let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
+    w = w - (s.stepSize * lr_scale) * (m / denom);
+    m1[i] = m;
+    v1[i] = v;
+    params1[i] = w;
+  }
 }

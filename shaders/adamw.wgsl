@@ -6,6 +6,9 @@
 // Two entry points share the bindings: `update_vec4` (count a multiple of 4, one vec4 per
 // thread, the decay boundary may fall inside a vec4 group) and `update_scalar` (any count).
 // Each entry point uses only its own set of variables, so 'auto' layouts stay consistent.
+// PER_THREAD: elements (vec4 or scalar) each invocation updates, WG apart (a workgroup covers
+// WG·PER_THREAD consecutive ones). 1 on GPUs; more on CPU drivers, where every invocation has a
+// fixed cost of its own comparable to the update (src/ops/adamw.ts adamwPerThread).
 
 struct Params {
   count: u32,       // elements in each flat buffer
@@ -29,6 +32,7 @@ struct StepScalars {
 }
 
 const WG: u32 = 256u;
+override PER_THREAD: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -42,22 +46,26 @@ const WG: u32 = 256u;
 @compute @workgroup_size(WG)
 fn update_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
-  if (i >= p.count / 4u) { return; }
+  let first = (wid.x + wid.y * nwg.x) * WG * PER_THREAD + li;
   let s = scalars4;
-  let g = grads4[i];
-  // Per-lane decay factor: lanes at element index < decayCount decay, the others keep 1.
-  let lane = vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(i * 4u);
-  let decay = select(vec4<f32>(1.0), vec4<f32>(1.0 - s.lr * p.weightDecay), lane < vec4<u32>(p.decayCount));
-  var w = params4[i] * decay;
-  let m = p.beta1 * m4[i] + (1.0 - p.beta1) * g;
-  let v = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
-  // torch order: denom = sqrt(v) / sqrt(1 − β2^t) + eps; p −= lr / (1 − β1^t) · m / denom.
-  let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
-  w = w - s.stepSize * (m / denom);
-  m4[i] = m;
-  v4[i] = v;
-  params4[i] = w;
+  let decayed = 1.0 - s.lr * p.weightDecay;
+  for (var j = 0u; j < PER_THREAD; j++) {
+    let i = first + j * WG;
+    if (i >= p.count / 4u) { return; }
+    let g = grads4[i];
+    // Per-lane decay factor: lanes at element index < decayCount decay, the others keep 1.
+    let lane = vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(i * 4u);
+    let decay = select(vec4<f32>(1.0), vec4<f32>(decayed), lane < vec4<u32>(p.decayCount));
+    var w = params4[i] * decay;
+    let m = p.beta1 * m4[i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
+    // torch order: denom = sqrt(v) / sqrt(1 − β2^t) + eps; p −= lr / (1 − β1^t) · m / denom.
+    let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
+    w = w - s.stepSize * (m / denom);
+    m4[i] = m;
+    v4[i] = v;
+    params4[i] = w;
+  }
 }
 
 // ---- scalar path: any count ----
@@ -70,17 +78,20 @@ fn update_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn update_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
-  if (i >= p.count) { return; }
+  let first = (wid.x + wid.y * nwg.x) * WG * PER_THREAD + li;
   let s = scalars1;
-  let g = grads1[i];
-  var w = params1[i];
-  if (i < p.decayCount) { w = w * (1.0 - s.lr * p.weightDecay); }
-  let m = p.beta1 * m1[i] + (1.0 - p.beta1) * g;
-  let v = p.beta2 * v1[i] + (1.0 - p.beta2) * g * g;
-  let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
-  w = w - s.stepSize * (m / denom);
-  m1[i] = m;
-  v1[i] = v;
-  params1[i] = w;
+  for (var j = 0u; j < PER_THREAD; j++) {
+    let i = first + j * WG;
+    if (i >= p.count) { return; }
+    let g = grads1[i];
+    var w = params1[i];
+    if (i < p.decayCount) { w = w * (1.0 - s.lr * p.weightDecay); }
+    let m = p.beta1 * m1[i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * v1[i] + (1.0 - p.beta2) * g * g;
+    let denom = sqrt(v) / s.sqrtBiasCorrection2 + p.eps;
+    w = w - s.stepSize * (m / denom);
+    m1[i] = m;
+    v1[i] = v;
+    params1[i] = w;
+  }
 }

@@ -41,11 +41,18 @@ override STORE_PRE: bool = false;  // also store the value before the GELU epilo
 
 // Element (m, n) of C (and of pre), or of split `z`'s partials, from its accumulated sum; nothing outside C.
 fn store_c(m: u32, n: u32, acc: f32, z: u32) {
+  var v = acc;
+  if (HAS_BIAS && !SPLIT && m < p.M && n < p.N) { v += bias[n]; }
+  store_c_biased(m, n, v, z);
+}
+
+// store_c for a sum the bias was already added to (matmul-direct.wgsl loads each column's bias
+// once per invocation instead of once per element: the same f32 add, a gather saved per element).
+fn store_c_biased(m: u32, n: u32, acc: f32, z: u32) {
   if (m >= p.M || n >= p.N) { return; }
   var v = acc;
   let o = select(0u, z * p.M * p.N, SPLIT) + m * p.N + n;
   if (!SPLIT) {
-    if (HAS_BIAS) { v += bias[n]; }
     if (STORE_PRE) { pre[o] = v; }
     v = gelu_apply(v, EPILOGUE);
     if (HAS_ADDEND) { v += addend[o]; }

@@ -32,16 +32,28 @@ fn b_offset(n: u32) -> u32 {
 }
 
 // Row m of the block: columns n0..n0+3 from lo, n0+4..n0+7 from hi (spelled out: a vector
-// indexed by a loop counter is another trip through memory on a CPU driver).
-fn store_row(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, z: u32) {
-  store_c(m, n0, lo.x, z);
-  store_c(m, n0 + 1u, lo.y, z);
-  store_c(m, n0 + 2u, lo.z, z);
-  store_c(m, n0 + 3u, lo.w, z);
-  store_c(m, n0 + 4u, hi.x, z);
-  store_c(m, n0 + 5u, hi.y, z);
-  store_c(m, n0 + 6u, hi.z, z);
-  store_c(m, n0 + 7u, hi.w, z);
+// indexed by a loop counter is another trip through memory on a CPU driver), the bias of those
+// columns (bias_lo, bias_hi: zero without one) added first. Every buffer access is a per-lane
+// gather or scatter on a CPU driver, the main cost of a small matmul's epilogue: the block's
+// 8 biases are loaded once, not once per row.
+fn store_row(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>, bias_lo: vec4<f32>, bias_hi: vec4<f32>, z: u32) {
+  let biased = HAS_BIAS && !SPLIT;
+  let a = select(lo, lo + bias_lo, biased);
+  let b = select(hi, hi + bias_hi, biased);
+  store_c_biased(m, n0, a.x, z);
+  store_c_biased(m, n0 + 1u, a.y, z);
+  store_c_biased(m, n0 + 2u, a.z, z);
+  store_c_biased(m, n0 + 3u, a.w, z);
+  store_c_biased(m, n0 + 4u, b.x, z);
+  store_c_biased(m, n0 + 5u, b.y, z);
+  store_c_biased(m, n0 + 6u, b.z, z);
+  store_c_biased(m, n0 + 7u, b.w, z);
+}
+
+// bias[n] for the block's column n (clamped: columns past N are never stored), 0 without a bias or when split.
+fn bias_at(n: u32) -> f32 {
+  if (HAS_BIAS && !SPLIT) { return bias[min(n, p.N - 1u)]; }
+  return 0.0;
 }
 
 @compute @workgroup_size(WG, WG, 1)
@@ -87,14 +99,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
-  store_row(m0, n0, c0a, c0b, wid.z);
-  store_row(m0 + 1u, n0, c1a, c1b, wid.z);
-  store_row(m0 + 2u, n0, c2a, c2b, wid.z);
-  store_row(m0 + 3u, n0, c3a, c3b, wid.z);
-  store_row(m0 + 4u, n0, c4a, c4b, wid.z);
-  store_row(m0 + 5u, n0, c5a, c5b, wid.z);
-  store_row(m0 + 6u, n0, c6a, c6b, wid.z);
-  store_row(m0 + 7u, n0, c7a, c7b, wid.z);
+  let bl = vec4(bias_at(n0), bias_at(n0 + 1u), bias_at(n0 + 2u), bias_at(n0 + 3u));
+  let bh = vec4(bias_at(n0 + 4u), bias_at(n0 + 5u), bias_at(n0 + 6u), bias_at(n0 + 7u));
+  store_row(m0, n0, c0a, c0b, bl, bh, wid.z);
+  store_row(m0 + 1u, n0, c1a, c1b, bl, bh, wid.z);
+  store_row(m0 + 2u, n0, c2a, c2b, bl, bh, wid.z);
+  store_row(m0 + 3u, n0, c3a, c3b, bl, bh, wid.z);
+  store_row(m0 + 4u, n0, c4a, c4b, bl, bh, wid.z);
+  store_row(m0 + 5u, n0, c5a, c5b, bl, bh, wid.z);
+  store_row(m0 + 6u, n0, c6a, c6b, bl, bh, wid.z);
+  store_row(m0 + 7u, n0, c7a, c7b, bl, bh, wid.z);
   if (ROW_SUMS && n0 == 0u) {
     store_row_sum(m0, ra.x, wid.z, nwg.z); store_row_sum(m0 + 1u, ra.y, wid.z, nwg.z);
     store_row_sum(m0 + 2u, ra.z, wid.z, nwg.z); store_row_sum(m0 + 3u, ra.w, wid.z, nwg.z);

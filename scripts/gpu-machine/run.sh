@@ -6,12 +6,16 @@
 #   OUT            where results go (default ./gpu-results)
 #   FCMAE_QUICK=1  small settings, for a check against SwiftShader on a CPU-only machine
 #   UNPACK_DIR     where to unpack (default /tmp/fcmae-gpu)
-#   SWEEP_BATCH    batch size of the mask-ratio sweep (default 8)
+#   SWEEP_BATCH    batch size of the mask-ratio sweep (default 32: issue 18's real-GPU figures are
+#                  at atto 224 px batch 32)
 #   BENCH_TIMEOUT  seconds allowed per benchmark command (default 130: the four fit the device
 #                  tool's 10-minute limit per command)
 # Files written: environment.txt, parity.txt (the model's loss and gradients against the
 # PyTorch fixtures on this adapter), step-sweep.json, peer.json, grads-step.json, kernels.json,
-# log.txt (every command's stderr), summary.txt (the readable tables).
+# log.txt (every command's stderr), summary.txt (the readable tables, and first the fixed-cost
+# figures of issue 18: wall vs GPU time per step at atto 224 px batch 32, the wall-time ratio of
+# mask ratio 0.6 to 0, images/s, dispatches per step, host time, and the pipelined throughput
+# with 2 and 3 steps in flight beside depth 1).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -76,12 +80,13 @@ run() {
 
 if [ "${FCMAE_QUICK:-0}" = 1 ]; then
   SWEEP=(--depths 1,1,1,1 --dims 8,16,24,32 --decoder-dim 16 --input-size 64 --batch-size 2 --sweep 0,0.5 --steps 2)
-  PEER=(--depths 1,1,1,1 --dims 8,16,24,32 --decoder-dim 16 --input-size 64 --batch-size 2 --mask-ratio 0.5 --steps 2 --peer tfjs)
+  PEER=(--depths 1,1,1,1 --dims 8,16,24,32 --decoder-dim 16 --input-size 64 --batch-size 2 --mask-ratio 0.5 --steps 2 --in-flight off --peer tfjs)
   KERNELS=(--quick --filter 's3')
   STEPS=2
 else
-  SWEEP=(--model atto --input-size 224 --batch-size "${SWEEP_BATCH:-8}" --sweep 0,0.6,0.75 --steps 20)
-  PEER=(--model atto --input-size 96 --batch-size 2 --mask-ratio 0.6 --steps 20 --peer tfjs)
+  # the sweep also measures the pipelined throughput (bench's default --in-flight 2,3)
+  SWEEP=(--model atto --input-size 224 --batch-size "${SWEEP_BATCH:-32}" --sweep 0,0.6,0.75 --steps 20)
+  PEER=(--model atto --input-size 96 --batch-size 2 --mask-ratio 0.6 --steps 20 --in-flight off --peer tfjs)
   KERNELS=()
   STEPS=20
 fi
@@ -92,7 +97,7 @@ run "parity" "$OUT/parity.txt" "${TSX[@]}" scripts/gpu-machine/check-parity.ts
 
 run "step sweep" "$OUT/step-sweep.json" "${TSX[@]}" src/cli/main.ts bench "${SWEEP[@]}" --json
 run "TF.js peer" "$OUT/peer.json" "${TSX[@]}" src/cli/main.ts bench "${PEER[@]}" --json
-run "grads step" "$OUT/grads-step.json" "${TSX[@]}" src/cli/main.ts bench --checkpoint "$FIXTURE/weights.safetensors" --batch "$FIXTURE/batch.safetensors" --steps "$STEPS" --json
+run "grads step" "$OUT/grads-step.json" "${TSX[@]}" src/cli/main.ts bench --checkpoint "$FIXTURE/weights.safetensors" --batch "$FIXTURE/batch.safetensors" --steps "$STEPS" --in-flight off --json
 run "kernels" "$OUT/kernels.json" "${TSX[@]}" scripts/bench-kernels.ts --json "${KERNELS[@]}"
 
 # the readable tables, from the JSON documents (no second run)
@@ -100,7 +105,32 @@ node --input-type=module - "$OUT" >> "$SUMMARY" 2>> "$LOG" <<'EOF'
 import { readFileSync, existsSync } from 'node:fs';
 const out = process.argv[2];
 const read = (f) => (existsSync(`${out}/${f}`) ? (() => { try { return JSON.parse(readFileSync(`${out}/${f}`, 'utf8')); } catch { return null; } })() : null);
-const f = (v, d = 3) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(d)) : String(v));
+const f = (v, d = 3) => (v == null ? 'n/a' : typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(d)) : String(v));
+// issue 18 (fixed cost of a step): targets wall ≤ 1.2 × GPU time at atto 224 px batch 32, and the
+// wall-time ratio of mask ratio 0.6 to 0 ≤ 0.6
+const sweep = read('step-sweep.json');
+if (sweep) {
+  console.log(`fixed cost of a step (issue 18) on ${sweep.adapter}:`);
+  for (const r of sweep.results) {
+    const gpu = r.gpu_step_ms_median;
+    const pipe = r.pipelined_step_ms ?? {};
+    const best = Math.min(...Object.values(pipe));
+    console.log(`  ${r.model} ${r.input_size.join('×')} batch ${r.batch_size} ratio ${r.mask_ratio}: wall ${f(r.step_ms_median)} ms, GPU ${f(gpu)} ms, wall/GPU ${typeof gpu === 'number' ? f(r.step_ms_median / gpu) : 'n/a'} (target ≤ 1.2), ${f(r.images_per_second)} img/s; ${r.dispatches_per_step} dispatches in ${r.passes_per_step} passes; host: upload ${f(r.upload_ms)} ms, encode + submit ${f(r.host_encode_ms)} ms, wait for the loss ${f(r.readback_wait_ms)} ms`);
+    if (Object.keys(pipe).length) {
+      const parts = Object.entries(pipe).map(([d, ms]) => `${d} in flight ${f(ms)} ms/step (${f(r.pipelined_images_per_second[d])} img/s)`);
+      console.log(`    pipelined (steady state): ${parts.join('; ')}; best/GPU ${typeof gpu === 'number' ? f(best / gpu) : 'n/a'}`);
+    }
+  }
+  // the plan's ratio is 1 − V/L for a whole visible count V (0.6 of 49 patches → 0.592): the nearest
+  const at = (ratio) => sweep.results.filter((r) => Math.abs(r.mask_ratio - ratio) < 0.05).sort((a, b) => Math.abs(a.mask_ratio - ratio) - Math.abs(b.mask_ratio - ratio))[0];
+  const r0 = at(0), r6 = at(0.6);
+  if (r0 && r6) {
+    const gpuRatio = r0.gpu_step_ms_median && r6.gpu_step_ms_median ? f(r6.gpu_step_ms_median / r0.gpu_step_ms_median) : 'n/a';
+    const pipeRatio = (d) => (r0.pipelined_step_ms?.[d] && r6.pipelined_step_ms?.[d] ? f(r6.pipelined_step_ms[d] / r0.pipelined_step_ms[d]) : 'n/a');
+    console.log(`  ratio ${f(r6.mask_ratio)} vs 0: wall ${f(r6.step_ms_median / r0.step_ms_median)} (target ≤ 0.6), GPU ${gpuRatio}, pipelined wall ${['2', '3'].map((d) => `${d} in flight ${pipeRatio(d)}`).join(', ')}`);
+  }
+  console.log('');
+}
 for (const [file, title] of [['step-sweep.json', 'step sweep'], ['grads-step.json', 'grads step (checkpoint + batch)']]) {
   const j = read(file);
   if (!j) { console.log(`${title}: no result`); continue; }

@@ -62,6 +62,7 @@ export function stepReport(r: StepBenchResult, adapter: string): string {
   const s = r.stepMs;
   lines.push(`step time (wall, upload to loss on host): median ${ms(s.median)} ms ${spread(s.relSpread)} (min ${ms(s.min)}, max ${ms(s.max)}, n = ${s.n}); ${num(r.imagesPerSecond)} images/s`);
   if (r.gpuStepMs) lines.push(`GPU time per step (sum of phase timestamps): median ${ms(r.gpuStepMs.median)} ms ${spread(r.gpuStepMs.relSpread)}`);
+  if (r.pipelined.length) lines.push(pipelinedLine(r));
   lines.push(`per step: ${r.dispatchesPerStep} dispatches in ${r.passesPerStep} compute passes; host medians: upload ${ms(r.host.uploadMs.median)} ms, encode + submit ${ms(r.host.encodeMs.median)} ms, wait for the loss ${ms(r.host.readbackWaitMs.median)} ms`);
   const f = r.flops;
   lines.push(`FLOPs per step: ${num(f.total / 1e9)} GFLOP (forward ${num(f.forward / 1e9)}, backward ${num(f.backward / 1e9)}, optimizer ${num(f.optimizer / 1e9)}; matmul+conv ${num(f.matmulAndConv / 1e9)}); achieved ${num(r.gflopsAchieved)} GFLOP/s on the wall time`);
@@ -90,6 +91,16 @@ export function stepReport(r: StepBenchResult, adapter: string): string {
   const profile = dispatchReport(r);
   if (profile) lines.push('', profile);
   return lines.join('\n');
+}
+
+/** The pipelined throughput beside the one-at-a-time figure: ms per step and images/s at each depth. */
+export function pipelinedLine(r: StepBenchResult): string {
+  const one = r.pipelined.find((p) => p.depth === 1);
+  const parts = r.pipelined.map((p) => {
+    const vs = one && p.depth !== 1 ? `, ${(p.stepMs.median / one.stepMs.median).toFixed(3)}× depth 1` : '';
+    return `${p.depth} in flight ${ms(p.stepMs.median)} ms/step (${num(p.imagesPerSecond)} images/s${vs})`;
+  });
+  return `throughput through the training loop (steady state, median of ${r.pipelined[0]!.stepMs.n} rounds): ${parts.join('; ')}`;
 }
 
 /** Dispatch time summed by kernel (pipeline), largest first, and the largest single dispatches. */
@@ -214,6 +225,9 @@ export function stepResultJson(r: StepBenchResult) {
     gflops_achieved: r.gflopsAchieved,
     loss_first: r.firstLoss,
     loss_last: r.lastLoss,
+    // steady-state throughput with N steps in flight, keyed by N (depth 1 measured the same way)
+    pipelined_step_ms: r.pipelined.length ? Object.fromEntries(r.pipelined.map((p) => [String(p.depth), p.stepMs.median])) : undefined,
+    pipelined_images_per_second: r.pipelined.length ? Object.fromEntries(r.pipelined.map((p) => [String(p.depth), p.imagesPerSecond])) : undefined,
   };
 }
 

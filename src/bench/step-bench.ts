@@ -3,8 +3,10 @@
 // on the host, and the GPU time of every phase of FcmaePlan (forwardPhases, backwardPhases,
 // optimizerPhase), plus one profiled step with every dispatch timed on its own.
 // Every benchmark step runs through src/train/step-loop.ts one at a time (depth 1), so a step's
-// wall time has nothing queued behind it. Phase times come from timestamp queries (each phase
-// its own compute pass with timestampWrites) when the device has 'timestamp-query'; otherwise
+// wall time has nothing queued behind it; with `inFlight` the same steps then also run with 2,
+// 3, … steps in flight, as training runs them (the throughput of src/bench/pipelined.ts).
+// Phase times come from timestamp queries (each phase its own compute pass with
+// timestampWrites) when the device has 'timestamp-query'; otherwise
 // from running growing prefixes of the phase list and differencing their wall-clock medians
 // (noisier; the result names the method). FLOPs are the built plan's ledger (FcmaePlan.ledger():
 // every dispatch's FLOPs as its op counts them, src/ops/flop-conventions.ts), memory is the plan
@@ -24,6 +26,7 @@ import { describeVisible, maskRatioOf } from '../train/masking.ts';
 import { runStepLoop, type QueuedStep } from '../train/step-loop.ts';
 import { Trainer } from '../train/trainer.ts';
 import { Random } from '../util/random.ts';
+import { measurePipelined, type PipelinedResult } from './pipelined.ts';
 import { summarize, type Summary } from './stats.ts';
 import { Fence, PassTimer } from './timing.ts';
 import { peerGradientNorms, TfjsFcmaePeer, tfjsAdapterName, type Tf } from './tfjs-peer.ts';
@@ -53,7 +56,12 @@ export interface StepBenchSettings {
   gradientsOnly?: boolean;
   /** Learning rate of the timed steps (a constant: the schedule does not change the cost). */
   learningRate?: number;
+  /** Also measure the pipelined throughput with these many steps in flight (depth 1 beside them); default none. */
+  inFlight?: number[];
 }
+
+/** Rounds of pipelined bursts per depth (alternating depths): the reported figure is their median. */
+const PIPELINED_ROUNDS = 2;
 
 export interface PhaseResult {
   name: string;
@@ -107,6 +115,8 @@ export interface StepBenchResult {
   /** Loss of the first timed step and of the last. */
   firstLoss: number;
   lastLoss: number;
+  /** Steady-state throughput with 1, 2, 3, … steps in flight (settings.inFlight); empty when not measured. */
+  pipelined: PipelinedResult[];
 }
 
 export function configName(c: ModelConfig): string {
@@ -330,6 +340,7 @@ interface SweepEntry {
   phaseSamples: number[][];
   gpuTotals: number[];
   losses: number[];
+  pipelined: PipelinedResult[];
 }
 
 /**
@@ -366,7 +377,7 @@ export async function benchVariants(engine: Engine, variants: StepBenchSettings[
       const runner = new StepRunner(engine, trainer, s.gradientsOnly ?? false, method === 'gpu-timestamps');
       const images = s.batch?.images ?? randomImages(s.batchSize, s.height, s.width, s.seed + 1);
       const maskFor = () => s.batch?.mask ?? trainer.masksFor(trainer.stepCount + 1);
-      entries.push({ s, trainer, runner, images, maskFor, wall: [], upload: [], encode: [], readbackWait: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [] });
+      entries.push({ s, trainer, runner, images, maskFor, wall: [], upload: [], encode: [], readbackWait: [], phaseSamples: runner.phases.map(() => []), gpuTotals: [], losses: [], pipelined: [] });
       await runSerially(s.warmupSteps, () => runner.submit(images, maskFor(), lr));
     }
     // The wall time comes from steps encoded exactly as the trainer encodes them (no
@@ -401,6 +412,18 @@ export async function benchVariants(engine: Engine, variants: StepBenchSettings[
         log(`  step ${i + 1}/${base.steps}${label(e.s)}: ${e.wall.at(-1)!.toFixed(1)} ms, loss ${e.losses.at(-1)!.toPrecision(6)}${note}`);
       },
     );
+    if (base.inFlight?.length) {
+      for (const e of entries) {
+        log(`  pipelined throughput${label(e.s)}: depths ${[...new Set([1, ...base.inFlight])].join(', ')}, ${PIPELINED_ROUNDS} round(s) of ${base.steps + 1} steps each`);
+        e.pipelined = await measurePipelined(base.inFlight, {
+          steps: base.steps,
+          rounds: PIPELINED_ROUNDS,
+          batchSize: e.s.batchSize,
+          submit: () => e.runner.submit(e.images, e.maskFor(), lr, e.runner.phases, false),
+          log,
+        });
+      }
+    }
     const results: StepBenchResult[] = [];
     for (const e of entries) results.push(await finishEntry(e, method, log));
     return results;
@@ -464,6 +487,7 @@ async function finishEntry(e: SweepEntry, method: PhaseMethod, log: (line: strin
     host: { uploadMs: summarize(e.upload), encodeMs: summarize(e.encode), readbackWaitMs: summarize(e.readbackWait) },
     firstLoss: e.losses[0]!,
     lastLoss: e.losses[e.losses.length - 1]!,
+    pipelined: e.pipelined,
   };
 }
 

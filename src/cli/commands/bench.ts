@@ -5,6 +5,8 @@
 // with --compare-pretrain the FCMAE step of the same encoder, interleaved with it.
 // `--freeze-encoder` times the step with the encoder frozen (decoder warm-up) against the full
 // step, interleaved (src/bench/freeze-bench.ts).
+// `--in-flight 2,3` (the default; `off` skips it): the throughput with that many steps in flight
+// through the training loop, beside depth 1 (src/bench/pipelined.ts).
 // Tables on stdout, progress on stderr; --json prints one JSON document and nothing else.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -25,6 +27,7 @@ import { checkInputSize, checkMaskRatio } from '../shape-options.ts';
 import { checkedRunConfig } from '../run-config-flags.ts';
 import { cliDefaultRunConfig, trainingSettingsOf } from '../../train/run-config.ts';
 import { describeVisible } from '../../train/masking.ts';
+import { checkInFlightDepths, MAX_IN_FLIGHT_DEPTH } from '../../bench/pipelined.ts';
 import { MODEL_OPTION_SPEC, STEP_OPTION_SPEC, checkGrnOption, modelConfigFromOptions, stepOptionsFrom } from '../model-options.ts';
 
 const CMD = 'bench';
@@ -34,8 +37,8 @@ const RUN_DEFAULTS = cliDefaultRunConfig();
 
 export const benchUsage =
   'bench (--model NAME | --depths a,b,c,d --dims a,b,c,d [--decoder-dim D] [--decoder-depth K]) [--input-size PX] [--batch-size N] ' +
-  '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--freeze-encoder] [--steps S] [--warmup W] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
-  '         bench --checkpoint FILE --batch FILE [--steps S] [--json]   (times the step `grads` computes: forward, loss, backward)\n' +
+  '[--mask-ratio R | --sweep 0,0.6,0.75] [--grn per-sample|batch|off] [--freeze-encoder] [--steps S] [--warmup W] [--in-flight 2,3|off] [--peer tfjs] [--phase-timing auto|timestamps|prefix|off] [--seed N] [--json]\n' +
+  '         bench --checkpoint FILE --batch FILE [--steps S] [--in-flight 2,3|off] [--json]   (times the step `grads` computes: forward, loss, backward)\n' +
   '         bench --task finetune (--model NAME | --depths … --dims …) [--input-size PX] [--batch-size N] [--classes K] [--drop-path P] ' +
   '[--compare-pretrain [--mask-ratio R] [--decoder-dim D] [--decoder-depth K]] [--steps S] [--warmup W] [--phase-timing auto|timestamps|off] [--seed N] [--json]   (the classification step)';
 
@@ -43,6 +46,18 @@ function ratioList(raw: string): number[] {
   const ratios = raw.split(',').map((s) => Number(s.trim()));
   if (!ratios.length || ratios.some((r) => !(r >= 0 && r < 1))) throw new UsageError(`${CMD}: --sweep ${raw}: expected mask ratios in [0, 1) separated by commas`);
   return ratios;
+}
+
+/** The in-flight depths whose pipelined throughput is measured (besides depth 1): `2,3` by default, none for `off`. */
+export function inFlightDepthsOf(raw: string): number[] {
+  if (raw.trim() === 'off') return [];
+  const depths = raw.split(',').map((x) => Number(x.trim()));
+  try {
+    if (depths.some((d) => !Number.isInteger(d) || d < 2 || d > MAX_IN_FLIGHT_DEPTH)) throw new RangeError(`expected depths from 2 to ${MAX_IN_FLIGHT_DEPTH} separated by commas (depth 1 is always measured beside them), or off`);
+    return checkInFlightDepths(depths);
+  } catch (e) {
+    throw new UsageError(`${CMD}: --in-flight ${raw}: ${(e as Error).message}`);
+  }
 }
 
 const phaseTimingOf = (o: Options): StepBenchSettings['phaseTiming'] => {
@@ -70,12 +85,14 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     'drop-path': { type: 'string' },
     'compare-pretrain': { type: 'boolean' },
     'freeze-encoder': { type: 'boolean' },
+    'in-flight': { type: 'string' },
     ...STEP_OPTION_SPEC,
   });
   if (o.choice('task', ['pretrain', 'finetune'] as const, 'pretrain') === 'finetune') return benchFinetune(o, argv, cli);
   for (const finetuneOnly of ['classes', 'drop-path', 'compare-pretrain']) {
     if (o.has(finetuneOnly)) throw new UsageError(`${CMD}: --${finetuneOnly} goes with --task finetune`);
   }
+  const inFlight = inFlightDepthsOf(o.has('in-flight') ? o.string('in-flight') : '2,3');
   const json = o.bool('json', false);
   const progress = (line: string) => cli.warn(line);
   const steps = o.number('steps', 10, { integer: true, min: 1 });
@@ -87,7 +104,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
   // --freeze-encoder: the frozen-encoder step (decoder warm-up) timed against the full one, interleaved
   const freeze = o.has('freeze-encoder');
   if (freeze) {
-    for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer']) {
+    for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer', 'in-flight']) {
       if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --freeze-encoder (it times one training step frozen and full)`);
     }
   }
@@ -128,6 +145,7 @@ export async function benchCommand(argv: string[], cli: CliContext): Promise<voi
     if (peer && !config.grn) throw new UsageError(`${CMD}: --peer tfjs: the TF.js peer implements blocks with GRN only (drop --grn off)`);
   }
 
+  if (!freeze) base.inFlight = inFlight;
   const engine = await cli.engine();
   const adapter = adapterLabel(engine.ctx.adapter);
   if (freeze) return reportFreeze(await benchFreeze(engine, base, progress), { json, adapter, argv, engine, cli });
@@ -189,7 +207,7 @@ function reportFreeze(c: FreezeComparison, o: { json: boolean; adapter: string; 
 
 /** `bench --task finetune`: the classification step, and with --compare-pretrain the FCMAE step of the same encoder. */
 async function benchFinetune(o: Options, argv: string[], cli: CliContext): Promise<void> {
-  for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer', 'norm-pix', 'dense-encoder']) {
+  for (const conflicting of ['checkpoint', 'batch', 'sweep', 'peer', 'norm-pix', 'dense-encoder', 'in-flight']) {
     if (o.has(conflicting)) throw new UsageError(`${CMD}: --${conflicting} does not go with --task finetune`);
   }
   const compare = o.bool('compare-pretrain', false);

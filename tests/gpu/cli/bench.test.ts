@@ -35,6 +35,8 @@ interface StepResult {
   gflop_per_step: number;
   loss_first: number;
   loss_last: number;
+  pipelined_step_ms?: Record<string, number>;
+  pipelined_images_per_second?: Record<string, number>;
 }
 
 function bench(args: string[]): { results: StepResult[]; sweep?: { mask_ratio: number; step_time_vs_ratio0: number; gflop_vs_ratio0: number }[]; peer?: Record<string, number | string>[] } {
@@ -99,12 +101,34 @@ describe('fcmae bench', () => {
     expect(doc.sweep!.map((s) => s.mask_ratio)).toEqual([0, 0.5]);
     expect(doc.sweep![1]!.gflop_vs_ratio0).toBeCloseTo(sparse.gflop_per_step / dense.gflop_per_step, 12);
     expect(doc.sweep![1]!.step_time_vs_ratio0).toBeCloseTo(sparse.step_ms_median / dense.step_ms_median, 12);
+    // the pipelined throughput by default at 2 and 3 steps in flight, beside depth 1
+    for (const r of doc.results) {
+      expect(Object.keys(r.pipelined_step_ms!)).toEqual(['1', '2', '3']);
+      for (const [depth, ms] of Object.entries(r.pipelined_step_ms!)) {
+        expect(ms).toBeGreaterThan(0);
+        expect(r.pipelined_images_per_second![depth]).toBeCloseTo((1000 * r.batch_size) / ms, 9);
+      }
+    }
   });
+
+  it('--in-flight: the depths asked for (or none with off), and a clear error for a bad list', () => {
+    const one = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--warmup', '0', '--phase-timing', 'off', '--in-flight', '4']).results[0]!;
+    expect(Object.keys(one.pipelined_step_ms!)).toEqual(['1', '4']);
+    expect(one.pipelined_images_per_second!['4']).toBeCloseTo(2000 / one.pipelined_step_ms!['4']!, 9);
+    const off = bench([...TINY, '--batch-size', '1', '--mask-ratio', '0.5', '--steps', '1', '--warmup', '0', '--phase-timing', 'off', '--in-flight', 'off']).results[0]!;
+    expect(off.pipelined_step_ms).toBeUndefined();
+    expect(off.pipelined_images_per_second).toBeUndefined();
+    for (const [bad, message] of [['1', /--in-flight 1: expected depths from 2 to 8/], ['2,x', /--in-flight 2,x: expected depths/], ['3,3', /--in-flight 3,3: .*repeated/], ['9', /--in-flight 9: expected depths from 2 to 8/]] as const) {
+      const r = runCli(['bench', ...TINY, '--in-flight', bad]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  }, 300_000);
 
   it('--checkpoint --batch times the gradient step of the grads command: same loss as PyTorch', () => {
     const base = join(FIXTURE_DIR, 'model', 'base');
     const expected = JSON.parse(readFileSync(join(base, 'expected.json'), 'utf8')) as { loss: number; mask_ratio: number };
-    const doc = bench(['--checkpoint', join(base, 'weights.safetensors'), '--batch', join(base, 'batch.safetensors'), '--steps', '2']);
+    const doc = bench(['--checkpoint', join(base, 'weights.safetensors'), '--batch', join(base, 'batch.safetensors'), '--steps', '2', '--in-flight', 'off']);
     const r = doc.results[0]!;
     expect(r.what).toMatch(/^gradients/);
     expect(r.mask_ratio).toBe(expected.mask_ratio);
@@ -117,7 +141,7 @@ describe('fcmae bench', () => {
     for (const [name, visible, patches] of [['keep3of9', 3, 9], ['keep27of49', 27, 49]] as const) {
       const dir = join(FIXTURE_DIR, 'model', name);
       const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { loss: number };
-      const r = bench(['--checkpoint', join(dir, 'weights.safetensors'), '--batch', join(dir, 'batch.safetensors'), '--steps', '1', '--warmup', '0', '--phase-timing', 'off']).results[0]!;
+      const r = bench(['--checkpoint', join(dir, 'weights.safetensors'), '--batch', join(dir, 'batch.safetensors'), '--steps', '1', '--warmup', '0', '--phase-timing', 'off', '--in-flight', 'off']).results[0]!;
       expect([r.visible_patches, r.patches], name).toEqual([visible, patches]);
       expect(r.mask_ratio).toBeCloseTo(1 - visible / patches, 12);
       expect(Math.abs(r.loss_first - expected.loss) / expected.loss, name).toBeLessThan(1e-4);
@@ -133,7 +157,7 @@ describe('fcmae bench', () => {
   });
 
   it('--peer tfjs: the TF.js step starts from the same weights and batch and agrees on the loss', () => {
-    const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--peer', 'tfjs']);
+    const doc = bench([...TINY, '--batch-size', '2', '--mask-ratio', '0.5', '--steps', '1', '--in-flight', 'off', '--peer', 'tfjs']);
     const p = doc.peer![0]!;
     expect(p.loss_rel_diff as number).toBeLessThan(1e-4);
     expect(p.grad_norm_max_rel_diff as number).toBeLessThan(1e-3);

@@ -2,7 +2,8 @@
 // (adamwGroupedStepRef, itself checked against torch) over several steps: vec4 and scalar
 // paths, chunks with lrScale 0.5^k, weight decay 0, 0.05 and 0.3, tensors of odd sizes with
 // their alignment padding, a per-step lr rewritten into the scalars buffer while the
-// dispatch stays the same. Also adamwChunkTable and the op's checks.
+// dispatch stays the same; one element per invocation (the GPU plan) and 3 (as the software
+// plan's several, with a last pass only partly inside the buffer). Also adamwChunkTable and the op's checks.
 import { describe, expect, it } from 'vitest';
 import { upload } from '../../../src/gpu/buffers.ts';
 import { PARAM_ALIGN_FLOATS } from '../../../src/model/parameters.ts';
@@ -33,7 +34,7 @@ function layout(sizes: readonly number[], groupOf: (k: number) => { lrScale: num
   return { tensors, count: offset };
 }
 
-async function check(tensors: AdamWChunkGroup[], count: number, steps: number, seed: number): Promise<void> {
+async function check(tensors: AdamWChunkGroup[], count: number, steps: number, seed: number, perThread?: number): Promise<void> {
   const engine = await testEngine();
   const arena = testArena(engine);
   const rng = new Random(seed);
@@ -55,7 +56,7 @@ async function check(tensors: AdamWChunkGroup[], count: number, steps: number, s
     arena,
     'adamw-grouped',
     { params: paramsBuf, grads: gradsBuf, m: mBuf, v: vBuf, scalars: scalarsBuf, chunkScales: arena.fromData('chunk-scales', table) },
-    { count, ...CFG },
+    { count, ...CFG, perThread },
   );
   const ref = { params: Float64Array.from(p0), m: new Float64Array(count), v: new Float64Array(count) };
   const refAbs = { params: Float64Array.from(p0), m: new Float64Array(count), v: new Float64Array(count) };
@@ -72,7 +73,7 @@ async function check(tensors: AdamWChunkGroup[], count: number, steps: number, s
   const m = await readF32(engine, mBuf, count);
   const v = await readF32(engine, vBuf, count);
   arena.destroy();
-  const tag = `count=${count} (${count % 4 === 0 ? 'vec4' : 'scalar'}) after ${steps} steps`;
+  const tag = `count=${count} (${count % 4 === 0 ? 'vec4' : 'scalar'}) perThread=${perThread ?? 'plan'} after ${steps} steps`;
   // m relative to the size of its terms (it may cancel to ~0): f32 rounding of a few
   // multiply-adds per step. v: positive terms, relative to itself.
   const mScale = refAbs.m.map((x) => Math.max(x, 1e-30));
@@ -88,18 +89,18 @@ describe('grouped AdamW kernel vs float64 reference', () => {
   // Layer-wise decay 0.5^k over 7 "layers", decay 0.3 on weights and 0 on biases / norms.
   const groupOf = (k: number) => ({ lrScale: 0.5 ** Math.floor(k / 2), weightDecay: k % 2 === 0 ? 0.3 : 0 });
 
-  it('vec4 path: 14 tensors of odd sizes with padding, 5 steps', async () => {
+  it.each([1, 3])('vec4 path: 14 tensors of odd sizes with padding, 5 steps, %i element(s) per invocation', async (perThread) => {
     const { tensors, count } = layout([100, 7, 64, 1, 130, 33, 5, 64, 200, 3, 65, 9, 128, 2], groupOf);
     expect(count % 4).toBe(0);
-    await check(tensors, count, 5, 1);
+    await check(tensors, count, 5, 1, perThread);
   });
 
-  it('scalar path: count not a multiple of 4 (a last tensor without padding), 4 steps', async () => {
+  it.each([1, 3])('scalar path: count not a multiple of 4 (a last tensor without padding), 4 steps, %i element(s) per invocation', async (perThread) => {
     const { tensors } = layout([70, 3, 64, 11], groupOf);
     const last = tensors[tensors.length - 1]!;
     const count = last.offset + last.size; // 267: the buffer ends with the last tensor
     expect(count % 4).not.toBe(0);
-    await check(tensors, count, 4, 2);
+    await check(tensors, count, 4, 2, perThread);
   });
 
   it('wd 0.05, lrScale 0.5^12 and a chunk no tensor touches (not updated)', async () => {

@@ -1,6 +1,8 @@
 // adamw.wgsl against the float64 reference over several steps: vec4 and scalar paths, a
 // decay boundary inside a vec4 group, per-step lr and bias corrections rewritten into the
-// scalars buffer between steps while the dispatch stays the same (as the trainer does).
+// scalars buffer between steps while the dispatch stays the same (as the trainer does); one
+// element per invocation (the GPU plan) and several (the software plan's 8, and 3: a last
+// workgroup only partly inside the buffer).
 import { describe, expect, it } from 'vitest';
 import { upload } from '../../../src/gpu/buffers.ts';
 import { ADAMW_DEFAULTS, ADAMW_SCALARS_LENGTH, AdamWConfigError, adamwStepScalars, adamwUpdate, type AdamWConfig } from '../../../src/ops/adamw.ts';
@@ -16,6 +18,8 @@ interface Case {
   cfg: AdamWConfig;
   /** Learning rate at step t (1-based), varied so a stale scalars buffer would show. */
   lrAt: (t: number) => number;
+  /** Elements per invocation (default: the adapter's plan). */
+  perThread?: number;
 }
 
 async function check(c: Case, seed: number): Promise<void> {
@@ -32,6 +36,7 @@ async function check(c: Case, seed: number): Promise<void> {
     count: c.count,
     decayCount: c.decayCount,
     ...c.cfg,
+    perThread: c.perThread,
   });
   const ref = { params: Float64Array.from(p0), m: new Float64Array(c.count), v: new Float64Array(c.count) };
   // The same run on |g|: its m is Σ|terms| of m, the scale of m's f32 rounding error, since m
@@ -56,7 +61,7 @@ async function check(c: Case, seed: number): Promise<void> {
   const m = await readF32(engine, mBuf, c.count);
   const v = await readF32(engine, vBuf, c.count);
   arena.destroy();
-  const tag = `count=${c.count} decayCount=${c.decayCount} after ${c.steps} steps`;
+  const tag = `count=${c.count} decayCount=${c.decayCount} perThread=${c.perThread ?? 'plan'} after ${c.steps} steps`;
   // m divided by the size of its terms: f32 rounding of a few multiply-adds per step.
   const mScale = refAbs.m.map((x) => Math.max(x, 1e-30));
   expectAllClose(
@@ -74,12 +79,12 @@ async function check(c: Case, seed: number): Promise<void> {
 describe('AdamW kernel vs float64 reference', () => {
   const lrAt = (t: number): number => 1e-2 * (1 + 0.5 * Math.sin(t));
 
-  it('vec4 path, decay boundary inside a vec4 group, 5 steps', async () => {
-    await check({ count: 4000, decayCount: 2501, steps: 5, cfg: { ...ADAMW_DEFAULTS }, lrAt }, 1);
+  it.each([1, 3, 8])('vec4 path, decay boundary inside a vec4 group, 5 steps, %i element(s) per invocation', async (perThread) => {
+    await check({ count: 4000, decayCount: 2501, steps: 5, cfg: { ...ADAMW_DEFAULTS }, lrAt, perThread }, 1);
   });
 
-  it('scalar path (count not a multiple of 4), 4 steps', async () => {
-    await check({ count: 1003, decayCount: 700, steps: 4, cfg: { ...ADAMW_DEFAULTS }, lrAt }, 2);
+  it.each([1, 3, 8])('scalar path (count not a multiple of 4), 4 steps, %i element(s) per invocation', async (perThread) => {
+    await check({ count: 1003, decayCount: 700, steps: 4, cfg: { ...ADAMW_DEFAULTS }, lrAt, perThread }, 2);
   });
 
   it('other hyperparameters, strong decay, all-decay and no-decay extremes', async () => {
@@ -121,6 +126,7 @@ describe('AdamW kernel vs float64 reference', () => {
     await expect(adamwUpdate(engine, arena, 'opt', io, { count: 10, decayCount: 4 })).rejects.toThrow(/buffer 'v' holds 36 bytes but count = 10 needs 40/);
     await expect(adamwUpdate(engine, arena, 'opt', { ...io, v: b(10), scalars: b(4) }, { count: 10, decayCount: 4 })).rejects.toThrow(/scalars buffer holds 16 bytes/);
     await expect(adamwUpdate(engine, arena, 'opt', { ...io, v: b(10) }, { count: 10, decayCount: 4, beta2: 1 })).rejects.toThrow(AdamWConfigError);
+    await expect(adamwUpdate(engine, arena, 'opt', { ...io, v: b(10) }, { count: 10, decayCount: 4, perThread: 0 })).rejects.toThrow(/perThread = 0 must be a positive integer/);
     arena.destroy();
   });
 });
