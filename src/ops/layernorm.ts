@@ -1,7 +1,8 @@
 // LayerNorm over channels, channels-last (rows, C), eps 1e-6, biased variance, on
 // shaders/layernorm.wgsl. Forward keeps mean and rstd per row for backward. Backward writes
 // dX (or adds to it) with one row kernel, and the parameter gradients with a parallel two-pass
-// reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks.
+// reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks;
+// with few rows instead a thread per column sums them all, inside the dX dispatch (one dispatch).
 // Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan.
 // Dimension letters: R rows, C channels, K row chunks.
 // FLOPs (src/ops/flop-conventions.ts): layerNormForward per element; layerNormBackward per
@@ -33,7 +34,7 @@ export interface LayerNormPlan {
   chunks: number;
   /** Pass 2 with one thread per column (no barrier) instead of 16. */
   serialReduce: boolean;
-  /** Parameter gradients in one pass, a thread per column over every row (few rows). */
+  /** Parameter gradients by a thread per column over every row, in the dX dispatch (few rows). */
   onePassParams: boolean;
 }
 
@@ -75,8 +76,8 @@ function checkShape(engine: Engine, label: string, shape: LayerNormShape): Layer
   return layerNormPlan(rows, C, software);
 }
 
-function rowParams(rows: number, C: number, plan: LayerNormPlan): ArrayBuffer {
-  return params().u32(rows).u32(C).u32(plan.tpr).u32(plan.rowsPerChunk).u32(plan.chunks).f32(LN_EPS).build();
+function rowParams(rows: number, C: number, plan: LayerNormPlan, paramGroups = 0): ArrayBuffer {
+  return params().u32(rows).u32(C).u32(plan.tpr).u32(plan.rowsPerChunk).u32(plan.chunks).f32(LN_EPS).u32(paramGroups).build();
 }
 
 /** y = (x − mean)·rstd·weight + bias per row; writes mean and rstd (kept for backward). */
@@ -135,9 +136,29 @@ export async function layerNormBackward(
   const plan = checkShape(engine, label, shape);
   const sizes = { x: rows * C, weight: C, mean: rows, rstd: rows, dY: rows * C, dX: rows * C, dWeight: C, dBias: C };
   for (const [k, n] of Object.entries(sizes)) requireFloats(label, k, io[k as keyof typeof sizes], n);
-  const p = rowParams(rows, C, plan);
   const n = rows * C;
   const E = ELEMENTWISE_FLOPS;
+  const accumulateFlops = shape.accumulateDX ? E.residual * n : 0;
+  const rowGroups = ceilDiv(rows, plan.rowsPerWorkgroup);
+  if (plan.onePassParams) {
+    // few rows: the column threads that sum the parameter gradients ride in the dX dispatch
+    const paramGroups = ceilDiv(C, WG);
+    return [
+      await makeDispatch(engine, arena, {
+        label: `${label}/dX+params`,
+        kernel: {
+          shader: 'layernorm.wgsl',
+          entryPoint: plan.tpr === 1 ? 'backward_fused_serial' : 'backward_fused',
+          constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 },
+        },
+        params: rowParams(rows, C, plan, paramGroups),
+        buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX, io.dWeight, io.dBias],
+        workgroups: linearGrid(paramGroups + rowGroups),
+        flops: E.layerNormBackward * n + accumulateFlops,
+      }),
+    ];
+  }
+  const p = rowParams(rows, C, plan);
   const dX = await makeDispatch(engine, arena, {
       label: `${label}/dX`,
       kernel: {
@@ -147,22 +168,9 @@ export async function layerNormBackward(
       },
       params: p,
       buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
-      workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
-      flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + (shape.accumulateDX ? E.residual * n : 0),
+      workgroups: linearGrid(rowGroups),
+      flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + accumulateFlops,
   });
-  if (plan.onePassParams) {
-    return [
-      dX,
-      await makeDispatch(engine, arena, {
-        label: `${label}/params`,
-        kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_params_one_pass' },
-        params: p,
-        buffers: [io.x, io.mean, io.rstd, io.dY, io.dWeight, io.dBias],
-        workgroups: [ceilDiv(C, 64)],
-        flops: PASS_FLOPS.layerNormBackwardParams * n,
-      }),
-    ];
-  }
   const partial = arena.f32(`${label}/param-partials`, 2 * plan.chunks * C); // (2, K, C)
   const folded = 2 * plan.chunks * C; // adds of the reduce pass, out of the parameter passes' share
   return [

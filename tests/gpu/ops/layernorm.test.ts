@@ -2,7 +2,8 @@
 // dWeight, dBias) with the GPU plan (rows split over 1 … 256 threads, 16-lane gradient reduce)
 // and the software plan (serial kernels), C = 1 … 1030, rows 1 … 2000, accumulateDX, a
 // large-|mean| input that a one-pass variance would ruin, and enough rows to widen the
-// gradient chunks; the one-pass parameter gradients of few rows on both plans.
+// gradient chunks; the one-pass parameter gradients of few rows, fused into the dX dispatch, on
+// both plans.
 import { describe, expect, it } from 'vitest';
 import { layerNormBackward, layerNormForward, layerNormPlan } from '../../../src/ops/layernorm.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from '../../../src/reference/layernorm.ts';
@@ -137,6 +138,16 @@ describe('layernorm kernels vs float64 reference', () => {
   it('parameter gradients in one pass for few rows, partials + reduce otherwise (the cases above run both)', () => {
     expect([1, 5, 300, 2000].map((rows) => gpuPlan(rows, 40).onePassParams)).toEqual([true, true, false, false]);
     expect([1, 5, 300, 2000].map((rows) => layerNormPlan(rows, 40, true).onePassParams)).toEqual([true, true, true, false]);
+  });
+
+  it('few rows: dX and the parameter gradients are one dispatch', async () => {
+    const engine = await testEngine();
+    const arena = testArena(engine);
+    const f = (n: number) => arena.f32(`b${n}`, n);
+    const count = async (rows: number, plan: 'gpu' | 'software') =>
+      (await layerNormBackward(engine, arena, 'ln.back', { x: f(rows * 40), weight: f(40), mean: f(rows), rstd: f(rows), dY: f(rows * 40), dX: f(rows * 40), dWeight: f(40), dBias: f(40) }, { rows, C: 40, plan })).length;
+    expect([await count(5, 'gpu'), await count(300, 'gpu'), await count(300, 'software'), await count(2000, 'software')]).toEqual([1, 3, 1, 3]);
+    arena.destroy();
   });
 
   it('accumulateDX adds to dX', async () => {
