@@ -4,18 +4,21 @@
 // kernels serve the dense encoder (mask ratio 0), the masked encoder and the decoder's dense
 // grid (r = 1, every patch visible).
 //
-// Two kernel families compute identical sums (`kernel` forces one, for tests and benchmarks):
+// Three kernel families compute identical sums (`kernel` forces one, for tests and benchmarks):
 //  - 'tiled': one workgroup per visible patch × channel block stages the patch plus its 3-site
 //    halo in workgroup memory, so each input is read ~(r+6)²/r² times instead of 49;
 //  - 'direct': one thread per (row, channel vector) gathers its 49 neighbours through a
-//    per-workgroup neighbour table.
-// 'auto' picks tiled at r ≥ 4 (at r ≤ 2 a tile is mostly halo), except that the forward and dX
-// passes stay direct on software adapters: on SwiftShader the staging barriers cost more than
-// the gathers they save (measured 2× slower at r = 4). The dWeight pass is tiled at r ≥ 4
-// everywhere (measured ~25% faster on SwiftShader).
+//    per-workgroup neighbour table;
+//  - 'serial' (software adapters): no workgroup memory, no barrier; each thread finds its own
+//    neighbours, and the backward (dX and dWeight/dBias threads side by side) is one dispatch.
+// 'auto' is serial on software adapters: on SwiftShader a kernel with a barrier runs every
+// invocation as a coroutine, which costs more than the gathers and index arithmetic it saves
+// (atto 96 px, stage 3, r = 1, C = 320: backward ~9 ms of CPU instead of ~23 for direct dX +
+// direct dWeight; stage 0, r = 8: ~36 instead of ~52 for direct dX + tiled dWeight). On GPUs it
+// picks tiled at r ≥ 4 (at r ≤ 2 a tile is mostly halo), direct below.
 // dX is the forward with flipped taps (the neighbour relation is symmetric on visible sites);
-// dWeight/dBias are two passes: chunks of rows → partials (K, 50, C) → reduce; one pass when
-// there is a single chunk (≤ 256 rows), which then writes dWeight/dBias itself.
+// dWeight/dBias are chunks of rows → partials (K, 50, C) → a reduce pass; with a single chunk
+// (≤ 256 rows; serial: ≤ 1024) the partial pass writes dWeight/dBias itself.
 // FLOPs (src/ops/flop-conventions.ts): 2 per tap per output, all 49 taps as if dense; the bias
 // (forward) and the dBias sum 1 per element; accumulating 1 per output; the reduce pass counts
 // the K·50·C adds folding the partials, which come out of the partial pass's count.
@@ -24,7 +27,7 @@ import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch 
 import type { Engine } from '../gpu/engine.ts';
 import { ELEMENTWISE_FLOPS, TAPS } from './flop-conventions.ts';
 
-export type DwconvKernel = 'auto' | 'tiled' | 'direct';
+export type DwconvKernel = 'auto' | 'tiled' | 'direct' | 'serial';
 
 export interface DwconvShape {
   /** Samples. */
@@ -39,6 +42,8 @@ export interface DwconvShape {
   C: number;
   /** Kernel family (see the file header); 'auto' by default. */
   kernel?: DwconvKernel;
+  /** Whose plan 'auto' follows; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
+  plan?: 'gpu' | 'software';
 }
 
 export interface DwconvBackwardShape extends DwconvShape {
@@ -88,6 +93,11 @@ export class DwconvShapeError extends Error {
 
 /** Rows per partial sum of dWeight: K = rows / 256 keeps the partials ≤ ~1/5 of x. */
 const ROWS_PER_CHUNK = 256;
+/** Serial family: rows per dWeight chunk. Longer than on GPUs (a software adapter has few
+ *  cores; one chunk keeps the backward at one dispatch for small models). */
+const SERIAL_ROWS_PER_CHUNK = 1024;
+/** Serial family: threads per workgroup. */
+const SERIAL_THREADS = 64;
 /** dweight_direct walks its chunk RB rows at a time. */
 const DWEIGHT_RB = 16;
 /** forward_direct: threads per workgroup (WG_X channel vectors × RB rows). */
@@ -114,9 +124,9 @@ interface Plan {
   rows: number;
   patches: number;
   /** Family of the forward and dX passes. */
-  conv: 'tiled' | 'direct';
-  /** Family of the dWeight partial-sum pass. */
-  dweight: 'tiled' | 'direct';
+  conv: 'tiled' | 'direct' | 'serial';
+  /** Family of the dWeight partial-sum pass (serial exactly when conv is). */
+  dweight: 'tiled' | 'direct' | 'serial';
 }
 
 function validate(engine: Engine, label: string, s: DwconvShape): Plan {
@@ -129,16 +139,18 @@ function validate(engine: Engine, label: string, s: DwconvShape): Plan {
   }
   if (V > gridH * gridW) throw new DwconvShapeError(`${label}: V = ${V} visible patches > L = ${gridH}·${gridW}`);
   const lanes = C % 4 === 0 ? 4 : 1;
-  const forced = s.kernel === 'tiled' || s.kernel === 'direct' ? s.kernel : null;
+  const forced = s.kernel === 'tiled' || s.kernel === 'direct' || s.kernel === 'serial' ? s.kernel : null;
   const tiledFits = r >= 4;
+  const software = s.plan === undefined ? engine.ctx.adapter.isSoftware : s.plan === 'software';
+  const serial = forced === 'serial' || (forced === null && software);
   return {
     shader: lanes === 4 ? 'dwconv-vec4.wgsl' : 'dwconv-f32.wgsl',
     lanes,
     Cv: C / lanes,
     rows: N * V * r * r,
     patches: N * V,
-    conv: forced ?? (tiledFits && !engine.ctx.adapter.isSoftware ? 'tiled' : 'direct'),
-    dweight: forced ?? (tiledFits ? 'tiled' : 'direct'),
+    conv: serial ? 'serial' : (forced ?? (tiledFits ? 'tiled' : 'direct')),
+    dweight: serial ? 'serial' : (forced ?? (tiledFits ? 'tiled' : 'direct')),
   };
 }
 
@@ -181,6 +193,16 @@ async function convDispatch(
   const buffers = [bufs.p2v, bufs.vis, bufs.x, bufs.w, bufs.bias, bufs.y];
   const E = ELEMENTWISE_FLOPS;
   const flops = dwconvFlops(s) + plan.rows * s.C * ((flags.bias ? E.bias : 0) + (flags.accumulate ? E.residual : 0));
+  if (plan.conv === 'serial') {
+    return makeDispatch(engine, arena, {
+      label,
+      kernel: { shader: plan.shader, entryPoint: 'forward_serial', constants: common },
+      params: shapeParams(s, plan),
+      buffers,
+      workgroups: linearGrid(ceilDiv(plan.rows * plan.Cv, SERIAL_THREADS)),
+      flops,
+    });
+  }
   if (plan.conv === 'tiled') {
     const r = s.r;
     const cbvMemory = Math.floor(TILED_TILE_BYTES / ((r + 6) * (r + 6) * 4 * plan.lanes));
@@ -254,6 +276,7 @@ export async function dwconvBackward(
   });
   const p2v = io.patchToVisible;
   const vis = io.visiblePatches;
+  if (plan.conv === 'serial') return serialBackward(engine, arena, label, io, shape, plan);
   // The bias binding of the dX pass is never read (HAS_BIAS = 0); the weight stands in.
   const dxPass = await convDispatch(
     engine,
@@ -312,6 +335,54 @@ export async function dwconvBackward(
     flops: folded + (shape.accumulateParams ? 50 * C * ELEMENTWISE_FLOPS.residual : 0),
   });
   return [dxPass, partialPass, reducePass];
+}
+
+/** The serial family's backward: dX and dWeight/dBias (or its partials) in one barrier-free
+ *  dispatch, plus the reduce pass when there is more than one chunk. */
+async function serialBackward(
+  engine: Engine,
+  arena: BufferArena,
+  label: string,
+  io: DwconvBackwardIO,
+  shape: DwconvBackwardShape,
+  plan: Plan,
+): Promise<Dispatch[]> {
+  const { C } = shape;
+  const E = ELEMENTWISE_FLOPS;
+  // chunks of whole patches (a dweight thread looks up a patch's neighbour patches once)
+  const patches = Math.max(1, Math.floor(SERIAL_ROWS_PER_CHUNK / (shape.r * shape.r)));
+  const chunks = { patches, rows: 0, count: ceilDiv(plan.patches, patches) };
+  const oneChunk = chunks.count === 1;
+  const accumulateParams = shape.accumulateParams ?? false;
+  const accumulateDX = shape.accumulateDX ?? false;
+  // dX: the flipped conv (+ 1 per element when accumulating); dWeight 2 per tap per element, dBias 1
+  const dxFlops = dwconvFlops(shape) + (accumulateDX ? plan.rows * C * E.residual : 0);
+  const paramFlops = dwconvFlops(shape) + plan.rows * C * E.columnSum;
+  const folded = oneChunk ? 0 : chunks.count * 50 * C;
+  const paramsOut = oneChunk ? [io.dWeight, io.dBias] : [arena.f32(`${label}/dweight-partials`, chunks.count * 50 * C), arena.shared('dwconv/no-dbias', 16)]; // (K, 50, C)
+  const threads = chunks.count * 50 * plan.Cv + plan.rows * plan.Cv;
+  const fused = await makeDispatch(engine, arena, {
+    label: oneChunk ? `${label}/dX+dweight` : `${label}/dX+dweight-partials`,
+    kernel: {
+      shader: plan.shader,
+      entryPoint: 'backward_serial',
+      constants: { R: shape.r, FLIP: 1, ACCUMULATE: accumulateDX ? 1 : 0, ONE_CHUNK: oneChunk ? 1 : 0, ACCUMULATE_PARAMS: accumulateParams ? 1 : 0 },
+    },
+    params: shapeParams(shape, plan, chunks),
+    buffers: [io.patchToVisible, io.visiblePatches, io.x, io.dY, io.weight, io.dX, ...paramsOut],
+    workgroups: linearGrid(ceilDiv(threads, SERIAL_THREADS)),
+    flops: dxFlops + paramFlops - folded + (oneChunk && accumulateParams ? 50 * C * E.residual : 0),
+  });
+  if (oneChunk) return [fused];
+  const reducePass = await makeDispatch(engine, arena, {
+    label: `${label}/dweight-reduce`,
+    kernel: { shader: plan.shader, entryPoint: 'dweight_reduce', constants: { ACCUMULATE: accumulateParams ? 1 : 0 } },
+    params: shapeParams(shape, plan, chunks),
+    buffers: [paramsOut[0]!, io.dWeight, io.dBias],
+    workgroups: linearGrid(ceilDiv(50 * plan.Cv, 64)),
+    flops: folded + (accumulateParams ? 50 * C * E.residual : 0),
+  });
+  return [fused, reducePass];
 }
 
 /** FLOPs of one forward (multiply-adds counted as 2; every tap counted, as dense). */

@@ -1,6 +1,7 @@
 // dwconv kernels (shaders/dwconv-kernels.wgsl via src/ops/dwconv.ts) against the float64
-// reference: forward, dX (overwrite and +=), dWeight/dBias (overwrite and +=), both kernel
-// families, r = 1/2/4/8, scalar and vec4 channels, dense / sparse masks, isolated patches,
+// reference: forward, dX (overwrite and +=), dWeight/dBias (overwrite and +=), the three kernel
+// families ('auto' under both plans: its GPU choice and the software plan's serial one, which
+// every case also runs), r = 1/2/4/8, scalar and vec4 channels, dense / sparse masks, isolated patches,
 // border patches, non-square grids; plus the sparsity claim (work and memory ∝ visible rows).
 import { describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../../src/gpu/dispatch.ts';
@@ -48,7 +49,7 @@ function buildMask(c: Case, rng: Random): number[] {
   return mask;
 }
 
-async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
+async function check(c: Case, kernel: DwconvKernel, plan: 'gpu' | 'software', seed = 7): Promise<void> {
   const engine = await testEngine();
   const arena = testArena(engine);
   const rng = new Random(seed);
@@ -74,7 +75,7 @@ async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
   const dXBuf = arena.fromData('dX', dX0);
   const dWBuf = arena.fromData('dW', dW0);
   const dBBuf = arena.fromData('dB', dB0);
-  const shape = { N, V, gridH: c.gridH, gridW: c.gridW, r, C, kernel };
+  const shape = { N, V, gridH: c.gridH, gridW: c.gridW, r, C, kernel, plan };
   const dispatches: Dispatch[] = [
     ...(await dwconvForward(engine, arena, 'dw', { x: X, weight: Wt, bias: arena.fromData('b', bias), y: Y, ...tables }, shape)),
     ...(await dwconvBackward(
@@ -97,7 +98,7 @@ async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
   const yRef = dwconvForwardRef(x, weight, bias, layout, r, C);
   const g = dwconvBackwardRef(x, weight, dY, layout, r, C);
   const add = (a: Float64Array, b: Float32Array): Float64Array => a.map((v, i) => v + b[i]!);
-  const tag = `${c.name} [${kernel}]`;
+  const tag = `${c.name} [${kernel === 'auto' ? `auto, ${plan} plan` : kernel}]`;
   // ≤ 49 products of values in [-1, 1] summed in f32 (fma): error ~ sqrt(49)·eps·|terms|.
   const convTol = { atol: 1e-5, rtol: 1e-5 };
   expectAllClose(y, yRef, { ...convTol, label: `${tag} y`, shape: [rows, C] });
@@ -163,13 +164,18 @@ const cases: Case[] = [
     accumulateParams: true,
   },
   { name: 'r=1 sparse 3×3 ratio 0.67, C=5, N=1', N: 1, gridH: 3, gridW: 3, r: 1, C: 5, V: 3, kernels: ['auto', 'tiled'] },
+  // 1152 rows: the serial family's dWeight takes two chunks (partials + reduce).
+  { name: 'r=8 dense 3×3, C=8, N=2, accumulate', N: 2, gridH: 3, gridW: 3, r: 8, C: 8, kernels: ['serial'], accumulateDX: true, accumulateParams: true },
+  { name: 'r=8 3×3 ratio 0.33, C=5, N=7', N: 7, gridH: 3, gridW: 3, r: 8, C: 5, V: 3, kernels: ['serial'] },
 ];
 
 describe('dwconv kernels vs float64 reference', () => {
   for (const c of cases) {
-    for (const kernel of c.kernels) {
-      it(`${c.name} [${kernel}]`, async () => {
-        await check(c, kernel);
+    const runs: [DwconvKernel, 'gpu' | 'software'][] = c.kernels.map((k) => [k, 'gpu']);
+    if (c.kernels.includes('auto') || !c.kernels.includes('serial')) runs.push(['auto', 'software']);
+    for (const [kernel, plan] of runs) {
+      it(`${c.name} [${kernel === 'auto' ? `auto, ${plan} plan` : kernel}]`, async () => {
+        await check(c, kernel, plan);
       });
     }
   }
