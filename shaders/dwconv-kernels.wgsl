@@ -4,8 +4,8 @@
 //
 // Surprising bits:
 //  - This file is a body, never compiled on its own: dwconv-f32.wgsl and dwconv-vec4.wgsl
-//    define `alias VT` (one channel, or four consecutive channels when C % 4 == 0) and include
-//    it. Every buffer of channel data is an array<VT>, and "Cv" counts VT per row (C or C/4).
+//    define `alias VT` (one channel, or four consecutive channels when C % 4 == 0), LANES
+//    and lane_sum (channels per VT and their sum), and include it. Every buffer of channel data is an array<VT>, and "Cv" counts VT per row (C or C/4).
 //  - Entry points reuse binding numbers with different variables (WGSL allows it as long as
 //    one entry point does not use both); each pipeline binds only its own set.
 //  - A neighbour is found through `p2v` (patch → visible rank, −1 when masked): outside the
@@ -56,6 +56,13 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> sdweight: array<VT>;   // (49, Cv) with ONE_CHUNK, else partials (K, 50, Cv)
 @group(0) @binding(8) var<storage, read_write> sdbias: array<VT>;     // (Cv) with ONE_CHUNK; any buffer otherwise
 
+// forward_serial_ln only (bindings 1–6 as forward_*): the block's LayerNorm of y.
+@group(0) @binding(7) var<storage, read> ln_weight: array<VT>;         // (Cv)
+@group(0) @binding(8) var<storage, read> ln_bias: array<VT>;           // (Cv)
+@group(0) @binding(9) var<storage, read_write> ln_y: array<VT>;        // (rows, Cv)
+@group(0) @binding(10) var<storage, read_write> ln_mean: array<f32>;   // (rows)
+@group(0) @binding(11) var<storage, read_write> ln_rstd: array<f32>;   // (rows)
+
 // dweight_reduce only.
 @group(0) @binding(1) var<storage, read> partial_in: array<VT>;       // (K, 50, Cv)
 @group(0) @binding(2) var<storage, read_write> dweight: array<VT>;    // (49, Cv)
@@ -67,6 +74,7 @@ override HAS_BIAS: bool = true;
 override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += sums (reduce, ONE_CHUNK)
 override ONE_CHUNK: bool = false;  // dweight pass 1 with a single chunk: writes dweight/dbias itself, no pass 2
 override ACCUMULATE_PARAMS: bool = false; // backward_serial with ONE_CHUNK: dweight/dbias += sums
+override LN_EPS: f32 = 1e-6;     // forward_serial_ln: the LayerNorm's epsilon
 override CBV: u32 = 4u;          // tiled / dweight: channel vectors per workgroup
 override WG: u32 = 64u;          // tiled / dweight: threads per workgroup
 override WG_X: u32 = 16u;        // forward_direct: channel vectors per workgroup
@@ -283,6 +291,46 @@ fn patch_tap_sum(patch_row: u32, c: u32, oy: i32, ox: i32, acc_in: VT) -> VT {
     }
   }
   return acc;
+}
+
+// forward_serial followed by the LayerNorm over the channels of each output row (the ConvNeXt
+// block's dwconv → norm), one thread per row walking all its channel vectors: y as forward
+// writes it, then, from y re-read by the same thread, mean0 = Σy / C and the centred sums
+// (Σd, Σd²), d = y − mean0, which correct mean0 as shaders/layernorm.wgsl does:
+// ln_y = (d − shift)·rstd·w + b, ln_mean = mean0 + shift, ln_rstd.
+@compute @workgroup_size(64)
+fn forward_serial_ln(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) li: u32) {
+  let row = (wid.x + wid.y * nwg.x) * 64u + li;
+  if (row >= p.N * p.V * R * R) { return; }
+  let site = row_site(row);
+  let base = row * p.Cv;
+  var total = 0.0;
+  for (var c = 0u; c < p.Cv; c++) {
+    var acc = bias[c];
+    for (var tap = 0u; tap < 49u; tap++) {
+      let r = site_neighbour(site, tap);
+      if (r >= 0) { acc = fma(w[tap * p.Cv + c], x[u32(r) * p.Cv + c], acc); }
+    }
+    y[base + c] = acc;
+    total += lane_sum(acc);
+  }
+  let n = f32(p.Cv * LANES);
+  let mean0 = total / n;
+  var sd = 0.0;
+  var sd2 = 0.0;
+  for (var c = 0u; c < p.Cv; c++) {
+    let d = y[base + c] - VT(mean0);
+    sd += lane_sum(d);
+    sd2 += lane_sum(d * d);
+  }
+  let shift = sd / n;
+  let rstd = inverseSqrt(max(sd2 / n - shift * shift, 0.0) + LN_EPS);
+  for (var c = 0u; c < p.Cv; c++) {
+    ln_y[base + c] = ((y[base + c] - VT(mean0)) - VT(shift)) * VT(rstd) * ln_weight[c] + ln_bias[c];
+  }
+  ln_mean[row] = mean0 + shift;
+  ln_rstd[row] = rstd;
 }
 
 // The whole backward with no barrier (software adapters). Threads, on a 2-D linear grid of

@@ -25,7 +25,9 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { requireFloats } from './elementwise.ts';
 import { ELEMENTWISE_FLOPS, TAPS } from './flop-conventions.ts';
+import { layerNormForward, LN_EPS } from './layernorm.ts';
 
 export type DwconvKernel = 'auto' | 'tiled' | 'direct' | 'serial';
 
@@ -251,6 +253,66 @@ export async function dwconvForward(
   });
   const bufs = { p2v: io.patchToVisible, vis: io.visiblePatches, x: io.x, w: io.weight, bias: io.bias, y: io.y };
   return [await convDispatch(engine, arena, label, shape, plan, bufs, { flip: false, bias: true, accumulate: false })];
+}
+
+/** Storage buffers the fused dwconv + LayerNorm kernel binds (more than WebGPU's default 8). */
+const SERIAL_LN_STORAGE_BUFFERS = 11;
+
+/**
+ * The block's depthwise conv and then LayerNorm over the channels of its output (ConvNeXt:
+ * dwconv → norm): y as dwconvForward writes it (LayerNorm backward reads it), lnY, mean, rstd
+ * as layerNormForward writes them. The serial family does both in one dispatch, a thread per
+ * row, where the device binds 11 storage buffers; otherwise the two ops' own dispatches.
+ */
+export async function dwconvLayerNormForward(
+  engine: Engine,
+  arena: BufferArena,
+  labels: { dwconv: string; ln: string },
+  io: DwconvForwardIO & {
+    /** (C) */
+    lnWeight: Binding;
+    /** (C) */
+    lnBias: Binding;
+    /** (rows, C) written */
+    lnY: Binding;
+    /** (rows) written */
+    mean: Binding;
+    /** (rows) written */
+    rstd: Binding;
+  },
+  shape: DwconvShape,
+): Promise<Dispatch[]> {
+  const plan = validate(engine, labels.dwconv, shape);
+  const { C } = shape;
+  const fits = engine.ctx.device.limits.maxStorageBuffersPerShaderStage >= SERIAL_LN_STORAGE_BUFFERS;
+  if (plan.conv !== 'serial' || !fits) {
+    return [
+      ...(await dwconvForward(engine, arena, labels.dwconv, io, shape)),
+      ...(await layerNormForward(engine, arena, labels.ln, { x: io.y, weight: io.lnWeight, bias: io.lnBias, y: io.lnY, mean: io.mean, rstd: io.rstd }, { rows: plan.rows, C, plan: shape.plan })),
+    ];
+  }
+  const L = shape.gridH * shape.gridW;
+  checkSizes(labels.dwconv, {
+    x: [io.x, plan.rows * C, `(rows=${plan.rows}, C=${C})`],
+    weight: [io.weight, TAPS * C, `(49, C=${C})`],
+    bias: [io.bias, C, `(C=${C})`],
+    y: [io.y, plan.rows * C, `(rows=${plan.rows}, C=${C})`],
+    patchToVisible: [io.patchToVisible, shape.N * L, `(N=${shape.N}, L=${L})`],
+    visiblePatches: [io.visiblePatches, shape.N * shape.V, `(N=${shape.N}, V=${shape.V})`],
+  });
+  const lnSizes = { lnWeight: C, lnBias: C, lnY: plan.rows * C, mean: plan.rows, rstd: plan.rows };
+  for (const [k, n] of Object.entries(lnSizes)) requireFloats(labels.ln, k, io[k as keyof typeof lnSizes], n);
+  const E = ELEMENTWISE_FLOPS;
+  return [
+    await makeDispatch(engine, arena, {
+      label: `${labels.dwconv}+ln`,
+      kernel: { shader: plan.shader, entryPoint: 'forward_serial_ln', constants: { R: shape.r, LN_EPS } },
+      params: shapeParams(shape, plan),
+      buffers: [io.patchToVisible, io.visiblePatches, io.x, io.weight, io.bias, io.y, io.lnWeight, io.lnBias, io.lnY, io.mean, io.rstd],
+      workgroups: linearGrid(ceilDiv(plan.rows, SERIAL_THREADS)),
+      flops: dwconvFlops(shape) + plan.rows * C * (E.bias + E.layerNormForward),
+    }),
+  ];
 }
 
 /** Dispatches computing dX, dWeight, dBias from dY; see DwconvBackwardIO. Partials come from `arena`. */
