@@ -3,7 +3,9 @@
 // dX (or adds to it) with one row kernel, and the parameter gradients with a parallel two-pass
 // reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks;
 // with few rows instead a thread per column sums them all, inside the dX dispatch (one dispatch).
-// Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan.
+// Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan. On GPUs
+// with the 'subgroups' feature the row kernels sum a row's threads with subgroup operations
+// (shaders/layernorm-subgroups.wgsl) instead of workgroup memory and barriers.
 // Dimension letters: R rows, C channels, K row chunks.
 // FLOPs (src/ops/flop-conventions.ts): layerNormForward per element; layerNormBackward per
 // element split over the dX pass and the parameter passes (PASS_FLOPS), the reduce pass
@@ -65,6 +67,17 @@ export interface LayerNormShape {
   C: number;
   /** Whose plan to run; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
   plan?: 'gpu' | 'software';
+  /** Subgroup row sums where the plan splits rows over threads; default: the device has 'subgroups'. */
+  subgroups?: boolean;
+}
+
+/** Shader and entry point of a row kernel: serial (tpr = 1), subgroup or workgroup-memory sums. */
+function rowKernel(engine: Engine, shape: LayerNormShape, plan: LayerNormPlan, base: 'forward' | 'backward_dx' | 'backward_fused'): { shader: string; entryPoint: string } {
+  if (plan.tpr === 1) return { shader: 'layernorm.wgsl', entryPoint: `${base}_serial` };
+  const has = engine.ctx.device.features.has('subgroups');
+  if (shape.subgroups && !has) throw new Error(`layernorm: subgroups forced on, but this device lacks the 'subgroups' feature; leave 'subgroups' unset`);
+  const subgroups = shape.subgroups ?? has;
+  return subgroups ? { shader: 'layernorm-subgroups.wgsl', entryPoint: `${base}_sg` } : { shader: 'layernorm.wgsl', entryPoint: base };
 }
 
 function checkShape(engine: Engine, label: string, shape: LayerNormShape): LayerNormPlan {
@@ -102,7 +115,7 @@ export async function layerNormForward(
   return [
     await makeDispatch(engine, arena, {
       label,
-      kernel: { shader: 'layernorm.wgsl', entryPoint: plan.tpr === 1 ? 'forward_serial' : 'forward' },
+      kernel: rowKernel(engine, shape, plan, 'forward'),
       params: rowParams(rows, C, plan),
       buffers: [io.x, io.weight, io.bias, io.y, io.mean, io.rstd],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
@@ -146,11 +159,7 @@ export async function layerNormBackward(
     return [
       await makeDispatch(engine, arena, {
         label: `${label}/dX+params`,
-        kernel: {
-          shader: 'layernorm.wgsl',
-          entryPoint: plan.tpr === 1 ? 'backward_fused_serial' : 'backward_fused',
-          constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 },
-        },
+        kernel: { ...rowKernel(engine, shape, plan, 'backward_fused'), constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 } },
         params: rowParams(rows, C, plan, paramGroups),
         buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX, io.dWeight, io.dBias],
         workgroups: linearGrid(paramGroups + rowGroups),
@@ -161,11 +170,7 @@ export async function layerNormBackward(
   const p = rowParams(rows, C, plan);
   const dX = await makeDispatch(engine, arena, {
       label: `${label}/dX`,
-      kernel: {
-        shader: 'layernorm.wgsl',
-        entryPoint: plan.tpr === 1 ? 'backward_dx_serial' : 'backward_dx',
-        constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 },
-      },
+      kernel: { ...rowKernel(engine, shape, plan, 'backward_dx'), constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 } },
       params: p,
       buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
       workgroups: linearGrid(rowGroups),
