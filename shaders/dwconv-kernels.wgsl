@@ -75,6 +75,7 @@ override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += 
 override ONE_CHUNK: bool = false;  // dweight pass 1 with a single chunk: writes dweight/dbias itself, no pass 2
 override ACCUMULATE_PARAMS: bool = false; // backward_serial with ONE_CHUNK: dweight/dbias += sums
 override LN_EPS: f32 = 1e-6;     // forward_serial_ln: the LayerNorm's epsilon
+override DXB: u32 = 8u;          // backward_serial: channel vectors per dX thread
 override CBV: u32 = 4u;          // tiled / dweight: channel vectors per workgroup
 override WG: u32 = 64u;          // tiled / dweight: threads per workgroup
 override WG_X: u32 = 16u;        // forward_direct: channel vectors per workgroup
@@ -305,16 +306,17 @@ fn forward_serial_ln(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   if (row >= p.N * p.V * R * R) { return; }
   let site = row_site(row);
   let base = row * p.Cv;
-  var total = 0.0;
-  for (var c = 0u; c < p.Cv; c++) {
-    var acc = bias[c];
-    for (var tap = 0u; tap < 49u; tap++) {
-      let r = site_neighbour(site, tap);
-      if (r >= 0) { acc = fma(w[tap * p.Cv + c], x[u32(r) * p.Cv + c], acc); }
-    }
-    y[base + c] = acc;
-    total += lane_sum(acc);
+  // taps outer, channels inner: each neighbour row is found once, not once per channel;
+  // the row's y (in cache) holds the running sums
+  for (var c = 0u; c < p.Cv; c++) { y[base + c] = bias[c]; }
+  for (var tap = 0u; tap < 49u; tap++) {
+    let r = site_neighbour(site, tap);
+    if (r < 0) { continue; }
+    let nbase = u32(r) * p.Cv;
+    for (var c = 0u; c < p.Cv; c++) { y[base + c] = fma(w[tap * p.Cv + c], x[nbase + c], y[base + c]); }
   }
+  var total = 0.0;
+  for (var c = 0u; c < p.Cv; c++) { total += lane_sum(y[base + c]); }
   let n = f32(p.Cv * LANES);
   let mean0 = total / n;
   var sd = 0.0;
@@ -336,9 +338,9 @@ fn forward_serial_ln(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 // The whole backward with no barrier (software adapters). Threads, on a 2-D linear grid of
 // 64-thread groups: first the dweight threads j < K·50·Cv, (chunk k, tap, channel vector c)
 // = (j / (50·Cv), (j / Cv) % 50, j % Cv), each summing dy[row, c]·x[nbr(row, tap), c] (tap 49:
-// dy) over the patches_per_chunk patches of its chunk; then the dX threads (row, c): the
-// forward with flipped taps over dy, no bias (FLIP must be set), += with ACCUMULATE. The long
-// dweight loops go first so that the short dX threads fill in behind them.
+// dy) over the patches_per_chunk patches of its chunk; then the dX threads (row, block of DXB
+// channel vectors): the forward with flipped taps over dy, no bias (FLIP must be set), += with
+// ACCUMULATE. The long dweight loops go first so that the short dX threads fill in behind them.
 @compute @workgroup_size(64)
 fn backward_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) li: u32) {
@@ -372,19 +374,26 @@ fn backward_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     }
     return;
   }
+  // dX thread = (row, block of DXB channel vectors); taps outer, so each neighbour row is found
+  // once per block, with the row's dX (in cache) holding the running sums
+  let blocks = (p.Cv + DXB - 1u) / DXB;
   let j = i - dweight_threads;
-  let row = j / p.Cv;
-  let c = j % p.Cv;
+  let row = j / blocks;
   if (row >= rows) { return; }
-  var acc = VT(0.0);
+  let c0 = (j % blocks) * DXB;
+  let c1 = min(c0 + DXB, p.Cv);
+  let base = row * p.Cv;
+  if (!ACCUMULATE) {
+    for (var c = c0; c < c1; c++) { sdx[base + c] = VT(0.0); }
+  }
   let site = row_site(row);
   for (var tap = 0u; tap < 49u; tap++) {
     let r = site_neighbour(site, tap);
-    if (r >= 0) { acc = fma(sw[weight_index(tap) * p.Cv + c], dy[u32(r) * p.Cv + c], acc); }
+    if (r < 0) { continue; }
+    let nbase = u32(r) * p.Cv;
+    let wbase = weight_index(tap) * p.Cv;
+    for (var c = c0; c < c1; c++) { sdx[base + c] = fma(sw[wbase + c], dy[nbase + c], sdx[base + c]); }
   }
-  let o = row * p.Cv + c;
-  if (ACCUMULATE) { acc += sdx[o]; }
-  sdx[o] = acc;
 }
 
 // Pass 1's result for (chunk k, tap, channel vector c). With one chunk (ONE_CHUNK) the partial

@@ -100,6 +100,8 @@ const ROWS_PER_CHUNK = 256;
 const SERIAL_ROWS_PER_CHUNK = 1024;
 /** Serial family: threads per workgroup. */
 const SERIAL_THREADS = 64;
+/** Serial backward: channel vectors per dX thread (its neighbour rows found once for all). */
+const SERIAL_DX_BLOCK = 8;
 /** dweight_direct walks its chunk RB rows at a time. */
 const DWEIGHT_RB = 16;
 /** forward_direct: threads per workgroup (WG_X channel vectors × RB rows). */
@@ -422,13 +424,14 @@ async function serialBackward(
   const paramFlops = dwconvFlops(shape) + plan.rows * C * E.columnSum;
   const folded = oneChunk ? 0 : chunks.count * 50 * C;
   const paramsOut = oneChunk ? [io.dWeight, io.dBias] : [arena.f32(`${label}/dweight-partials`, chunks.count * 50 * C), arena.shared('dwconv/no-dbias', 16)]; // (K, 50, C)
-  const threads = chunks.count * 50 * plan.Cv + plan.rows * plan.Cv;
+  const dxBlock = Math.min(plan.Cv, SERIAL_DX_BLOCK);
+  const threads = chunks.count * 50 * plan.Cv + plan.rows * ceilDiv(plan.Cv, dxBlock);
   const fused = await makeDispatch(engine, arena, {
     label: oneChunk ? `${label}/dX+dweight` : `${label}/dX+dweight-partials`,
     kernel: {
       shader: plan.shader,
       entryPoint: 'backward_serial',
-      constants: { R: shape.r, FLIP: 1, ACCUMULATE: accumulateDX ? 1 : 0, ONE_CHUNK: oneChunk ? 1 : 0, ACCUMULATE_PARAMS: accumulateParams ? 1 : 0 },
+      constants: { R: shape.r, FLIP: 1, ACCUMULATE: accumulateDX ? 1 : 0, ONE_CHUNK: oneChunk ? 1 : 0, ACCUMULATE_PARAMS: accumulateParams ? 1 : 0, DXB: dxBlock },
     },
     params: shapeParams(shape, plan, chunks),
     buffers: [io.patchToVisible, io.visiblePatches, io.x, io.dY, io.weight, io.dX, ...paramsOut],
