@@ -175,11 +175,10 @@ fn row_write_dx(row: u32, first: u32, stride: u32, means: vec2<f32>) {
   }
 }
 
-@compute @workgroup_size(256)
-fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) li: u32) {
+// dX of the rows of row workgroup w: p.tpr threads per row (a barrier; uniform control flow).
+fn dx_rows_segmented(w: u32, li: u32) {
   let lane = li & (p.tpr - 1u);
-  let row = (wid.x + wid.y * nwg.x) * (WG / p.tpr) + li / p.tpr;
+  let row = w * (WG / p.tpr) + li / p.tpr;
   let in_range = row < p.rows;
   var acc = vec2<f32>(0.0);
   if (in_range) { acc = row_grad_sums(row, lane, p.tpr); }
@@ -187,12 +186,23 @@ fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (in_range) { row_write_dx(row, lane, p.tpr, means); }
 }
 
+// dX of row workgroup w, one thread per row.
+fn dx_row_serial(w: u32, li: u32) {
+  let row = w * WG + li;
+  if (row >= p.rows) { return; }
+  row_write_dx(row, 0u, 1u, row_grad_sums(row, 0u, 1u) / f32(p.C));
+}
+
+@compute @workgroup_size(256)
+fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+  dx_rows_segmented(wid.x + wid.y * nwg.x, li);
+}
+
 @compute @workgroup_size(256)
 fn backward_dx_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) li: u32) {
-  let row = (wid.x + wid.y * nwg.x) * WG + li;
-  if (row >= p.rows) { return; }
-  row_write_dx(row, 0u, 1u, row_grad_sums(row, 0u, 1u) / f32(p.C));
+  dx_row_serial(wid.x + wid.y * nwg.x, li);
 }
 
 // ---- backward, dX and (few rows) the parameter gradients in one dispatch: workgroups
@@ -223,13 +233,7 @@ fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     if (c < p.C) { column_params(c); }
     return;
   }
-  let lane = li & (p.tpr - 1u);
-  let row = (w - p.param_groups) * (WG / p.tpr) + li / p.tpr;
-  let in_range = row < p.rows;
-  var acc = vec2<f32>(0.0);
-  if (in_range) { acc = row_grad_sums(row, lane, p.tpr); }
-  let means = segment_sum(li, lane, acc, 0u) / f32(p.C);
-  if (in_range) { row_write_dx(row, lane, p.tpr, means); }
+  dx_rows_segmented(w - p.param_groups, li);
 }
 
 @compute @workgroup_size(256)
@@ -241,9 +245,7 @@ fn backward_fused_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
     if (c < p.C) { column_params(c); }
     return;
   }
-  let row = (w - p.param_groups) * WG + li;
-  if (row >= p.rows) { return; }
-  row_write_dx(row, 0u, 1u, row_grad_sums(row, 0u, 1u) / f32(p.C));
+  dx_row_serial(w - p.param_groups, li);
 }
 
 // ---- backward, parameter gradients pass 1: partial[0, k, c] = Σ dY·x̂, partial[1, k, c] = Σ dY
