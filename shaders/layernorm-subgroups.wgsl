@@ -109,10 +109,5 @@ fn backward_fused_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
                      @builtin(local_invocation_index) li: u32,
                      @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32) {
   let w = wid.x + wid.y * nwg.x;
-  if (w < p.param_groups) {
-    let c = w * WG + li;
-    if (c < p.C) { column_params(c); }
-    return;
-  }
-  backward_dx_rows(w - p.param_groups, li, sg_lane, sg_size);
+  if (w < p.param_groups) { column_params(w, li); } else { backward_dx_rows(w - p.param_groups, li, sg_lane, sg_size); }
 }

@@ -212,7 +212,10 @@ fn backward_dx_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
 @group(0) @binding(7) var<storage, read_write> fdWeight: array<f32>; // (C)
 @group(0) @binding(8) var<storage, read_write> fdBias: array<f32>;   // (C)
 
-fn column_params(c: u32) {
+// dWeight, dBias of column w·256 + li (column workgroup w), over every row.
+fn column_params(w: u32, li: u32) {
+  let c = w * WG + li;
+  if (c >= p.C) { return; }
   var sw = 0.0;
   var sb = 0.0;
   for (var r = 0u; r < p.rows; r++) {
@@ -228,24 +231,14 @@ fn column_params(c: u32) {
 fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) li: u32) {
   let w = wid.x + wid.y * nwg.x;
-  if (w < p.param_groups) {
-    let c = w * WG + li;
-    if (c < p.C) { column_params(c); }
-    return;
-  }
-  dx_rows_segmented(w - p.param_groups, li);
+  if (w < p.param_groups) { column_params(w, li); } else { dx_rows_segmented(w - p.param_groups, li); }
 }
 
 @compute @workgroup_size(256)
 fn backward_fused_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) li: u32) {
   let w = wid.x + wid.y * nwg.x;
-  if (w < p.param_groups) {
-    let c = w * WG + li;
-    if (c < p.C) { column_params(c); }
-    return;
-  }
-  dx_row_serial(w - p.param_groups, li);
+  if (w < p.param_groups) { column_params(w, li); } else { dx_row_serial(w - p.param_groups, li); }
 }
 
 // ---- backward, parameter gradients pass 1: partial[0, k, c] = Σ dY·x̂, partial[1, k, c] = Σ dY
