@@ -13,8 +13,9 @@
 //    neighbours, and the backward (dX and dWeight/dBias threads side by side) is one dispatch.
 // 'auto' is serial on software adapters: on SwiftShader a kernel with a barrier runs every
 // invocation as a coroutine, which costs more than the gathers and index arithmetic it saves
-// (atto 96 px, stage 3, r = 1, C = 320: backward ~9 ms of CPU instead of ~23 for direct dX +
-// direct dWeight; stage 0, r = 8: ~36 instead of ~52 for direct dX + tiled dWeight). On GPUs it
+// (atto 96 px, stage 3, r = 1, C = 320: backward ~9-13 ms of CPU instead of ~23 for direct dX
+// + direct dWeight; stage 0, r = 8: ~30-36 instead of ~52 for direct dX + tiled dWeight;
+// isolated dispatches on a loaded 2-core machine, issue 18). On GPUs it
 // picks tiled at r ≥ 4 (at r ≤ 2 a tile is mostly halo), direct below.
 // dX is the forward with flipped taps (the neighbour relation is symmetric on visible sites);
 // dWeight/dBias are chunks of rows → partials (K, 50, C) → a reduce pass; with a single chunk
