@@ -4,15 +4,20 @@
 //
 // Surprising bits:
 //  - This file is a body, never compiled on its own: dwconv-f32.wgsl and dwconv-vec4.wgsl
-//    define `alias VT` (one channel, or four consecutive channels when C % 4 == 0) and include
-//    it. Every buffer of channel data is an array<VT>, and "Cv" counts VT per row (C or C/4).
+//    define `alias VT` (one channel, or four consecutive channels when C % 4 == 0), LANES
+//    and lane_sum (channels per VT and their sum), and include it. Every buffer of channel data is an array<VT>, and "Cv" counts VT per row (C or C/4).
 //  - Entry points reuse binding numbers with different variables (WGSL allows it as long as
 //    one entry point does not use both); each pipeline binds only its own set.
 //  - A neighbour is found through `p2v` (patch → visible rank, −1 when masked): outside the
 //    image or in a masked patch it reads as 0, so outputs exist only at visible sites.
-//  - Two ways to the same sums: "tiled" stages one visible patch plus its 3-site halo in
+//  - Three ways to the same sums: "tiled" stages one visible patch plus its 3-site halo in
 //    workgroup memory (good for r ≥ 4, where a patch has ≥ 16 sites); "direct" gives each row
-//    a table of its 49 neighbour rows and gathers from global memory (r ≤ 2, the dense grid).
+//    a table of its 49 neighbour rows and gathers from global memory (r ≤ 2, the dense grid);
+//    "serial" (software adapters) has no workgroup memory and no barrier: each thread finds
+//    its own neighbours. On SwiftShader a kernel containing a barrier runs every invocation as
+//    a coroutine, which costs far more than recomputing a neighbour's row (a few integer ops
+//    and one p2v load per tap). Its backward is one dispatch: the dweight threads (tap,
+//    channel vector, chunk) and the dX threads (row, channel vector) side by side.
 //
 // Dimension letters: N samples, V visible patches per sample, L = gridH·gridW patches,
 // R sites per patch side, rows = N·V·R², Cv channel vectors per row, K chunks of rows.
@@ -45,6 +50,19 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> partial: array<VT>;    // (K, 50, Cv): 49 taps + bias; dweight (49, Cv) with ONE_CHUNK
 @group(0) @binding(6) var<storage, read_write> one_dbias: array<VT>;  // (Cv) dbias with ONE_CHUNK; any buffer otherwise
 
+// backward_serial only (binding 3 is x, binding 4 dy, as in dweight_*).
+@group(0) @binding(5) var<storage, read> sw: array<VT>;               // (49, Cv) the weight
+@group(0) @binding(6) var<storage, read_write> sdx: array<VT>;        // (rows, Cv) dX
+@group(0) @binding(7) var<storage, read_write> sdweight: array<VT>;   // (49, Cv) with ONE_CHUNK, else partials (K, 50, Cv)
+@group(0) @binding(8) var<storage, read_write> sdbias: array<VT>;     // (Cv) with ONE_CHUNK; any buffer otherwise
+
+// forward_serial_ln only (bindings 1–6 as forward_*): the block's LayerNorm of y.
+@group(0) @binding(7) var<storage, read> ln_weight: array<VT>;         // (Cv)
+@group(0) @binding(8) var<storage, read> ln_bias: array<VT>;           // (Cv)
+@group(0) @binding(9) var<storage, read_write> ln_y: array<VT>;        // (rows, Cv)
+@group(0) @binding(10) var<storage, read_write> ln_mean: array<f32>;   // (rows)
+@group(0) @binding(11) var<storage, read_write> ln_rstd: array<f32>;   // (rows)
+
 // dweight_reduce only.
 @group(0) @binding(1) var<storage, read> partial_in: array<VT>;       // (K, 50, Cv)
 @group(0) @binding(2) var<storage, read_write> dweight: array<VT>;    // (49, Cv)
@@ -55,6 +73,9 @@ override FLIP: bool = false;     // use weight tap 48 − t (the transposed conv
 override HAS_BIAS: bool = true;
 override ACCUMULATE: bool = false; // y += result (forward_*), dweight/dbias += sums (reduce, ONE_CHUNK)
 override ONE_CHUNK: bool = false;  // dweight pass 1 with a single chunk: writes dweight/dbias itself, no pass 2
+override ACCUMULATE_PARAMS: bool = false; // backward_serial with ONE_CHUNK: dweight/dbias += sums
+override LN_EPS: f32 = 1e-6;     // forward_serial_ln: the LayerNorm's epsilon
+override DXB: u32 = 8u;          // backward_serial: channel vectors per dX thread
 override CBV: u32 = 4u;          // tiled / dweight: channel vectors per workgroup
 override WG: u32 = 64u;          // tiled / dweight: threads per workgroup
 override WG_X: u32 = 16u;        // forward_direct: channel vectors per workgroup
@@ -104,14 +125,21 @@ fn site_row(n: u32, sy: i32, sx: i32) -> i32 {
   return i32((n * p.V + u32(v)) * R * R + ((spread_bits(uy % R) << 1u) | spread_bits(ux % R)));
 }
 
-// Row of the neighbour at tap (ky, kx) = offset (ky − 3, kx − 3) of `row`, or −1.
-fn neighbour_row(row: u32, tap: u32) -> i32 {
+// (sample, site y, site x) of `row` on the (gridH·R, gridW·R) grid.
+fn row_site(row: u32) -> vec3<u32> {
   let patch_row = row / (R * R);
   let z = row % (R * R);
   let pid = u32(vis[patch_row]);
-  let sy = (pid / p.gridW) * R + compact_bits(z >> 1u);
-  let sx = (pid % p.gridW) * R + compact_bits(z);
-  return site_row(patch_row / p.V, i32(sy + tap / 7u) - 3, i32(sx + tap % 7u) - 3);
+  return vec3<u32>(patch_row / p.V, (pid / p.gridW) * R + compact_bits(z >> 1u), (pid % p.gridW) * R + compact_bits(z));
+}
+
+// Row of the neighbour at tap (ky, kx) = offset (ky − 3, kx − 3) of the site, or −1.
+fn site_neighbour(site: vec3<u32>, tap: u32) -> i32 {
+  return site_row(site.x, i32(site.y + tap / 7u) - 3, i32(site.z + tap % 7u) - 3);
+}
+
+fn neighbour_row(row: u32, tap: u32) -> i32 {
+  return site_neighbour(row_site(row), tap);
 }
 
 fn weight_index(tap: u32) -> u32 {
@@ -195,6 +223,177 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let o = row * p.Cv + c;
   if (ACCUMULATE) { acc += y[o]; }
   y[o] = acc;
+}
+
+// Same sums as forward_direct with no workgroup memory and no barrier (software adapters):
+// thread = (row, channel vector), the channel fastest, on a 2-D linear grid of 64-thread groups.
+@compute @workgroup_size(64)
+fn forward_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) li: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 64u + li;
+  let row = i / p.Cv;
+  let c = i % p.Cv;
+  if (row >= p.N * p.V * R * R) { return; }
+  var acc = VT(0.0);
+  if (HAS_BIAS) { acc = bias[c]; }
+  let site = row_site(row);
+  for (var tap = 0u; tap < 49u; tap++) {
+    let r = site_neighbour(site, tap);
+    if (r >= 0) { acc = fma(w[weight_index(tap) * p.Cv + c], x[u32(r) * p.Cv + c], acc); }
+  }
+  let o = row * p.Cv + c;
+  if (ACCUMULATE) { acc += y[o]; }
+  y[o] = acc;
+}
+
+// Visible rank of patch (py + dy, px + dx) of sample n, or −1 (outside the grid / masked).
+fn patch_rank(n: u32, py: u32, px: u32, dy: i32, dx: i32) -> i32 {
+  let y = i32(py) + dy;
+  let x = i32(px) + dx;
+  if (y < 0 || x < 0 || y >= i32(p.gridH) || x >= i32(p.gridW)) { return -1; }
+  return p2v[n * p.gridH * p.gridW + u32(y) * p.gridW + u32(x)];
+}
+
+// Σ over the sites of visible patch `patch_row` of dy[site, c]·x[site + (oy, ox), c]: the dweight
+// sum of one tap. Every site of a patch meets its neighbour, at offset (oy, ox) ∈ [−3, 3]², in
+// one of at most 2×2 patches (floor((l + o) / R) takes ≤ 2 values over a patch side l ∈ [0, R)),
+// whose visible ranks are looked up once per patch, not once per site.
+fn patch_tap_sum(patch_row: u32, c: u32, oy: i32, ox: i32, acc_in: VT) -> VT {
+  let n = patch_row / p.V;
+  let pid = u32(vis[patch_row]);
+  let py = pid / p.gridW;
+  let px = pid % p.gridW;
+  let ri = i32(R);
+  // patch offsets for the first and last site of a side (floor division via a positive shift)
+  let ay = (oy + 3 * ri) / ri - 3;
+  let ax = (ox + 3 * ri) / ri - 3;
+  let by = (ri - 1 + oy + 3 * ri) / ri - 3;
+  let bx = (ri - 1 + ox + 3 * ri) / ri - 3;
+  let r_aa = patch_rank(n, py, px, ay, ax);
+  let r_ab = patch_rank(n, py, px, ay, bx);
+  let r_ba = patch_rank(n, py, px, by, ax);
+  let r_bb = patch_rank(n, py, px, by, bx);
+  let sample_base = n * p.V;
+  var acc = acc_in;
+  for (var ly = 0u; ly < R; ly++) {
+    let ty = i32(ly) + oy + 3 * ri;   // ≥ 0
+    let use_by = ty / ri - 3 != ay;
+    let zy = spread_bits(u32(ty) % R) << 1u;
+    let sy = spread_bits(ly) << 1u;
+    for (var lx = 0u; lx < R; lx++) {
+      let tx = i32(lx) + ox + 3 * ri;
+      let use_bx = tx / ri - 3 != ax;
+      let rank = select(select(r_aa, r_ab, use_bx), select(r_ba, r_bb, use_bx), use_by);
+      if (rank >= 0) {
+        let nrow = (sample_base + u32(rank)) * R * R + (zy | spread_bits(u32(tx) % R));
+        let row = patch_row * R * R + (sy | spread_bits(lx));
+        acc = fma(dy[row * p.Cv + c], x[nrow * p.Cv + c], acc);
+      }
+    }
+  }
+  return acc;
+}
+
+// forward_serial followed by the LayerNorm over the channels of each output row (the ConvNeXt
+// block's dwconv → norm), one thread per row walking all its channel vectors: y as forward
+// writes it, then, from y re-read by the same thread, mean0 = Σy / C and the centred sums
+// (Σd, Σd²), d = y − mean0, which correct mean0 as shaders/layernorm.wgsl does:
+// ln_y = (d − shift)·rstd·w + b, ln_mean = mean0 + shift, ln_rstd.
+@compute @workgroup_size(64)
+fn forward_serial_ln(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) li: u32) {
+  let row = (wid.x + wid.y * nwg.x) * 64u + li;
+  if (row >= p.N * p.V * R * R) { return; }
+  let site = row_site(row);
+  let base = row * p.Cv;
+  // taps outer, channels inner: each neighbour row is found once, not once per channel;
+  // the row's y (in cache) holds the running sums
+  for (var c = 0u; c < p.Cv; c++) { y[base + c] = bias[c]; }
+  for (var tap = 0u; tap < 49u; tap++) {
+    let r = site_neighbour(site, tap);
+    if (r < 0) { continue; }
+    let nbase = u32(r) * p.Cv;
+    for (var c = 0u; c < p.Cv; c++) { y[base + c] = fma(w[tap * p.Cv + c], x[nbase + c], y[base + c]); }
+  }
+  var total = 0.0;
+  for (var c = 0u; c < p.Cv; c++) { total += lane_sum(y[base + c]); }
+  let n = f32(p.Cv * LANES);
+  let mean0 = total / n;
+  var sd = 0.0;
+  var sd2 = 0.0;
+  for (var c = 0u; c < p.Cv; c++) {
+    let d = y[base + c] - VT(mean0);
+    sd += lane_sum(d);
+    sd2 += lane_sum(d * d);
+  }
+  let shift = sd / n;
+  let rstd = inverseSqrt(max(sd2 / n - shift * shift, 0.0) + LN_EPS);
+  for (var c = 0u; c < p.Cv; c++) {
+    ln_y[base + c] = ((y[base + c] - VT(mean0)) - VT(shift)) * VT(rstd) * ln_weight[c] + ln_bias[c];
+  }
+  ln_mean[row] = mean0 + shift;
+  ln_rstd[row] = rstd;
+}
+
+// The whole backward with no barrier (software adapters). Threads, on a 2-D linear grid of
+// 64-thread groups: first the dweight threads j < K·50·Cv, (chunk k, tap, channel vector c)
+// = (j / (50·Cv), (j / Cv) % 50, j % Cv), each summing dy[row, c]·x[nbr(row, tap), c] (tap 49:
+// dy) over the patches_per_chunk patches of its chunk; then the dX threads (row, block of DXB
+// channel vectors): the forward with flipped taps over dy, no bias (FLIP must be set), += with
+// ACCUMULATE. The long dweight loops go first so that the short dX threads fill in behind them.
+@compute @workgroup_size(64)
+fn backward_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) li: u32) {
+  let rows = p.N * p.V * R * R;
+  let i = (wid.x + wid.y * nwg.x) * 64u + li;
+  let per_chunk = 50u * p.Cv;
+  let dweight_threads = p.chunks * per_chunk;
+  if (i < dweight_threads) {
+    let k = i / per_chunk;
+    let tap = (i / p.Cv) % 50u;
+    let c = i % p.Cv;
+    let first = k * p.patches_per_chunk;
+    let last = min(first + p.patches_per_chunk, p.N * p.V);
+    var acc = VT(0.0);
+    if (tap < 49u) {
+      let oy = i32(tap / 7u) - 3;
+      let ox = i32(tap % 7u) - 3;
+      for (var patch_row = first; patch_row < last; patch_row++) { acc = patch_tap_sum(patch_row, c, oy, ox, acc); }
+    } else {
+      for (var row = first * R * R; row < last * R * R; row++) { acc += dy[row * p.Cv + c]; }
+    }
+    if (!ONE_CHUNK) {
+      sdweight[(k * 50u + tap) * p.Cv + c] = acc;
+    } else if (tap < 49u) {
+      let o = tap * p.Cv + c;
+      if (ACCUMULATE_PARAMS) { acc += sdweight[o]; }
+      sdweight[o] = acc;
+    } else {
+      if (ACCUMULATE_PARAMS) { acc += sdbias[c]; }
+      sdbias[c] = acc;
+    }
+    return;
+  }
+  // dX thread = (row, block of DXB channel vectors); taps outer, so each neighbour row is found
+  // once per block, with the row's dX (in cache) holding the running sums
+  let blocks = (p.Cv + DXB - 1u) / DXB;
+  let j = i - dweight_threads;
+  let row = j / blocks;
+  if (row >= rows) { return; }
+  let c0 = (j % blocks) * DXB;
+  let c1 = min(c0 + DXB, p.Cv);
+  let base = row * p.Cv;
+  if (!ACCUMULATE) {
+    for (var c = c0; c < c1; c++) { sdx[base + c] = VT(0.0); }
+  }
+  let site = row_site(row);
+  for (var tap = 0u; tap < 49u; tap++) {
+    let r = site_neighbour(site, tap);
+    if (r < 0) { continue; }
+    let nbase = u32(r) * p.Cv;
+    let wbase = weight_index(tap) * p.Cv;
+    for (var c = c0; c < c1; c++) { sdx[base + c] = fma(sw[wbase + c], dy[nbase + c], sdx[base + c]); }
+  }
 }
 
 // Pass 1's result for (chunk k, tap, channel vector c). With one chunk (ONE_CHUNK) the partial

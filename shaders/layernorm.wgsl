@@ -19,8 +19,10 @@
 // one thread and writes partial sums (2, K, C); `backward_reduce` adds the K chunks of each
 // column with 16 threads, then their 16 sums (`backward_reduce_serial`: one thread per column,
 // no barrier, for software adapters). No thread walks every row, except with few rows
-// (`backward_params_one_pass`: one thread per column sums them all, one dispatch instead of two,
-// where the two were pure fixed cost).
+// (`backward_fused`, `backward_fused_serial`): there one thread per column sums them all, in
+// the dX dispatch. The parameter gradients need only mean and rstd, not the dX row sums, so
+// the first p.param_groups workgroups are column threads and the rest run the dX row kernel:
+// one dispatch instead of two (or three), no extra barrier.
 
 struct Params {
   rows: u32,
@@ -29,6 +31,7 @@ struct Params {
   rows_per_chunk: u32, // parameter-gradient pass 1
   chunks: u32,         // K = ceil(rows / rows_per_chunk)
   eps: f32,
+  param_groups: u32,   // backward_fused*: workgroups (256 columns each) ahead of the dX rows
 }
 
 const WG: u32 = 256u;
@@ -172,11 +175,10 @@ fn row_write_dx(row: u32, first: u32, stride: u32, means: vec2<f32>) {
   }
 }
 
-@compute @workgroup_size(256)
-fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) li: u32) {
+// dX of the rows of row workgroup w: p.tpr threads per row (a barrier; uniform control flow).
+fn dx_rows_segmented(w: u32, li: u32) {
   let lane = li & (p.tpr - 1u);
-  let row = (wid.x + wid.y * nwg.x) * (WG / p.tpr) + li / p.tpr;
+  let row = w * (WG / p.tpr) + li / p.tpr;
   let in_range = row < p.rows;
   var acc = vec2<f32>(0.0);
   if (in_range) { acc = row_grad_sums(row, lane, p.tpr); }
@@ -184,12 +186,59 @@ fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (in_range) { row_write_dx(row, lane, p.tpr, means); }
 }
 
+// dX of row workgroup w, one thread per row.
+fn dx_row_serial(w: u32, li: u32) {
+  let row = w * WG + li;
+  if (row >= p.rows) { return; }
+  row_write_dx(row, 0u, 1u, row_grad_sums(row, 0u, 1u) / f32(p.C));
+}
+
+@compute @workgroup_size(256)
+fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+  dx_rows_segmented(wid.x + wid.y * nwg.x, li);
+}
+
 @compute @workgroup_size(256)
 fn backward_dx_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) li: u32) {
-  let row = (wid.x + wid.y * nwg.x) * WG + li;
-  if (row >= p.rows) { return; }
-  row_write_dx(row, 0u, 1u, row_grad_sums(row, 0u, 1u) / f32(p.C));
+  dx_row_serial(wid.x + wid.y * nwg.x, li);
+}
+
+// ---- backward, dX and (few rows) the parameter gradients in one dispatch: workgroups
+// [0, param_groups) give each of 256 columns a thread that sums dWeight = Σ dY·x̂, dBias = Σ dY
+// over every row (overwrite); the others are backward_dx / backward_dx_serial's workgroups.
+// The branch is on the workgroup index, uniform, so the row kernel's barriers stay legal.
+@group(0) @binding(7) var<storage, read_write> fdWeight: array<f32>; // (C)
+@group(0) @binding(8) var<storage, read_write> fdBias: array<f32>;   // (C)
+
+// dWeight, dBias of column w·256 + li (column workgroup w), over every row.
+fn column_params(w: u32, li: u32) {
+  let c = w * WG + li;
+  if (c >= p.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    let dy = bdY[r * p.C + c];
+    sw += dy * (bx[r * p.C + c] - bmean[r]) * brstd[r];
+    sb += dy;
+  }
+  fdWeight[c] = sw;
+  fdBias[c] = sb;
+}
+
+@compute @workgroup_size(256)
+fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) li: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  if (w < p.param_groups) { column_params(w, li); } else { dx_rows_segmented(w - p.param_groups, li); }
+}
+
+@compute @workgroup_size(256)
+fn backward_fused_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) li: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  if (w < p.param_groups) { column_params(w, li); } else { dx_row_serial(w - p.param_groups, li); }
 }
 
 // ---- backward, parameter gradients pass 1: partial[0, k, c] = Σ dY·x̂, partial[1, k, c] = Σ dY
@@ -216,26 +265,6 @@ fn backward_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   }
   partial[k * p.C + c] = sw;
   partial[(p.chunks + k) * p.C + c] = sb;
-}
-
-// ---- few rows (src/ops/layernorm.ts: one-pass parameter gradients): one thread per column
-// sums every row and writes dWeight, dBias itself (overwrite); no partials, no pass 2.
-@group(0) @binding(5) var<storage, read_write> odWeight: array<f32>; // (C)
-@group(0) @binding(6) var<storage, read_write> odBias: array<f32>;   // (C)
-
-@compute @workgroup_size(64)
-fn backward_params_one_pass(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let c = wid.x * 64u + li;
-  if (c >= p.C) { return; }
-  var sw = 0.0;
-  var sb = 0.0;
-  for (var r = 0u; r < p.rows; r++) {
-    let dy = pdY[r * p.C + c];
-    sw += dy * (px[r * p.C + c] - pmean[r]) * prstd[r];
-    sb += dy;
-  }
-  odWeight[c] = sw;
-  odBias[c] = sb;
 }
 
 // ---- pass 2: dWeight[c] = Σ_k partial[0, k, c], dBias[c] = Σ_k partial[1, k, c] (overwrite).

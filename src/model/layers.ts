@@ -9,7 +9,7 @@
 import type { BufferArena } from '../gpu/buffers.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
-import { dwconvBackward, dwconvForward } from '../ops/dwconv.ts';
+import { dwconvBackward, dwconvLayerNormForward } from '../ops/dwconv.ts';
 import { addScaledRows, scaleRows } from '../ops/drop-path.ts';
 import { geluBackward } from '../ops/gelu.ts';
 import { grnBackward, grnForward } from '../ops/grn.ts';
@@ -197,8 +197,8 @@ export async function blockGroup(
       out: arena.f32(`${p}/out`, rows * C),
       dropScale: io.dropScales?.[i] ?? null,
     };
-    forward.push(...(await dwconvForward(engine, arena, `${p}/dwconv`, { x, weight: ctx.param(`${p}.dwconv.weight`), bias: ctx.param(`${p}.dwconv.bias`), y: a.dw, patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches }, layout)));
-    forward.push(...(await layerNormForward(engine, arena, `${p}/ln`, { x: a.dw, weight: ctx.param(`${p}.norm.weight`), bias: ctx.param(`${p}.norm.bias`), y: a.ln, mean: a.lnMean, rstd: a.lnRstd }, { rows, C })));
+    // dwconv → LayerNorm (one dispatch on software adapters); dw stays for LayerNorm backward
+    forward.push(...(await dwconvLayerNormForward(engine, arena, { dwconv: `${p}/dwconv`, ln: `${p}/ln` }, { x, weight: ctx.param(`${p}.dwconv.weight`), bias: ctx.param(`${p}.dwconv.bias`), y: a.dw, patchToVisible: grid.patchToVisible, visiblePatches: grid.visiblePatches, lnWeight: ctx.param(`${p}.norm.weight`), lnBias: ctx.param(`${p}.norm.bias`), lnY: a.ln, mean: a.lnMean, rstd: a.lnRstd }, layout)));
     // pwconv1 with GELU as its epilogue: writes act = GELU(h) and h itself (for GELU's backward)
     forward.push(...(await matmulDispatches(engine, arena, `${p}/pwconv1`, a.ln, ctx.param(`${p}.pwconv1.weight`), a.act, { M: rows, N: 4 * C, K: C, transB: true, bias: ctx.param(`${p}.pwconv1.bias`), epilogue: `gelu-${gelu}`, preActivation: a.h })));
     if (grn) forward.push(...(await grnForward(engine, arena, `${p}/grn`, { x: a.act, gamma: ctx.param(`${p}.grn.gamma`), beta: ctx.param(`${p}.grn.beta`), y: grn.y, norm: grn.norm, gnorm: grn.gnorm }, { N, rowsPerSample: rows / N, C: 4 * C, mode: grnMode })));

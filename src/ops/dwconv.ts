@@ -4,27 +4,33 @@
 // kernels serve the dense encoder (mask ratio 0), the masked encoder and the decoder's dense
 // grid (r = 1, every patch visible).
 //
-// Two kernel families compute identical sums (`kernel` forces one, for tests and benchmarks):
+// Three kernel families compute identical sums (`kernel` forces one, for tests and benchmarks):
 //  - 'tiled': one workgroup per visible patch × channel block stages the patch plus its 3-site
 //    halo in workgroup memory, so each input is read ~(r+6)²/r² times instead of 49;
 //  - 'direct': one thread per (row, channel vector) gathers its 49 neighbours through a
-//    per-workgroup neighbour table.
-// 'auto' picks tiled at r ≥ 4 (at r ≤ 2 a tile is mostly halo), except that the forward and dX
-// passes stay direct on software adapters: on SwiftShader the staging barriers cost more than
-// the gathers they save (measured 2× slower at r = 4). The dWeight pass is tiled at r ≥ 4
-// everywhere (measured ~25% faster on SwiftShader).
+//    per-workgroup neighbour table;
+//  - 'serial' (software adapters): no workgroup memory, no barrier; each thread finds its own
+//    neighbours, and the backward (dX and dWeight/dBias threads side by side) is one dispatch.
+// 'auto' is serial on software adapters: on SwiftShader a kernel with a barrier runs every
+// invocation as a coroutine, which costs more than the gathers and index arithmetic it saves
+// (atto 96 px, stage 3, r = 1, C = 320: backward ~9-13 ms of CPU instead of ~23 for direct dX
+// + direct dWeight; stage 0, r = 8: ~30-36 instead of ~52 for direct dX + tiled dWeight;
+// isolated dispatches on a loaded 2-core machine, issue 18). On GPUs it
+// picks tiled at r ≥ 4 (at r ≤ 2 a tile is mostly halo), direct below.
 // dX is the forward with flipped taps (the neighbour relation is symmetric on visible sites);
-// dWeight/dBias are two passes: chunks of rows → partials (K, 50, C) → reduce; one pass when
-// there is a single chunk (≤ 256 rows), which then writes dWeight/dBias itself.
+// dWeight/dBias are chunks of rows → partials (K, 50, C) → a reduce pass; with a single chunk
+// (≤ 256 rows; serial: ≤ 1024) the partial pass writes dWeight/dBias itself.
 // FLOPs (src/ops/flop-conventions.ts): 2 per tap per output, all 49 taps as if dense; the bias
 // (forward) and the dBias sum 1 per element; accumulating 1 per output; the reduce pass counts
 // the K·50·C adds folding the partials, which come out of the partial pass's count.
 import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
+import { requireFloats } from './elementwise.ts';
 import { ELEMENTWISE_FLOPS, TAPS } from './flop-conventions.ts';
+import { layerNormForward, LN_EPS } from './layernorm.ts';
 
-export type DwconvKernel = 'auto' | 'tiled' | 'direct';
+export type DwconvKernel = 'auto' | 'tiled' | 'direct' | 'serial';
 
 export interface DwconvShape {
   /** Samples. */
@@ -39,6 +45,8 @@ export interface DwconvShape {
   C: number;
   /** Kernel family (see the file header); 'auto' by default. */
   kernel?: DwconvKernel;
+  /** Whose plan 'auto' follows; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
+  plan?: 'gpu' | 'software';
 }
 
 export interface DwconvBackwardShape extends DwconvShape {
@@ -88,6 +96,13 @@ export class DwconvShapeError extends Error {
 
 /** Rows per partial sum of dWeight: K = rows / 256 keeps the partials ≤ ~1/5 of x. */
 const ROWS_PER_CHUNK = 256;
+/** Serial family: rows per dWeight chunk. Longer than on GPUs (a software adapter has few
+ *  cores; one chunk keeps the backward at one dispatch for small models). */
+const SERIAL_ROWS_PER_CHUNK = 1024;
+/** Serial family: threads per workgroup. */
+const SERIAL_THREADS = 64;
+/** Serial backward: channel vectors per dX thread (its neighbour rows found once for all). */
+const SERIAL_DX_BLOCK = 8;
 /** dweight_direct walks its chunk RB rows at a time. */
 const DWEIGHT_RB = 16;
 /** forward_direct: threads per workgroup (WG_X channel vectors × RB rows). */
@@ -114,9 +129,9 @@ interface Plan {
   rows: number;
   patches: number;
   /** Family of the forward and dX passes. */
-  conv: 'tiled' | 'direct';
-  /** Family of the dWeight partial-sum pass. */
-  dweight: 'tiled' | 'direct';
+  conv: 'tiled' | 'direct' | 'serial';
+  /** Family of the dWeight partial-sum pass (serial exactly when conv is). */
+  dweight: 'tiled' | 'direct' | 'serial';
 }
 
 function validate(engine: Engine, label: string, s: DwconvShape): Plan {
@@ -129,16 +144,18 @@ function validate(engine: Engine, label: string, s: DwconvShape): Plan {
   }
   if (V > gridH * gridW) throw new DwconvShapeError(`${label}: V = ${V} visible patches > L = ${gridH}·${gridW}`);
   const lanes = C % 4 === 0 ? 4 : 1;
-  const forced = s.kernel === 'tiled' || s.kernel === 'direct' ? s.kernel : null;
+  const forced = s.kernel === 'tiled' || s.kernel === 'direct' || s.kernel === 'serial' ? s.kernel : null;
   const tiledFits = r >= 4;
+  const software = s.plan === undefined ? engine.ctx.adapter.isSoftware : s.plan === 'software';
+  const serial = forced === 'serial' || (forced === null && software);
   return {
     shader: lanes === 4 ? 'dwconv-vec4.wgsl' : 'dwconv-f32.wgsl',
     lanes,
     Cv: C / lanes,
     rows: N * V * r * r,
     patches: N * V,
-    conv: forced ?? (tiledFits && !engine.ctx.adapter.isSoftware ? 'tiled' : 'direct'),
-    dweight: forced ?? (tiledFits ? 'tiled' : 'direct'),
+    conv: serial ? 'serial' : (forced ?? (tiledFits ? 'tiled' : 'direct')),
+    dweight: serial ? 'serial' : (forced ?? (tiledFits ? 'tiled' : 'direct')),
   };
 }
 
@@ -181,6 +198,16 @@ async function convDispatch(
   const buffers = [bufs.p2v, bufs.vis, bufs.x, bufs.w, bufs.bias, bufs.y];
   const E = ELEMENTWISE_FLOPS;
   const flops = dwconvFlops(s) + plan.rows * s.C * ((flags.bias ? E.bias : 0) + (flags.accumulate ? E.residual : 0));
+  if (plan.conv === 'serial') {
+    return makeDispatch(engine, arena, {
+      label,
+      kernel: { shader: plan.shader, entryPoint: 'forward_serial', constants: common },
+      params: shapeParams(s, plan),
+      buffers,
+      workgroups: linearGrid(ceilDiv(plan.rows * plan.Cv, SERIAL_THREADS)),
+      flops,
+    });
+  }
   if (plan.conv === 'tiled') {
     const r = s.r;
     const cbvMemory = Math.floor(TILED_TILE_BYTES / ((r + 6) * (r + 6) * 4 * plan.lanes));
@@ -231,6 +258,66 @@ export async function dwconvForward(
   return [await convDispatch(engine, arena, label, shape, plan, bufs, { flip: false, bias: true, accumulate: false })];
 }
 
+/** Storage buffers the fused dwconv + LayerNorm kernel binds (more than WebGPU's default 8). */
+const SERIAL_LN_STORAGE_BUFFERS = 11;
+
+/**
+ * The block's depthwise conv and then LayerNorm over the channels of its output (ConvNeXt:
+ * dwconv → norm): y as dwconvForward writes it (LayerNorm backward reads it), lnY, mean, rstd
+ * as layerNormForward writes them. The serial family does both in one dispatch, a thread per
+ * row, where the device binds 11 storage buffers; otherwise the two ops' own dispatches.
+ */
+export async function dwconvLayerNormForward(
+  engine: Engine,
+  arena: BufferArena,
+  labels: { dwconv: string; ln: string },
+  io: DwconvForwardIO & {
+    /** (C) */
+    lnWeight: Binding;
+    /** (C) */
+    lnBias: Binding;
+    /** (rows, C) written */
+    lnY: Binding;
+    /** (rows) written */
+    mean: Binding;
+    /** (rows) written */
+    rstd: Binding;
+  },
+  shape: DwconvShape,
+): Promise<Dispatch[]> {
+  const plan = validate(engine, labels.dwconv, shape);
+  const { C } = shape;
+  const fits = engine.ctx.device.limits.maxStorageBuffersPerShaderStage >= SERIAL_LN_STORAGE_BUFFERS;
+  if (plan.conv !== 'serial' || !fits) {
+    return [
+      ...(await dwconvForward(engine, arena, labels.dwconv, io, shape)),
+      ...(await layerNormForward(engine, arena, labels.ln, { x: io.y, weight: io.lnWeight, bias: io.lnBias, y: io.lnY, mean: io.mean, rstd: io.rstd }, { rows: plan.rows, C, plan: shape.plan })),
+    ];
+  }
+  const L = shape.gridH * shape.gridW;
+  checkSizes(labels.dwconv, {
+    x: [io.x, plan.rows * C, `(rows=${plan.rows}, C=${C})`],
+    weight: [io.weight, TAPS * C, `(49, C=${C})`],
+    bias: [io.bias, C, `(C=${C})`],
+    y: [io.y, plan.rows * C, `(rows=${plan.rows}, C=${C})`],
+    patchToVisible: [io.patchToVisible, shape.N * L, `(N=${shape.N}, L=${L})`],
+    visiblePatches: [io.visiblePatches, shape.N * shape.V, `(N=${shape.N}, V=${shape.V})`],
+  });
+  const lnSizes = { lnWeight: C, lnBias: C, lnY: plan.rows * C, mean: plan.rows, rstd: plan.rows };
+  for (const [k, n] of Object.entries(lnSizes)) requireFloats(labels.ln, k, io[k as keyof typeof lnSizes], n);
+  const E = ELEMENTWISE_FLOPS;
+  return [
+    await makeDispatch(engine, arena, {
+      label: `${labels.dwconv}+ln`,
+      kernel: { shader: plan.shader, entryPoint: 'forward_serial_ln', constants: { R: shape.r, LN_EPS } },
+      params: shapeParams(shape, plan),
+      buffers: [io.patchToVisible, io.visiblePatches, io.x, io.weight, io.bias, io.y, io.lnWeight, io.lnBias, io.lnY, io.mean, io.rstd],
+      workgroups: linearGrid(ceilDiv(plan.rows, SERIAL_THREADS)),
+      flops: dwconvFlops(shape) + plan.rows * C * (E.bias + E.layerNormForward),
+    }),
+  ];
+}
+
 /** Dispatches computing dX, dWeight, dBias from dY; see DwconvBackwardIO. Partials come from `arena`. */
 export async function dwconvBackward(
   engine: Engine,
@@ -254,6 +341,7 @@ export async function dwconvBackward(
   });
   const p2v = io.patchToVisible;
   const vis = io.visiblePatches;
+  if (plan.conv === 'serial') return serialBackward(engine, arena, label, io, shape, plan);
   // The bias binding of the dX pass is never read (HAS_BIAS = 0); the weight stands in.
   const dxPass = await convDispatch(
     engine,
@@ -312,6 +400,55 @@ export async function dwconvBackward(
     flops: folded + (shape.accumulateParams ? 50 * C * ELEMENTWISE_FLOPS.residual : 0),
   });
   return [dxPass, partialPass, reducePass];
+}
+
+/** The serial family's backward: dX and dWeight/dBias (or its partials) in one barrier-free
+ *  dispatch, plus the reduce pass when there is more than one chunk. */
+async function serialBackward(
+  engine: Engine,
+  arena: BufferArena,
+  label: string,
+  io: DwconvBackwardIO,
+  shape: DwconvBackwardShape,
+  plan: Plan,
+): Promise<Dispatch[]> {
+  const { C } = shape;
+  const E = ELEMENTWISE_FLOPS;
+  // chunks of whole patches (a dweight thread looks up a patch's neighbour patches once)
+  const patches = Math.max(1, Math.floor(SERIAL_ROWS_PER_CHUNK / (shape.r * shape.r)));
+  const chunks = { patches, rows: 0, count: ceilDiv(plan.patches, patches) };
+  const oneChunk = chunks.count === 1;
+  const accumulateParams = shape.accumulateParams ?? false;
+  const accumulateDX = shape.accumulateDX ?? false;
+  // dX: the flipped conv (+ 1 per element when accumulating); dWeight 2 per tap per element, dBias 1
+  const dxFlops = dwconvFlops(shape) + (accumulateDX ? plan.rows * C * E.residual : 0);
+  const paramFlops = dwconvFlops(shape) + plan.rows * C * E.columnSum;
+  const folded = oneChunk ? 0 : chunks.count * 50 * C;
+  const paramsOut = oneChunk ? [io.dWeight, io.dBias] : [arena.f32(`${label}/dweight-partials`, chunks.count * 50 * C), arena.shared('dwconv/no-dbias', 16)]; // (K, 50, C)
+  const dxBlock = Math.min(plan.Cv, SERIAL_DX_BLOCK);
+  const threads = chunks.count * 50 * plan.Cv + plan.rows * ceilDiv(plan.Cv, dxBlock);
+  const fused = await makeDispatch(engine, arena, {
+    label: oneChunk ? `${label}/dX+dweight` : `${label}/dX+dweight-partials`,
+    kernel: {
+      shader: plan.shader,
+      entryPoint: 'backward_serial',
+      constants: { R: shape.r, FLIP: 1, ACCUMULATE: accumulateDX ? 1 : 0, ONE_CHUNK: oneChunk ? 1 : 0, ACCUMULATE_PARAMS: accumulateParams ? 1 : 0, DXB: dxBlock },
+    },
+    params: shapeParams(shape, plan, chunks),
+    buffers: [io.patchToVisible, io.visiblePatches, io.x, io.dY, io.weight, io.dX, ...paramsOut],
+    workgroups: linearGrid(ceilDiv(threads, SERIAL_THREADS)),
+    flops: dxFlops + paramFlops - folded + (oneChunk && accumulateParams ? 50 * C * E.residual : 0),
+  });
+  if (oneChunk) return [fused];
+  const reducePass = await makeDispatch(engine, arena, {
+    label: `${label}/dweight-reduce`,
+    kernel: { shader: plan.shader, entryPoint: 'dweight_reduce', constants: { ACCUMULATE: accumulateParams ? 1 : 0 } },
+    params: shapeParams(shape, plan, chunks),
+    buffers: [paramsOut[0]!, io.dWeight, io.dBias],
+    workgroups: linearGrid(ceilDiv(50 * plan.Cv, 64)),
+    flops: folded + (accumulateParams ? 50 * C * E.residual : 0),
+  });
+  return [fused, reducePass];
 }
 
 /** FLOPs of one forward (multiply-adds counted as 2; every tap counted, as dense). */

@@ -1,8 +1,11 @@
 // LayerNorm over channels, channels-last (rows, C), eps 1e-6, biased variance, on
 // shaders/layernorm.wgsl. Forward keeps mean and rstd per row for backward. Backward writes
 // dX (or adds to it) with one row kernel, and the parameter gradients with a parallel two-pass
-// reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks.
-// Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan.
+// reduction: (column, chunk of rows) partial sums, then a per-column reduce over the chunks;
+// with few rows instead a thread per column sums them all, inside the dX dispatch (one dispatch).
+// Software adapters (SwiftShader) get barrier-free kernel variants: see layerNormPlan. On GPUs
+// with the 'subgroups' feature the row kernels sum a row's threads with subgroup operations
+// (shaders/layernorm-subgroups.wgsl) instead of workgroup memory and barriers.
 // Dimension letters: R rows, C channels, K row chunks.
 // FLOPs (src/ops/flop-conventions.ts): layerNormForward per element; layerNormBackward per
 // element split over the dX pass and the parameter passes (PASS_FLOPS), the reduce pass
@@ -33,7 +36,7 @@ export interface LayerNormPlan {
   chunks: number;
   /** Pass 2 with one thread per column (no barrier) instead of 16. */
   serialReduce: boolean;
-  /** Parameter gradients in one pass, a thread per column over every row (few rows). */
+  /** Parameter gradients by a thread per column over every row, in the dX dispatch (few rows). */
   onePassParams: boolean;
 }
 
@@ -64,6 +67,17 @@ export interface LayerNormShape {
   C: number;
   /** Whose plan to run; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
   plan?: 'gpu' | 'software';
+  /** Subgroup row sums where the plan splits rows over threads; default: the device has 'subgroups'. */
+  subgroups?: boolean;
+}
+
+/** Shader and entry point of a row kernel: serial (tpr = 1), subgroup or workgroup-memory sums. */
+function rowKernel(engine: Engine, shape: LayerNormShape, plan: LayerNormPlan, base: 'forward' | 'backward_dx' | 'backward_fused'): { shader: string; entryPoint: string } {
+  if (plan.tpr === 1) return { shader: 'layernorm.wgsl', entryPoint: `${base}_serial` };
+  const has = engine.ctx.device.features.has('subgroups');
+  if (shape.subgroups && !has) throw new Error(`layernorm: subgroups forced on, but this device lacks the 'subgroups' feature; leave 'subgroups' unset`);
+  const subgroups = shape.subgroups ?? has;
+  return subgroups ? { shader: 'layernorm-subgroups.wgsl', entryPoint: `${base}_sg` } : { shader: 'layernorm.wgsl', entryPoint: base };
 }
 
 function checkShape(engine: Engine, label: string, shape: LayerNormShape): LayerNormPlan {
@@ -75,8 +89,8 @@ function checkShape(engine: Engine, label: string, shape: LayerNormShape): Layer
   return layerNormPlan(rows, C, software);
 }
 
-function rowParams(rows: number, C: number, plan: LayerNormPlan): ArrayBuffer {
-  return params().u32(rows).u32(C).u32(plan.tpr).u32(plan.rowsPerChunk).u32(plan.chunks).f32(LN_EPS).build();
+function rowParams(rows: number, C: number, plan: LayerNormPlan, paramGroups = 0): ArrayBuffer {
+  return params().u32(rows).u32(C).u32(plan.tpr).u32(plan.rowsPerChunk).u32(plan.chunks).f32(LN_EPS).u32(paramGroups).build();
 }
 
 /** y = (x − mean)·rstd·weight + bias per row; writes mean and rstd (kept for backward). */
@@ -101,7 +115,7 @@ export async function layerNormForward(
   return [
     await makeDispatch(engine, arena, {
       label,
-      kernel: { shader: 'layernorm.wgsl', entryPoint: plan.tpr === 1 ? 'forward_serial' : 'forward' },
+      kernel: rowKernel(engine, shape, plan, 'forward'),
       params: rowParams(rows, C, plan),
       buffers: [io.x, io.weight, io.bias, io.y, io.mean, io.rstd],
       workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
@@ -135,34 +149,33 @@ export async function layerNormBackward(
   const plan = checkShape(engine, label, shape);
   const sizes = { x: rows * C, weight: C, mean: rows, rstd: rows, dY: rows * C, dX: rows * C, dWeight: C, dBias: C };
   for (const [k, n] of Object.entries(sizes)) requireFloats(label, k, io[k as keyof typeof sizes], n);
-  const p = rowParams(rows, C, plan);
   const n = rows * C;
   const E = ELEMENTWISE_FLOPS;
-  const dX = await makeDispatch(engine, arena, {
-      label: `${label}/dX`,
-      kernel: {
-        shader: 'layernorm.wgsl',
-        entryPoint: plan.tpr === 1 ? 'backward_dx_serial' : 'backward_dx',
-        constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 },
-      },
-      params: p,
-      buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
-      workgroups: linearGrid(ceilDiv(rows, plan.rowsPerWorkgroup)),
-      flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + (shape.accumulateDX ? E.residual * n : 0),
-  });
+  const accumulateFlops = shape.accumulateDX ? E.residual * n : 0;
+  const rowGroups = ceilDiv(rows, plan.rowsPerWorkgroup);
   if (plan.onePassParams) {
+    // few rows: the column threads that sum the parameter gradients ride in the dX dispatch
+    const paramGroups = ceilDiv(C, WG);
     return [
-      dX,
       await makeDispatch(engine, arena, {
-        label: `${label}/params`,
-        kernel: { shader: 'layernorm.wgsl', entryPoint: 'backward_params_one_pass' },
-        params: p,
-        buffers: [io.x, io.mean, io.rstd, io.dY, io.dWeight, io.dBias],
-        workgroups: [ceilDiv(C, 64)],
-        flops: PASS_FLOPS.layerNormBackwardParams * n,
+        label: `${label}/dX+params`,
+        kernel: { ...rowKernel(engine, shape, plan, 'backward_fused'), constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 } },
+        params: rowParams(rows, C, plan, paramGroups),
+        buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX, io.dWeight, io.dBias],
+        workgroups: linearGrid(paramGroups + rowGroups),
+        flops: E.layerNormBackward * n + accumulateFlops,
       }),
     ];
   }
+  const p = rowParams(rows, C, plan);
+  const dX = await makeDispatch(engine, arena, {
+      label: `${label}/dX`,
+      kernel: { ...rowKernel(engine, shape, plan, 'backward_dx'), constants: { ACCUMULATE: shape.accumulateDX ? 1 : 0 } },
+      params: p,
+      buffers: [io.x, io.weight, io.mean, io.rstd, io.dY, io.dX],
+      workgroups: linearGrid(rowGroups),
+      flops: (E.layerNormBackward - PASS_FLOPS.layerNormBackwardParams) * n + accumulateFlops,
+  });
   const partial = arena.f32(`${label}/param-partials`, 2 * plan.chunks * C); // (2, K, C)
   const folded = 2 * plan.chunks * C; // adds of the reduce pass, out of the parameter passes' share
   return [

@@ -1,10 +1,12 @@
 // dwconv kernels (shaders/dwconv-kernels.wgsl via src/ops/dwconv.ts) against the float64
-// reference: forward, dX (overwrite and +=), dWeight/dBias (overwrite and +=), both kernel
-// families, r = 1/2/4/8, scalar and vec4 channels, dense / sparse masks, isolated patches,
+// reference: forward, dX (overwrite and +=), dWeight/dBias (overwrite and +=), the three kernel
+// families ('auto' under both plans: its GPU choice and the software plan's serial one, which
+// every case also runs), r = 1/2/4/8, scalar and vec4 channels, dense / sparse masks, isolated patches,
 // border patches, non-square grids; plus the sparsity claim (work and memory ∝ visible rows).
 import { describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../../src/gpu/dispatch.ts';
-import { dwconvBackward, dwconvFlops, dwconvForward, DwconvShapeError, type DwconvKernel } from '../../../src/ops/dwconv.ts';
+import { dwconvBackward, dwconvFlops, dwconvForward, dwconvLayerNormForward, DwconvShapeError, type DwconvKernel } from '../../../src/ops/dwconv.ts';
+import { layerNormForwardRef } from '../../../src/reference/layernorm.ts';
 import { layoutFromMask, type MaskLayout } from '../../../src/ops/sparse-layout.ts';
 import { dwconvBackwardRef, dwconvForwardRef } from '../../../src/reference/dwconv.ts';
 import { Random } from '../../../src/util/random.ts';
@@ -48,7 +50,7 @@ function buildMask(c: Case, rng: Random): number[] {
   return mask;
 }
 
-async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
+async function check(c: Case, kernel: DwconvKernel, plan: 'gpu' | 'software', seed = 7): Promise<void> {
   const engine = await testEngine();
   const arena = testArena(engine);
   const rng = new Random(seed);
@@ -74,7 +76,7 @@ async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
   const dXBuf = arena.fromData('dX', dX0);
   const dWBuf = arena.fromData('dW', dW0);
   const dBBuf = arena.fromData('dB', dB0);
-  const shape = { N, V, gridH: c.gridH, gridW: c.gridW, r, C, kernel };
+  const shape = { N, V, gridH: c.gridH, gridW: c.gridW, r, C, kernel, plan };
   const dispatches: Dispatch[] = [
     ...(await dwconvForward(engine, arena, 'dw', { x: X, weight: Wt, bias: arena.fromData('b', bias), y: Y, ...tables }, shape)),
     ...(await dwconvBackward(
@@ -97,7 +99,7 @@ async function check(c: Case, kernel: DwconvKernel, seed = 7): Promise<void> {
   const yRef = dwconvForwardRef(x, weight, bias, layout, r, C);
   const g = dwconvBackwardRef(x, weight, dY, layout, r, C);
   const add = (a: Float64Array, b: Float32Array): Float64Array => a.map((v, i) => v + b[i]!);
-  const tag = `${c.name} [${kernel}]`;
+  const tag = `${c.name} [${kernel === 'auto' ? `auto, ${plan} plan` : kernel}]`;
   // ≤ 49 products of values in [-1, 1] summed in f32 (fma): error ~ sqrt(49)·eps·|terms|.
   const convTol = { atol: 1e-5, rtol: 1e-5 };
   expectAllClose(y, yRef, { ...convTol, label: `${tag} y`, shape: [rows, C] });
@@ -163,13 +165,64 @@ const cases: Case[] = [
     accumulateParams: true,
   },
   { name: 'r=1 sparse 3×3 ratio 0.67, C=5, N=1', N: 1, gridH: 3, gridW: 3, r: 1, C: 5, V: 3, kernels: ['auto', 'tiled'] },
+  // 1152 rows: the serial family's dWeight takes two chunks (partials + reduce).
+  { name: 'r=8 dense 3×3, C=8, N=2, accumulate', N: 2, gridH: 3, gridW: 3, r: 8, C: 8, kernels: ['serial'], accumulateDX: true, accumulateParams: true },
+  { name: 'r=8 3×3 ratio 0.33, C=5, N=7', N: 7, gridH: 3, gridW: 3, r: 8, C: 5, V: 3, kernels: ['serial'] },
 ];
 
 describe('dwconv kernels vs float64 reference', () => {
   for (const c of cases) {
-    for (const kernel of c.kernels) {
-      it(`${c.name} [${kernel}]`, async () => {
-        await check(c, kernel);
+    const runs: [DwconvKernel, 'gpu' | 'software'][] = c.kernels.map((k) => [k, 'gpu']);
+    if (c.kernels.includes('auto') || !c.kernels.includes('serial')) runs.push(['auto', 'software']);
+    for (const [kernel, plan] of runs) {
+      it(`${c.name} [${kernel === 'auto' ? `auto, ${plan} plan` : kernel}]`, async () => {
+        await check(c, kernel, plan);
+      });
+    }
+  }
+});
+
+describe('dwconv followed by the LayerNorm of its output (one dispatch on the software plan)', () => {
+  const lnCases: [string, Case][] = [
+    ['r=8 4×4 ratio 0.75, C=40 (vec4)', { name: '', N: 3, gridH: 4, gridW: 4, r: 8, C: 40, V: 4, kernels: [] }],
+    ['r=2 5×2 ratio 0.6, C=67', { name: '', N: 1, gridH: 5, gridW: 2, r: 2, C: 67, V: 4, kernels: [] }],
+    ['r=1 3×3 ratio 0.67, C=5, N=2', { name: '', N: 2, gridH: 3, gridW: 3, r: 1, C: 5, V: 3, kernels: [] }],
+  ];
+  for (const [name, c] of lnCases) {
+    for (const plan of ['software', 'gpu'] as const) {
+      it(`${name} [${plan} plan]`, async () => {
+        const engine = await testEngine();
+        const arena = testArena(engine);
+        const rng = new Random(11);
+        const layout = layoutFromMask(buildMask(c, rng), c.N, c.gridH, c.gridW);
+        const { r, C } = c;
+        const rows = layout.N * layout.V * r * r;
+        const [x, weight, bias, lnW, lnB] = [rows * C, 49 * C, C, C, C].map((n) => rng.uniformArray(n)) as Float32Array[];
+        const out = { y: arena.f32('y', rows * C), lnY: arena.f32('lnY', rows * C), mean: arena.f32('mean', rows), rstd: arena.f32('rstd', rows) };
+        const io = {
+          x: arena.fromData('x', x!),
+          weight: arena.fromData('w', weight!),
+          bias: arena.fromData('b', bias!),
+          lnWeight: arena.fromData('lnW', lnW!),
+          lnBias: arena.fromData('lnB', lnB!),
+          patchToVisible: arena.fromData('p2v', layout.patchToVisible),
+          visiblePatches: arena.fromData('vis', layout.visiblePatches),
+          ...out,
+        };
+        const shape = { N: layout.N, V: layout.V, gridH: c.gridH, gridW: c.gridW, r, C, plan };
+        const dispatches = await dwconvLayerNormForward(engine, arena, { dwconv: 'dw', ln: 'ln' }, io, shape);
+        expect(dispatches.length).toBe(plan === 'software' ? 1 : 2);
+        await run(engine, dispatches);
+        const [y, lnY, mean, rstd] = [await readF32(engine, out.y, rows * C), await readF32(engine, out.lnY, rows * C), await readF32(engine, out.mean, rows), await readF32(engine, out.rstd, rows)];
+        arena.destroy();
+        const tag = `${name} [${plan} plan]`;
+        expectAllClose(y, dwconvForwardRef(x!, weight!, bias!, layout, r, C), { atol: 1e-5, rtol: 1e-5, label: `${tag} y`, shape: [rows, C] });
+        // the LayerNorm alone: float64 from the kernel's own f32 y (tolerances as tests/gpu/ops/layernorm.test.ts)
+        const want = layerNormForwardRef(y, lnW!, lnB!, { rows, C });
+        const meanScale = Math.max(...Array.from(want.mean, Math.abs)) + 4;
+        expectAllClose(mean, want.mean, { atol: 4e-7 * meanScale, rtol: 0, label: `${tag} mean`, shape: [rows] });
+        expectAllClose(rstd, want.rstd, { atol: 0, rtol: 2e-6, label: `${tag} rstd`, shape: [rows] });
+        expectAllClose(lnY, want.y, { atol: 2e-6, rtol: 2e-6, label: `${tag} ln y`, shape: [rows, C] });
       });
     }
   }

@@ -2,7 +2,8 @@
 // dWeight, dBias) with the GPU plan (rows split over 1 … 256 threads, 16-lane gradient reduce)
 // and the software plan (serial kernels), C = 1 … 1030, rows 1 … 2000, accumulateDX, a
 // large-|mean| input that a one-pass variance would ruin, and enough rows to widen the
-// gradient chunks; the one-pass parameter gradients of few rows on both plans.
+// gradient chunks; the one-pass parameter gradients of few rows, fused into the dX dispatch, on
+// both plans; the GPU plan's row sums with and without subgroups.
 import { describe, expect, it } from 'vitest';
 import { layerNormBackward, layerNormForward, layerNormPlan } from '../../../src/ops/layernorm.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from '../../../src/reference/layernorm.ts';
@@ -19,6 +20,8 @@ interface Case {
   spread?: number;
   /** Force a plan (default: the adapter's own, 'software' on SwiftShader). */
   plan?: 'gpu' | 'software';
+  /** GPU plan: subgroup row sums on/off (default: on where the device has 'subgroups'). */
+  subgroups?: boolean;
 }
 
 function maxAbs(a: ArrayLike<number>): number {
@@ -66,12 +69,13 @@ async function check(c: Case, seed = 7): Promise<void> {
   const dBias = arena.fromData('dBias', new Float32Array(C).fill(-45));
   const W = arena.fromData('weight', weight);
   const io = { x: X, weight: W, mean, rstd };
-  const { plan } = c;
-  const forward = await layerNormForward(engine, arena, 'ln', { ...io, bias: arena.fromData('bias', bias), y: Y }, { rows, C, plan });
+  const { plan, subgroups } = c;
+  const forward = await layerNormForward(engine, arena, 'ln', { ...io, bias: arena.fromData('bias', bias), y: Y }, { rows, C, plan, subgroups });
   const backward = await layerNormBackward(engine, arena, 'ln.back', { ...io, dY: arena.fromData('dY', dY), dX, dWeight, dBias }, {
     rows,
     C,
     plan,
+    subgroups,
     accumulateDX: c.accumulateDX,
   });
   await run(engine, [...forward, ...backward]);
@@ -85,7 +89,7 @@ async function check(c: Case, seed = 7): Promise<void> {
   };
   arena.destroy();
 
-  const label = `layernorm rows=${rows} C=${C} plan=${plan ?? 'adapter'}${c.accumulateDX ? ' accumulateDX' : ''}${c.offset !== undefined ? ` offset=${c.offset}` : ''}`;
+  const label = `layernorm rows=${rows} C=${C} plan=${plan ?? 'adapter'}${subgroups === undefined ? '' : ` subgroups=${subgroups}`}${c.accumulateDX ? ' accumulateDX' : ''}${c.offset !== undefined ? ` offset=${c.offset}` : ''}`;
   const want = layerNormForwardRef(x, weight, bias, { rows, C });
   const rstdMax = maxAbs(want.rstd);
   // mean: f32 sums of values of size ≲ |offset| + spread, then the correction: a few ulps of that.
@@ -118,9 +122,16 @@ describe('layernorm kernels vs float64 reference', () => {
     for (const rows of [1, 5, 300, 2000]) {
       const tpr = gpuPlan(rows, C).tpr;
       const plan = rows * tpr <= 80_000 ? 'gpu' : undefined;
-      it(`rows=${rows} C=${C}, ${plan ? `GPU plan: ${tpr} threads per row` : 'adapter plan'}`, async () => {
-        await check({ rows, C, plan });
+      it(`rows=${rows} C=${C}, ${plan ? `GPU plan: ${tpr} threads per row, workgroup-memory sums` : 'adapter plan'}`, async () => {
+        await check({ rows, C, plan, subgroups: false });
       });
+      if (plan && tpr > 1) {
+        it(`rows=${rows} C=${C}, GPU plan: ${tpr} threads per row, subgroup sums`, async (ctx) => {
+          const engine = await testEngine();
+          if (!engine.ctx.device.features.has('subgroups')) ctx.skip();
+          await check({ rows, C, plan, subgroups: true });
+        });
+      }
     }
   }
 
@@ -139,7 +150,19 @@ describe('layernorm kernels vs float64 reference', () => {
     expect([1, 5, 300, 2000].map((rows) => layerNormPlan(rows, 40, true).onePassParams)).toEqual([true, true, true, false]);
   });
 
+  it('few rows: dX and the parameter gradients are one dispatch', async () => {
+    const engine = await testEngine();
+    const arena = testArena(engine);
+    const f = (n: number) => arena.f32(`b${n}`, n);
+    const count = async (rows: number, plan: 'gpu' | 'software') =>
+      (await layerNormBackward(engine, arena, 'ln.back', { x: f(rows * 40), weight: f(40), mean: f(rows), rstd: f(rows), dY: f(rows * 40), dX: f(rows * 40), dWeight: f(40), dBias: f(40) }, { rows, C: 40, plan })).length;
+    expect([await count(5, 'gpu'), await count(300, 'gpu'), await count(300, 'software'), await count(2000, 'software')]).toEqual([1, 3, 1, 3]);
+    arena.destroy();
+  });
+
   it('accumulateDX adds to dX', async () => {
+    await check({ rows: 300, C: 67, accumulateDX: true, plan: 'gpu', subgroups: false });
+    await check({ rows: 5, C: 1030, accumulateDX: true, plan: 'gpu', subgroups: false });
     await check({ rows: 300, C: 67, accumulateDX: true, plan: 'gpu' });
     await check({ rows: 5, C: 1030, accumulateDX: true, plan: 'gpu' });
     await check({ rows: 300, C: 67, accumulateDX: true, plan: 'software' });
