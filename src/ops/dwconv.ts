@@ -29,6 +29,7 @@ import type { Engine } from '../gpu/engine.ts';
 import { requireFloats } from './elementwise.ts';
 import { ELEMENTWISE_FLOPS, TAPS } from './flop-conventions.ts';
 import { layerNormForward, LN_EPS } from './layernorm.ts';
+import { kernelPlanOf, type KernelPlan } from './kernel-plan.ts';
 
 export type DwconvKernel = 'auto' | 'tiled' | 'direct' | 'serial';
 
@@ -46,7 +47,7 @@ export interface DwconvShape {
   /** Kernel family (see the file header); 'auto' by default. */
   kernel?: DwconvKernel;
   /** Whose plan 'auto' follows; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
-  plan?: 'gpu' | 'software';
+  plan?: KernelPlan;
 }
 
 export interface DwconvBackwardShape extends DwconvShape {
@@ -146,7 +147,7 @@ function validate(engine: Engine, label: string, s: DwconvShape): Plan {
   const lanes = C % 4 === 0 ? 4 : 1;
   const forced = s.kernel === 'tiled' || s.kernel === 'direct' || s.kernel === 'serial' ? s.kernel : null;
   const tiledFits = r >= 4;
-  const software = s.plan === undefined ? engine.ctx.adapter.isSoftware : s.plan === 'software';
+  const software = kernelPlanOf(engine, s.plan) === 'software';
   const serial = forced === 'serial' || (forced === null && software);
   return {
     shader: lanes === 4 ? 'dwconv-vec4.wgsl' : 'dwconv-f32.wgsl',

@@ -22,7 +22,8 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { ELEMENTWISE_FLOPS, lossReduceFlops } from './flop-conventions.ts';
-import { kernelPlanOf, OpShapeError, requireCounts, requireElements, subgroupsOf, type KernelPlan } from './rows.ts';
+import { OpShapeError, requireCounts, requireElements } from './rows.ts';
+import { kernelPlanOf, subgroupsOf, type KernelPlan } from './kernel-plan.ts';
 import type { MaskLayout } from './sparse-layout.ts';
 
 /** Values in one 32×32×3 patch (one target / pred row). */

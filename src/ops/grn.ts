@@ -31,6 +31,7 @@ import type { Engine } from '../gpu/engine.ts';
 import type { KernelSpec } from '../gpu/kernels.ts';
 import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
 import { GELU_FORM_CODE, type GeluForm } from './gelu.ts';
+import { kernelPlanOf, type KernelPlan } from './kernel-plan.ts';
 
 export type GrnMode = 'per-sample' | 'batch';
 
@@ -45,7 +46,7 @@ export interface GrnShape {
   /** How G (and the backward's sums) are reduced over rows; 'auto' (default) by size. */
   stats?: GrnStatsPlan;
   /** Whose kernels the fused plan runs; default from the adapter. Tests run both on SwiftShader. */
-  plan?: 'gpu' | 'software';
+  plan?: KernelPlan;
   /** false: the fused kernels without subgroup operations even where the device has them (see GrnFusedVariant). */
   subgroups?: boolean;
 }
@@ -114,7 +115,7 @@ export function grnPlan(shape: GrnShape, software: boolean, deviceSubgroups: boo
 }
 
 function planFor(engine: Engine, shape: GrnShape): GrnPlan {
-  const software = shape.plan === undefined ? engine.ctx.adapter.isSoftware : shape.plan === 'software';
+  const software = kernelPlanOf(engine, shape.plan) === 'software';
   return grnPlan(shape, software, engine.ctx.device.features.has('subgroups'));
 }
 

@@ -15,6 +15,7 @@ import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch 
 import type { Engine } from '../gpu/engine.ts';
 import { requireCount, requireFloats } from './elementwise.ts';
 import { ELEMENTWISE_FLOPS, PASS_FLOPS } from './flop-conventions.ts';
+import { kernelPlanOf, subgroupsOf, type KernelPlan } from './kernel-plan.ts';
 
 /** The spec's LayerNorm epsilon (fcmae-spec.md §1, §3). */
 export const LN_EPS = 1e-6;
@@ -66,7 +67,7 @@ export interface LayerNormShape {
   rows: number;
   C: number;
   /** Whose plan to run; default from the adapter. Tests run the 'gpu' plan on SwiftShader. */
-  plan?: 'gpu' | 'software';
+  plan?: KernelPlan;
   /** Subgroup row sums where the plan splits rows over threads; default: the device has 'subgroups'. */
   subgroups?: boolean;
 }
@@ -74,10 +75,7 @@ export interface LayerNormShape {
 /** Shader and entry point of a row kernel: serial (tpr = 1), subgroup or workgroup-memory sums. */
 function rowKernel(engine: Engine, shape: LayerNormShape, plan: LayerNormPlan, base: 'forward' | 'backward_dx' | 'backward_fused'): { shader: string; entryPoint: string } {
   if (plan.tpr === 1) return { shader: 'layernorm.wgsl', entryPoint: `${base}_serial` };
-  const has = engine.ctx.device.features.has('subgroups');
-  if (shape.subgroups && !has) throw new Error(`layernorm: subgroups forced on, but this device lacks the 'subgroups' feature; leave 'subgroups' unset`);
-  const subgroups = shape.subgroups ?? has;
-  return subgroups ? { shader: 'layernorm-subgroups.wgsl', entryPoint: `${base}_sg` } : { shader: 'layernorm.wgsl', entryPoint: base };
+  return subgroupsOf(engine, 'layernorm', shape.subgroups) ? { shader: 'layernorm-subgroups.wgsl', entryPoint: `${base}_sg` } : { shader: 'layernorm.wgsl', entryPoint: base };
 }
 
 function checkShape(engine: Engine, label: string, shape: LayerNormShape): LayerNormPlan {
@@ -85,7 +83,7 @@ function checkShape(engine: Engine, label: string, shape: LayerNormShape): Layer
   requireCount(label, 'rows', rows);
   requireCount(label, 'C', C);
   if (rows * C > 0xffffffff) throw new RangeError(`${label}: rows·C = ${rows * C} exceeds u32 indexing`);
-  const software = shape.plan === undefined ? engine.ctx.adapter.isSoftware : shape.plan === 'software';
+  const software = kernelPlanOf(engine, shape.plan) === 'software';
   return layerNormPlan(rows, C, software);
 }
 

@@ -14,7 +14,8 @@ import type { BufferArena } from '../gpu/buffers.ts';
 import { ceilDiv, linearGrid, makeDispatch, params, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Engine } from '../gpu/engine.ts';
 import { ELEMENTWISE_FLOPS } from './flop-conventions.ts';
-import { columnSum, COLUMN_SUM_CHUNK, kernelPlanOf, OpShapeError, requireCounts, requireElements, type KernelPlan } from './rows.ts';
+import { columnSum, COLUMN_SUM_CHUNK, OpShapeError, requireCounts, requireElements } from './rows.ts';
+import { kernelPlanOf, type KernelPlan } from './kernel-plan.ts';
 
 const WG = 256;
 const TOKEN_TILE = 32; // columns per token_partial workgroup

@@ -4,7 +4,7 @@
 // barrier-free pass), mask ratios 0 / 0.5 / 0.75, every case on both plans.
 import { describe, it } from 'vitest';
 import { maskTokenFillBackward, maskTokenFillForward } from '../../../src/ops/mask-token.ts';
-import type { KernelPlan } from '../../../src/ops/rows.ts';
+import type { KernelPlan } from '../../../src/ops/kernel-plan.ts';
 import { maskTokenFillBackwardRef, maskTokenFillForwardRef } from '../../../src/reference/mask-token.ts';
 import { Random } from '../../../src/util/random.ts';
 import { expectAllClose } from '../../helpers/allclose.ts';
