@@ -4,7 +4,8 @@
 // median of 5), and prints the sum, the time per kernel kind and the slowest dispatches. The
 // sum leaves out what a whole step adds (cold caches, the loss readback), so it is below the
 // bench's step time; it answers "which kernels", the bench answers "how long".
-// Usage: npx tsx scripts/dispatch-times.ts tiny|atto
+// --gpu-plan builds the plan a GPU adapter gets (the adapter's software flag cleared), to count
+// and time its dispatches here (minutes for atto on a CPU driver: the GPU kernels have barriers). Usage: npx tsx scripts/dispatch-times.ts tiny|atto [--gpu-plan]
 import { acquireNodeGpu } from '../src/gpu/node-device.ts';
 import { createEngine } from '../src/gpu/engine.ts';
 import { loadShadersFromDisk } from '../src/gpu/shader-library-node.ts';
@@ -14,10 +15,13 @@ import { Trainer } from '../src/train/trainer.ts';
 
 const tiny = process.argv[2] === 'tiny';
 if (!tiny && process.argv[2] !== 'atto') {
-  console.error('usage: npx tsx scripts/dispatch-times.ts tiny|atto');
+  console.error('usage: npx tsx scripts/dispatch-times.ts tiny|atto [--gpu-plan]');
   process.exit(2);
 }
-const engine = createEngine(await acquireNodeGpu(), loadShadersFromDisk());
+const ctx = await acquireNodeGpu();
+const gpuPlan = process.argv.includes('--gpu-plan');
+if (gpuPlan) ctx.adapter = { ...ctx.adapter, isSoftware: false };
+const engine = createEngine(ctx, loadShadersFromDisk());
 const config = tiny ? customConfig([1, 1, 1, 1], [16, 24, 32, 48], 16, 1) : modelConfig('atto');
 const size = tiny ? 64 : 96;
 const N = tiny ? 4 : 2;
@@ -50,7 +54,7 @@ for (const phase of [...plan.forwardPhases, ...plan.backwardPhases, plan.optimiz
   }
 }
 const total = rows.reduce((s, r) => s + r.ms, 0);
-console.log(`${tiny ? 'tiny net' : 'atto'}: ${rows.length} dispatches, sum of their isolated medians ${total.toFixed(1)} ms (${engine.ctx.adapter.isSoftware ? 'software adapter' : 'GPU'})`);
+console.log(`${tiny ? 'tiny net' : 'atto'}: ${rows.length} dispatches, sum of their isolated medians ${total.toFixed(1)} ms (${gpuPlan ? 'the GPU plan on this adapter' : engine.ctx.adapter.isSoftware ? 'software plan' : 'GPU'})`);
 const byKind = new Map<string, { ms: number; n: number }>();
 for (const r of rows) {
   const kind = r.label.replace(/^.*?\//, '').replace(/[0-9]+/g, '#');
