@@ -5,7 +5,8 @@
 // sum leaves out what a whole step adds (cold caches, the loss readback), so it is below the
 // bench's step time; it answers "which kernels", the bench answers "how long".
 // --gpu-plan builds the plan a GPU adapter gets (the adapter's software flag cleared), to count
-// and time its dispatches here (minutes for atto on a CPU driver: the GPU kernels have barriers). Usage: npx tsx scripts/dispatch-times.ts tiny|atto [--gpu-plan]
+// and time its dispatches here (minutes for atto on a CPU driver: the GPU kernels have
+// barriers). Usage: npx tsx scripts/dispatch-times.ts tiny|atto [--gpu-plan]
 import { acquireNodeGpu } from '../src/gpu/node-device.ts';
 import { createEngine } from '../src/gpu/engine.ts';
 import { loadShadersFromDisk } from '../src/gpu/shader-library-node.ts';
