@@ -1,4 +1,4 @@
-// Row-level plumbing between row-major (rows, C) matrices: gatherRows / scatterRows
+// Row-level plumbing between row-major (rows, C) matrices: gatherRows
 // (shaders/rows.wgsl) pick rows of the sparse layout and put them back, and columnSum
 // (shaders/column-sum.wgsl) is the parallel reduction behind every bias gradient.
 // Also the shape-checking helpers the edge ops (stem, mask token, loss) share.
@@ -70,63 +70,6 @@ export async function gatherRows(
       flops: 0,
     }),
   ];
-}
-
-export interface ScatterRowsShape {
-  /** Rows scattered = length of `indices` = rows of src. */
-  rows: number;
-  C: number;
-  /** Rows of dst. */
-  dstRows: number;
-  /** Clear the rows of dst not named by `indices` (true), or leave them untouched (false, default). */
-  zeroOthers?: boolean;
-}
-
-/**
- * dst[indices[i], :] = src[i, :], the backward of gatherRows when indices are distinct
- * (they must be: duplicates race). Indices outside [0, dstRows) are skipped.
- */
-export async function scatterRows(
-  engine: Engine,
-  arena: BufferArena,
-  label: string,
-  io: {
-    src: Binding; // (rows, C)
-    indices: Binding; // (rows) int32 row of dst
-    dst: Binding; // (dstRows, C)
-  },
-  shape: ScatterRowsShape,
-): Promise<Dispatch[]> {
-  const { rows, C, dstRows } = shape;
-  requireCounts(label, { rows, C, dstRows });
-  requireElements(label, 'src', io.src, rows * C, `(rows, C) = (${rows}, ${C})`);
-  requireElements(label, 'indices', io.indices, rows, `(rows) = (${rows})`);
-  requireElements(label, 'dst', io.dst, dstRows * C, `(dstRows, C) = (${dstRows}, ${C})`);
-  const u = params().u32(dstRows).u32(rows).u32(C).u32(0).build();
-  const out: Dispatch[] = [];
-  if (shape.zeroOthers) {
-    out.push(
-      await makeDispatch(engine, arena, {
-        label: `${label}/zero`,
-        kernel: { shader: 'rows.wgsl', entryPoint: 'zero' },
-        params: u,
-        buffers: [io.dst],
-        workgroups: linearGrid(ceilDiv(dstRows * C, WG)),
-        flops: 0,
-      }),
-    );
-  }
-  out.push(
-    await makeDispatch(engine, arena, {
-      label,
-      kernel: { shader: 'rows.wgsl', entryPoint: 'scatter' },
-      params: u,
-      buffers: [io.src, io.indices, io.dst],
-      workgroups: linearGrid(ceilDiv(rows * C, WG)),
-      flops: 0,
-    }),
-  );
-  return out;
 }
 
 /** Rows one column-sum workgroup reduces in a partial pass. */

@@ -1,4 +1,4 @@
-// Float64 references for src/ops/rows.ts: row gather / scatter and column sums.
+// Float64 references for src/ops/rows.ts: row gather and column sums.
 
 /** dst[i, :] = src[indices[i], :]; an index outside [0, S) gives a zero row. */
 export function gatherRowsRef(src: ArrayLike<number>, indices: ArrayLike<number>, S: number, C: number): Float64Array {
@@ -8,26 +8,6 @@ export function gatherRowsRef(src: ArrayLike<number>, indices: ArrayLike<number>
     const r = indices[i]!;
     if (r < 0 || r >= S) continue;
     for (let c = 0; c < C; c++) dst[i * C + c] = src[r * C + c]!;
-  }
-  return dst;
-}
-
-/**
- * dst[indices[i], :] = src[i, :] into a copy of `initial` (S, C), or into zeros when
- * `initial` is omitted. Indices outside [0, S) are skipped.
- */
-export function scatterRowsRef(
-  src: ArrayLike<number>,
-  indices: ArrayLike<number>,
-  S: number,
-  C: number,
-  initial?: ArrayLike<number>,
-): Float64Array {
-  const dst = initial ? Float64Array.from(initial) : new Float64Array(S * C);
-  for (let i = 0; i < indices.length; i++) {
-    const r = indices[i]!;
-    if (r < 0 || r >= S) continue;
-    for (let c = 0; c < C; c++) dst[r * C + c] = src[i * C + c]!;
   }
   return dst;
 }
