@@ -9,8 +9,9 @@
 //  - WGSL promises nothing about how local_invocation_index maps to subgroups, so rows are
 //    assigned by subgroup: each subgroup draws a ticket (an atomicAdd by its elected lane on a
 //    workgroup counter) and its lanes take rows by subgroup_invocation_id. The counter is
-//    zeroed explicitly, then a barrier: SwiftShader runs a barrier-free workgroup one subgroup
-//    after another and re-zeroes workgroup memory for each, so every subgroup drew ticket 0.
+//    zeroed explicitly, then a barrier: without them every subgroup drew ticket 0 on SwiftShader
+//    (it seems to run a barrier-free workgroup one subgroup after another, workgroup memory
+//    zeroed for each).
 //  - The subgroup size is read (@builtin(subgroup_size)), never assumed: a row's lanes are
 //    min(tpr, subgroup size); with a subgroup narrower than tpr each lane walks more channels
 //    (and a workgroup's later subgroups idle), with a wider one a subgroup holds several rows
